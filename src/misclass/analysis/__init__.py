@@ -1,0 +1,1 @@
+"""Pure analysis functions: arrays in, frozen dataclasses or DataFrames out."""

@@ -1,0 +1,32 @@
+"""The ``misclass`` command line. Every module in this package registers its commands on
+:data:`misclass.cli.app.app`; they are imported here so ``misclass --help`` lists them."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+from misclass.cli.app import app, err_console
+from misclass.errors import MisclassError
+
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name != "app":
+        importlib.import_module(f"{__name__}.{_mod.name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a :class:`MisclassError` prints one line and exits with status 2."""
+    try:
+        app(args=argv, prog_name="misclass")
+    except MisclassError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,77 @@
+"""The Typer app and the helpers every command shares. Commands live in sibling modules
+(one per command or command group) and are found automatically."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from misclass.store import DEFAULT_STORE, Store, open_store
+
+app = typer.Typer(
+    name="misclass",
+    help="Find which images image classifiers get wrong, and why.\n\n"
+    "Example: misclass demo && misclass models --store misclass-demo/store",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+StoreOpt = Annotated[
+    Path, typer.Option("--store", "-s", help="Store folder.", show_default=True)
+]
+JsonOpt = Annotated[
+    Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
+]
+DEFAULT_STORE_PATH = Path(DEFAULT_STORE)
+
+
+def get_store(path: Path) -> Store:
+    """Open an existing store (a clear error when there is none)."""
+    return open_store(path)
+
+
+def _clean(obj: Any) -> Any:
+    """Make numpy values JSON-ready; NaN and inf become null."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        return None if math.isnan(f) or math.isinf(f) else f
+    return obj
+
+
+def write_json(path: Path | None, obj: dict) -> None:
+    """Write ``obj`` as JSON to ``path`` (atomically) when a path is given."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_clean(obj), indent=2))
+    tmp.replace(path)
+    console.print(f"Wrote {path}")
+
+
+def pct(x: float | None) -> str:
+    """A fraction as a percentage string, '–' for None/NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{100 * x:.2f}%"

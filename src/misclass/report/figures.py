@@ -1,0 +1,49 @@
+"""Figure helpers shared by the report sections (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def new_figure(width: float = 7.0, height: float = 4.0):
+    """A figure and axes with the report's defaults."""
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110, layout="constrained")
+    return fig, ax
+
+
+def save_figure(fig, folder: Path, stem: str) -> str:
+    """Write ``fig`` as PNG and SVG under ``folder``; return the relative stem."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / f"{stem}.png")
+    fig.savefig(folder / f"{stem}.svg")
+    plt.close(fig)
+    return f"{folder.name}/{stem}"
+
+
+def accuracy_bars(names: list[str], top1: np.ndarray, top5: np.ndarray | None, n: int):
+    """Horizontal bars of each model's top-1 (and top-5) accuracy, best first."""
+    order = np.argsort(-np.asarray(top1))
+    height = max(2.5, 0.45 * len(names) + 1.2)
+    fig, ax = new_figure(7.5, height)
+    y = np.arange(len(names))
+    t1 = np.asarray(top1)[order] * 100
+    if top5 is not None and not np.all(np.isnan(top5)):
+        t5 = np.asarray(top5, dtype=float)[order] * 100
+        ax.barh(y, t5, color="#c6dbef", label="top-5")
+    ax.barh(y, t1, color="#2171b5", label="top-1")
+    for yi, v in zip(y, t1, strict=True):
+        ax.text(v + 0.3, yi, f"{v:.2f}%", va="center", fontsize=8)
+    ax.set_yticks(y, [names[i] for i in order])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("accuracy on the test images (%)")
+    ax.set_ylabel("model")
+    ax.set_title(f"Accuracy of each model on {n:,} images")
+    ax.legend(loc="lower right")
+    return fig

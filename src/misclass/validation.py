@@ -1,0 +1,95 @@
+"""Input checks in one place. Each raises :class:`~misclass.errors.InputError` whose
+message names the source (file), the row or field, and what was expected."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from misclass.errors import InputError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is a file-safe model name, else raise."""
+    if not isinstance(name, str) or not _NAME.match(name) or name.endswith((".parquet", ".json")):
+        raise InputError(
+            f"model name {name!r} is not file-safe: use letters, digits, '.', '_', '+', '-' "
+            "(at most 128 characters, starting with a letter or digit)"
+        )
+    return name
+
+
+def check_unique_ids(sample_ids: np.ndarray, source: str) -> None:
+    """Raise if a sample id occurs twice, naming the first duplicate and its rows."""
+    ids = np.asarray(sample_ids, dtype=object)
+    _, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = ids[first[np.argmax(counts > 1)]]
+        rows = np.flatnonzero(ids == dup)[:3] + 1
+        raise InputError(
+            f"{source}: duplicate sample id {dup!r} (rows {', '.join(map(str, rows))}); "
+            f"{int((counts > 1).sum())} ids occur more than once, each must occur once"
+        )
+
+
+def check_class_ids(ids: np.ndarray, n_classes: int, source: str, field: str) -> None:
+    """Raise if any class id in ``ids`` (any shape, -1 allowed) is outside 0..n_classes-1."""
+    arr = np.asarray(ids)
+    bad = (arr < -1) | (arr >= n_classes)
+    if bad.any():
+        flat = np.flatnonzero(bad.reshape(len(arr), -1).any(axis=1))
+        row = int(flat[0])
+        value = int(arr.reshape(len(arr), -1)[row][bad.reshape(len(arr), -1)[row]][0])
+        raise InputError(
+            f"{source}: row {row + 1}, {field}: class id {value} is out of range; "
+            f"expected 0..{n_classes - 1} ({len(flat)} rows affected)"
+        )
+
+
+def check_topk(topk_ids: np.ndarray, topk_probs: np.ndarray | None, n: int, source: str):
+    """Validate top-k arrays and return them as ``int32`` / ``float32`` 2-d arrays."""
+    ids = np.asarray(topk_ids)
+    if ids.ndim == 1:
+        ids = ids[:, None]
+    if ids.ndim != 2 or ids.shape[0] != n or ids.shape[1] < 1:
+        raise InputError(f"{source}: topk_ids has shape {ids.shape}; expected ({n}, k) with k >= 1")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise InputError(f"{source}: topk_ids must be integers, got {ids.dtype}")
+    probs = None
+    if topk_probs is not None:
+        probs = np.asarray(topk_probs, dtype=np.float32)
+        if probs.ndim == 1:
+            probs = probs[:, None]
+        if probs.shape != ids.shape:
+            raise InputError(
+                f"{source}: topk_probs has shape {probs.shape}; expected {ids.shape} like topk_ids"
+            )
+        if not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1 + 1e-3).any():
+            row = int(np.flatnonzero(~(np.isfinite(probs) & (probs >= 0) & (probs <= 1 + 1e-3))
+                                     .reshape(n, -1).any(axis=1))[0])
+            raise InputError(f"{source}: row {row + 1}, topk_probs: expected probabilities in [0, 1]")
+    return ids.astype(np.int32, copy=False), probs
+
+
+def check_probability_matrix(probs: np.ndarray, source: str) -> np.ndarray:
+    """Validate an (N, C) probability matrix: finite, non-negative, rows summing to 1."""
+    p = np.asarray(probs)
+    if p.ndim != 2:
+        raise InputError(f"{source}: expected an (N, C) matrix, got shape {p.shape}")
+    if not np.issubdtype(p.dtype, np.floating):
+        raise InputError(f"{source}: expected floating-point values, got {p.dtype}")
+    finite = np.isfinite(p).all(axis=1)
+    if not finite.all():
+        raise InputError(f"{source}: row {int(np.argmin(finite)) + 1} has a NaN or infinite value")
+    sums = p.sum(axis=1, dtype=np.float64)
+    ok = (np.abs(sums - 1) < 1e-2) & (p >= 0).all(axis=1)
+    if not ok.all():
+        row = int(np.argmin(ok))
+        raise InputError(
+            f"{source}: row {row + 1} is not a probability vector (sum {sums[row]:.4g}); "
+            "pass --logits if the matrix holds logits"
+        )
+    return p
