@@ -1,0 +1,1 @@
+"""Producing predictions: the builtin zoo, importers for foreign prediction files."""

@@ -1,0 +1,236 @@
+"""Bring foreign predictions into a store.
+
+:func:`import_predictions` checks every file of a batch first (sample sets, labels, class
+ids, names) and writes nothing unless all of them pass; then it creates or updates the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from misclass.errors import InputError, StoreError
+from misclass.predict.readers import ForeignPredictions
+from misclass.store import Store, numbered_classes
+from misclass.validation import check_class_ids, check_model_name, check_unique_ids
+
+Align = Literal["exact", "intersect"]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: models written, whether the store was created, samples kept."""
+
+    models: list[str]
+    created: bool
+    n_samples: int
+    dropped_from_store: int
+    dropped_from_files: int
+    labels_filled: int
+    notes: list[str]
+
+
+def read_labels_file(path: str | Path) -> pd.DataFrame:
+    """A ``file_name,label`` (or ``sample_id,label``) CSV as a two-column frame."""
+    from misclass.predict.readers import _int_column, _read_csv_strings
+
+    path = Path(path)
+    table = _read_csv_strings(path)
+    key = "file_name" if "file_name" in table.columns else "sample_id"
+    if key not in table.columns or "label" not in table.columns:
+        raise InputError(f"{path}: expected columns file_name,label (found {', '.join(table.columns)})")
+    out = pd.DataFrame({
+        "sample_id": table[key].astype(str),
+        "label": _int_column(table["label"], path, "label", 2),
+    })
+    check_unique_ids(out["sample_id"].to_numpy(), str(path))
+    return out
+
+
+def resolve_labels(spec: str | None) -> tuple[pd.DataFrame | None, str | None]:
+    """``None``, ``"imagenet-val"`` or a CSV path -> (sample_id,label frame, its name)."""
+    if spec is None:
+        return None, None
+    if spec == "imagenet-val":
+        from misclass.data.imagenet import imagenet_val_labels
+
+        frame = imagenet_val_labels().rename(columns={"file_name": "sample_id"})
+        return frame, "imagenet-val labels (imagenet-x)"
+    return read_labels_file(spec), str(spec)
+
+
+def resolve_classes(spec: str | None) -> pd.DataFrame | None:
+    """``None``, ``"imagenet"`` or a CSV with ``name`` (and optional ``id``) -> classes frame."""
+    if spec is None:
+        return None
+    if spec == "imagenet":
+        from misclass.data.imagenet import imagenet_classes
+
+        return imagenet_classes().copy()
+    from misclass.predict.readers import _read_csv_strings
+
+    path = Path(spec)
+    table = _read_csv_strings(path)
+    if "name" not in table.columns:
+        raise InputError(f"{path}: expected a 'name' column (and optionally 'id')")
+    return table
+
+
+def _describe(ids: np.ndarray) -> str:
+    shown = ", ".join(repr(x) for x in ids[:3])
+    return f"{len(ids)} (first: {shown})"
+
+
+def import_predictions(
+    store_path: str | Path,
+    items: Sequence[ForeignPredictions],
+    *,
+    labels: str | None = None,
+    classes: str | None = None,
+    num_classes: int | None = None,
+    align: Align = "exact",
+    replace: bool = False,
+) -> ImportResult:
+    """Validate ``items`` against the store (or each other, for a new store), then write.
+
+    Parameters
+    ----------
+    labels : None, ``"imagenet-val"`` or a ``file_name,label`` CSV
+        Where labels come from besides the files' own target columns. Every source must agree.
+    classes : None, ``"imagenet"`` or a CSV with ``name`` [``id``]
+        Class metadata for a new store; ``--labels imagenet-val`` implies ``imagenet``.
+        Without it a new store numbers classes 0..max id seen (or ``num_classes``).
+    align : ``"exact"`` or ``"intersect"``
+        ``exact``: every file must hold exactly the store's samples. ``intersect``: keep only
+        the samples common to the store and every file (the store is shrunk to match).
+    replace : bool
+        Overwrite models of the same name.
+    """
+    if not items:
+        raise InputError("no prediction files given")
+    store = Store(store_path)
+    exists = store.exists()
+    names = [check_model_name(it.name) for it in items]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"two files would both be imported as model {dup!r}; use --name")
+    for it in items:
+        check_unique_ids(it.sample_ids, it.source)
+    notes: list[str] = []
+
+    label_frame, label_source = resolve_labels(labels)
+    if exists:
+        present = [n for n in names if store.has_model(n)]
+        if present and not replace:
+            raise StoreError(f"model {present[0]!r} is already in the store {store.path}; pass "
+                             "--replace to overwrite it, or --name to import it under another name")
+        base_ids = store.sample_ids()
+        base_labels = store.labels()
+        class_table = store.classes()
+    else:
+        base_ids = np.asarray(items[0].sample_ids, dtype=object)
+        base_labels = np.full(len(base_ids), -1, dtype=np.int64)
+        class_table = resolve_classes(classes or ("imagenet" if labels == "imagenet-val" else None))
+
+    # ---- alignment: which store rows survive, and each file's row for every surviving row
+    keep = np.ones(len(base_ids), dtype=bool)
+    base_index = pd.Index(base_ids)
+    dropped_from_files = 0
+    for it in items:
+        pos = base_index.get_indexer(pd.Index(it.sample_ids))
+        extra = np.asarray(it.sample_ids, dtype=object)[pos < 0]
+        present_mask = np.zeros(len(base_ids), dtype=bool)
+        present_mask[pos[pos >= 0]] = True
+        missing = base_ids[~present_mask]
+        if (len(extra) or len(missing)) and align != "intersect":
+            what = "the store's" if exists else f"the first file's ({items[0].source})"
+            raise InputError(
+                f"{it.source}: its sample ids differ from {what}: {_describe(missing)} missing "
+                f"from the file and {_describe(extra)} not in the store; pass --align intersect "
+                "to keep only the common samples"
+            )
+        dropped_from_files += len(extra)
+        keep &= present_mask
+    if not keep.any():
+        raise InputError("the files and the store have no sample id in common")
+    kept_ids = base_ids[keep]
+    kept_index = pd.Index(kept_ids)
+    rows = []
+    for it in items:
+        file_pos = pd.Index(it.sample_ids).get_indexer(kept_index)
+        rows.append(file_pos)
+
+    # ---- labels: store, labels file, and every target column must agree
+    merged = base_labels[keep].copy()
+    merged_from = np.full(len(merged), "", dtype=object)
+    merged_from[merged >= 0] = "the store"
+    sources: list[tuple[str, np.ndarray]] = []
+    if label_frame is not None:
+        pos = pd.Index(label_frame["sample_id"]).get_indexer(kept_index)
+        if (pos < 0).any():
+            raise InputError(f"{label_source}: no label for {_describe(kept_ids[pos < 0])} sample ids")
+        sources.append((label_source, label_frame["label"].to_numpy()[pos]))
+    for it, file_pos in zip(items, rows, strict=True):
+        if it.labels is not None:
+            sources.append((it.source, np.asarray(it.labels, dtype=np.int64)[file_pos]))
+    for src, lab in sources:
+        clash = (merged >= 0) & (lab >= 0) & (merged != lab)
+        if clash.any():
+            i = int(np.argmax(clash))
+            raise InputError(
+                f"{src}: label of sample {kept_ids[i]!r} is {lab[i]} but {merged_from[i]} says "
+                f"{merged[i]} ({int(clash.sum())} samples disagree)"
+            )
+        fill = (merged < 0) & (lab >= 0)
+        merged[fill] = lab[fill]
+        merged_from[fill] = src
+
+    # ---- classes
+    if class_table is None:
+        top = max([int(merged.max(initial=-1))] + [int(it.topk_ids.max()) for it in items])
+        c = num_classes if num_classes is not None else top + 1
+        class_table = numbered_classes(c)
+        if num_classes is None:
+            notes.append(f"classes numbered 0..{c - 1} from the largest class id seen; pass "
+                         "--classes or --num-classes to set them")
+    n_classes = len(class_table)
+    check_class_ids(merged, n_classes, "labels", "label")
+    for it in items:
+        check_class_ids(it.topk_ids, n_classes, it.source, "predicted class")
+        if it.labels is not None:
+            check_class_ids(it.labels, n_classes, it.source, "target")
+        if it.probs is not None and it.probs.shape[1] != n_classes:
+            raise InputError(f"{it.source}: {it.probs.shape[1]} classes in the matrix but the store "
+                             f"has {n_classes}")
+
+    # ---- all checks passed: write
+    dropped_from_store = int((~keep).sum()) if exists else 0
+    if exists:
+        if dropped_from_store:
+            store.restrict(keep)
+            notes.append(f"store shrunk to the {len(kept_ids)} common samples "
+                         f"({dropped_from_store} dropped)")
+        filled = store.update_labels(merged, "labels")
+    else:
+        filled = int((merged >= 0).sum())
+        store = Store.create(store.path, samples=pd.DataFrame({"sample_id": kept_ids, "label": merged}),
+                             classes=class_table)
+    if dropped_from_files:
+        notes.append(f"{dropped_from_files} rows of the files are not in the store and were skipped")
+    for it, file_pos in zip(items, rows, strict=True):
+        store.write_model(
+            it.name,
+            it.topk_ids[file_pos],
+            None if it.topk_probs is None else it.topk_probs[file_pos],
+            probs=None if it.probs is None else it.probs[file_pos],
+            metadata=dict(it.metadata),
+            replace=replace,
+            source=it.source,
+        )
+    return ImportResult(names, not exists, len(kept_ids), dropped_from_store, dropped_from_files,
+                        filled, notes)
