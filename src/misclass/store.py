@@ -177,6 +177,14 @@ class Store:
         return self.path / "images.npy"
 
     @property
+    def info_path(self) -> Path:
+        return self.path / "store.json"
+
+    def info(self) -> dict[str, Any]:
+        """What the store was made from (``store.json``), or {}."""
+        return json.loads(self.info_path.read_text()) if self.info_path.exists() else {}
+
+    @property
     def models_dir(self) -> Path:
         return self.path / "models"
 
@@ -206,13 +214,15 @@ class Store:
         samples: pd.DataFrame,
         classes: pd.DataFrame,
         images: np.ndarray | None = None,
+        info: dict[str, Any] | None = None,
         overwrite: bool = False,
     ) -> Store:
         """Create a store from a samples table and a classes table.
 
         ``samples`` needs ``sample_id`` (unique) and ``label`` (int, -1 unknown);
         ``classes`` needs ``name`` and optionally ``index`` (0..C-1) and ``id``.
-        ``overwrite`` replaces an existing store at ``path`` (its models are removed).
+        ``info`` (e.g. the dataset spec) is kept in ``store.json``. ``overwrite`` replaces an
+        existing store at ``path`` (its models are removed).
         """
         store = cls(path)
         if store.exists() and not overwrite:
@@ -229,6 +239,8 @@ class Store:
         store.path.mkdir(parents=True, exist_ok=True)
         store.models_dir.mkdir(exist_ok=True)
         _write_table(pa.Table.from_pandas(classes, preserve_index=False), store.classes_path)
+        _write_json(dict(info or {}, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
+                    store.info_path)
         if images is not None:
             _write_npy(np.ascontiguousarray(images), store.images_path)
         # samples last: its presence marks a complete store

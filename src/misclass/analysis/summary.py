@@ -56,3 +56,33 @@ def summarize_models(names: Sequence[str], labels: np.ndarray, topk: np.ndarray,
             "top5": topk_accuracy(labels, topk, 5, model_k),
         }
     )
+
+
+def find_misclassified(labels: np.ndarray, top1: np.ndarray) -> pd.DataFrame:
+    """Images that at least one model misclassifies, most-missed first.
+
+    Returns a frame with ``index`` (row in store order), ``label``, ``n_wrong`` (models
+    wrong), ``prediction`` (the most common wrong top-1; ties go to the lower class id).
+
+    >>> labels = np.array([0, 1, 2])
+    >>> top1 = np.array([[0, 0], [2, 2], [1, 2]])
+    >>> find_misclassified(labels, top1).to_dict("list")
+    {'index': [1, 2], 'label': [1, 2], 'n_wrong': [2, 1], 'prediction': [2, 1]}
+    """
+    labels = np.asarray(labels)
+    top1 = np.asarray(top1)
+    wrong = (top1 != labels[:, None]) & (labels[:, None] >= 0)
+    n_wrong = wrong.sum(axis=1)
+    rows = np.flatnonzero(n_wrong > 0)
+    preds = np.where(wrong[rows], top1[rows], -1)
+    prediction = np.empty(len(rows), dtype=np.int64)
+    for j, (row_preds) in enumerate(preds):  # one short row per image; M is small
+        vals, counts = np.unique(row_preds[row_preds >= 0], return_counts=True)
+        prediction[j] = vals[np.argmax(counts)]
+    order = np.lexsort((rows, -n_wrong[rows]))
+    return pd.DataFrame({
+        "index": rows[order],
+        "label": labels[rows][order],
+        "n_wrong": n_wrong[rows][order],
+        "prediction": prediction[order],
+    })

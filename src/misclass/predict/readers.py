@@ -227,6 +227,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def topk_from_probs(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` class ids (ties broken by lower id) and their probabilities, descending.
 
+    Below the first rank, classes with probability 0 are not predictions: their id is -1.
+
     >>> ids, p = topk_from_probs(np.array([[0.1, 0.6, 0.3]]), 2)
     >>> ids.tolist(), p.round(2).tolist()
     ([[1, 2]], [[0.6, 0.3]])
@@ -234,7 +236,10 @@ def topk_from_probs(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     probs = np.asarray(probs)
     k = min(k, probs.shape[1])
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return order.astype(np.int32), np.take_along_axis(probs, order, axis=1).astype(np.float32)
+    top = np.take_along_axis(probs, order, axis=1).astype(np.float32)
+    ids = order.astype(np.int32)
+    ids[:, 1:][top[:, 1:] <= 0] = -1  # a class with probability 0 is no ranked prediction
+    return ids, top
 
 
 def read_npy(path: str | Path, ids_path: str | Path, *, logits: bool = False, k: int = 5,

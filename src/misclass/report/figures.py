@@ -38,12 +38,12 @@ def accuracy_bars(names: list[str], top1: np.ndarray, top5: np.ndarray | None, n
         ax.barh(y, t5, color="#c6dbef", label="top-5")
     ax.barh(y, t1, color="#2171b5", label="top-1")
     for yi, v in zip(y, t1, strict=True):
-        ax.text(v + 0.3, yi, f"{v:.2f}%", va="center", fontsize=8)
+        ax.text(v - 1, yi, f"{v:.2f}%", va="center", ha="right", fontsize=8, color="white")
     ax.set_yticks(y, [names[i] for i in order])
     ax.invert_yaxis()
-    ax.set_xlim(0, 105)
+    ax.set_xlim(0, 100)
     ax.set_xlabel("accuracy on the test images (%)")
     ax.set_ylabel("model")
     ax.set_title(f"Accuracy of each model on {n:,} images")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     return fig
