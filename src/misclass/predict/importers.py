@@ -173,7 +173,7 @@ def import_predictions(
     if label_frame is not None:
         pos = pd.Index(label_frame["sample_id"]).get_indexer(kept_index)
         if (pos < 0).any():
-            raise InputError(f"{label_source}: no label for {_describe(kept_ids[pos < 0])} sample ids")
+            raise InputError(f"{label_source}: no label for sample ids: {_describe(kept_ids[pos < 0])}")
         sources.append((label_source, label_frame["label"].to_numpy()[pos]))
     for it, file_pos in zip(items, rows, strict=True):
         if it.labels is not None:

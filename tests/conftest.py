@@ -1,0 +1,20 @@
+"""Shared fixtures: small stores made in code, and the path of the shared real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from misclass.store import Store
+
+@pytest.fixture
+def small_store(tmp_path) -> Store:
+    """Six samples, three classes, two models (one with probabilities)."""
+    samples = pd.DataFrame({"sample_id": [f"s{i}" for i in range(6)], "label": [0, 0, 1, 1, 2, 2]})
+    store = Store.create(tmp_path / "store", samples=samples,
+                         classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
+    store.write_model("a", np.array([[0, 1], [1, 0], [1, 2], [1, 0], [2, 0], [0, 2]]),
+                      np.array([[.7, .2], [.6, .3], [.8, .1], [.5, .4], [.9, .1], [.5, .3]]))
+    store.write_model("b", np.array([[0], [0], [0], [1], [2], [2]]))
+    return store

@@ -1,0 +1,83 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+from helpers import IMAGENET_TIMM, require_imagenet_timm, run_cli
+from misclass import Store
+from misclass.predict.readers import topk_from_probs
+from misclass.predict.zoo import ZOO, train_zoo
+
+
+def test_zoo_families_and_determinism():
+    families = {e.family for e in ZOO.values()}
+    assert {"linear", "kernel", "neighbours", "forest", "naive Bayes", "neural network"} <= families
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    a = train_zoo(x[:40], y[:40], x[40:], n_classes=3, models=["random-forest", "mlp"], seed=3)
+    b = train_zoo(x[:40], y[:40], x[40:], n_classes=3, models=["random-forest", "mlp"], seed=3)
+    for ra, rb in zip(a, b, strict=True):
+        assert np.array_equal(ra.probs, rb.probs)
+        assert np.allclose(ra.probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_topk_from_probs_marks_zero_probability_classes():
+    ids, p = topk_from_probs(np.array([[0.0, 1.0, 0.0], [0.2, 0.5, 0.3]]), 3)
+    assert ids.tolist() == [[1, -1, -1], [1, 2, 0]]
+
+
+def test_demo_writes_store_and_offline_report(tmp_path, capsys):
+    code, out, err = run_cli(["demo", "--store", tmp_path / "s", "--out", tmp_path / "r"], capsys)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "Report:" in flat and str((tmp_path / "r" / "index.html").resolve()) in out.replace("\n", "")
+    store = Store(tmp_path / "s")
+    assert len(store.model_names()) >= 6 and store.n_samples == 360
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert not re.search(r"(src|href)=\"https?://", html), "the report must open offline"
+    assert "Misclassified images" in html and "true: " in html
+    for fig in ("accuracy.png", "accuracy.svg"):
+        assert (tmp_path / "r" / "figures" / fig).stat().st_size > 1000
+    assert list((tmp_path / "r" / "images").glob("*.png"))
+    code, _, _ = run_cli(["models", "--store", tmp_path / "s", "--json", tmp_path / "m.json"], capsys)
+    models = json.loads((tmp_path / "m.json").read_text())["models"]
+    assert all(0.7 < m["top1"] <= m["top5"] <= 1 for m in models)
+
+
+def test_demo_refuses_to_overwrite_a_foreign_store(small_store, tmp_path, capsys):
+    code, _, err = run_cli(["demo", "--store", small_store.path, "--out", tmp_path / "r"], capsys)
+    assert code == 2 and "did not make" in err
+    assert small_store.model_names() == ["a", "b"]
+
+
+def test_every_command_has_help_with_example(capsys):
+    for cmd in (["demo"], ["models"], ["report"], ["import", "timm-csv"], ["import", "table"],
+                ["import", "npy"]):
+        code, out, _ = run_cli([*cmd, "--help"], capsys)
+        assert code == 0 and "Example: misclass" in out, cmd
+
+
+README_TOP1 = {"convit_small": 0.8141, "convmixer_768_32": 0.8016, "vit_small_patch32_224": 0.7599,
+               "vit_tiny_patch16_224": 0.7546, "convit_tiny": 0.7311,
+               "deit_tiny_patch16_224": 0.7216, "swin_base_patch4_window7_224": 0.8526}
+
+
+@pytest.mark.slow
+def test_import_seven_real_imagenet_models(tmp_path, capsys):
+    folder = require_imagenet_timm()
+    pytest.importorskip("imagenet_x", reason="--labels imagenet-val needs misclass[imagenet]")
+    files = sorted(folder.glob("*.csv"))
+    code, _, err = run_cli(["import", "timm-csv", *files, "--labels", "imagenet-val", "--store",
+                            tmp_path / "S"], capsys)
+    assert code == 0, err
+    run_cli(["models", "--store", tmp_path / "S", "--json", tmp_path / "m.json"], capsys)
+    got = {m["name"]: m["top1"] for m in json.loads((tmp_path / "m.json").read_text())["models"]}
+    assert got.keys() == README_TOP1.keys()
+    for name, top1 in README_TOP1.items():
+        assert got[name] == pytest.approx(top1, abs=1e-4), name
+    assert Store(tmp_path / "S").classes().name.iloc[1] == "goldfish"
+    code, _, _ = run_cli(["report", "--store", tmp_path / "S", "--out", tmp_path / "r"], capsys)
+    assert code == 0 and "No images to show" in (tmp_path / "r" / "index.html").read_text()
+    assert IMAGENET_TIMM.exists()
