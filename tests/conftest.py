@@ -8,6 +8,7 @@ import pytest
 
 from misclass.store import Store
 
+
 @pytest.fixture
 def small_store(tmp_path) -> Store:
     """Six samples, three classes, two models (one with probabilities)."""

@@ -3,8 +3,8 @@ import re
 
 import numpy as np
 import pytest
-
 from helpers import IMAGENET_TIMM, require_imagenet_timm, run_cli
+
 from misclass import Store
 from misclass.predict.readers import topk_from_probs
 from misclass.predict.zoo import ZOO, train_zoo

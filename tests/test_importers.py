@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import run_cli
+
 from misclass import Store
 from misclass.predict.readers import read_timm_csv
 

@@ -94,7 +94,7 @@ class Predictions:
         try:
             return self.models.index(model)
         except ValueError:
-            raise StoreError(f"model {model!r} is not loaded; loaded: {', '.join(self.models)}")
+            raise StoreError(f"model {model!r} is not loaded; loaded: {', '.join(self.models)}") from None
 
     def probs(self, model: str) -> np.ndarray | None:
         """Full (N, C) probabilities of ``model`` (memory-mapped float16) or None."""
@@ -158,7 +158,8 @@ def _read_fixed_list(column: pa.ChunkedArray, n: int, dtype) -> np.ndarray | Non
 
 class Store:
     """A misclass store folder. Open an existing one with ``Store(path)``; make one with
-    :meth:`Store.create`."""
+    :meth:`Store.create`.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)

@@ -1,5 +1,6 @@
 """Input checks in one place. Each raises :class:`~misclass.errors.InputError` whose
-message names the source (file), the row or field, and what was expected."""
+message names the source (file), the row or field, and what was expected.
+"""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ def topk_accuracy(labels: np.ndarray, topk: np.ndarray, k: int,
 def summarize_models(names: Sequence[str], labels: np.ndarray, topk: np.ndarray,
                      model_k: np.ndarray) -> pd.DataFrame:
     """One row per model: ``name``, ``n`` (samples with a known label), ``top1``, ``top5``
-    (NaN when the model stored fewer than 5 predictions)."""
+    (NaN when the model stored fewer than 5 predictions).
+    """
     n = int((np.asarray(labels) >= 0).sum())
     return pd.DataFrame(
         {

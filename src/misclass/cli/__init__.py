@@ -1,5 +1,6 @@
 """The ``misclass`` command line. Every module in this package registers its commands on
-:data:`misclass.cli.app.app`; they are imported here so ``misclass --help`` lists them."""
+:data:`misclass.cli.app.app`; they are imported here so ``misclass --help`` lists them.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The Typer app and the helpers every command shares. Commands live in sibling modules
-(one per command or command group) and are found automatically."""
+(one per command or command group) and are found automatically.
+"""
 
 from __future__ import annotations
 

@@ -168,7 +168,8 @@ def _list_column(series: pd.Series, path: Path, field_name: str, row_offset: int
 
 def read_table(path: str | Path, *, name: str | None = None) -> ForeignPredictions:
     """Read a CSV or Parquet table with a header: ``sample_id``, optional ``label``, and either
-    ``pred`` or ``topk_ids`` (with optional ``topk_probs``)."""
+    ``pred`` or ``topk_ids`` (with optional ``topk_probs``).
+    """
     path = Path(path)
     if path.suffix.lower() == ".parquet":
         if not path.is_file():
@@ -184,7 +185,8 @@ def read_table(path: str | Path, *, name: str | None = None) -> ForeignPredictio
     if table.empty:
         raise InputError(f"{path}: no rows")
     if "sample_id" not in table.columns:
-        raise InputError(f"{path}: missing column 'sample_id' (columns: {', '.join(map(str, table.columns))})")
+        found = ", ".join(map(str, table.columns))
+        raise InputError(f"{path}: missing column 'sample_id' (columns: {found})")
     ids = _check_ids(table["sample_id"].astype(str), path, row_offset)
     if "topk_ids" in table.columns:
         topk_f = _list_column(table["topk_ids"], path, "topk_ids", row_offset)
@@ -230,8 +232,8 @@ def topk_from_probs(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     Below the first rank, classes with probability 0 are not predictions: their id is -1.
 
     >>> ids, p = topk_from_probs(np.array([[0.1, 0.6, 0.3]]), 2)
-    >>> ids.tolist(), p.round(2).tolist()
-    ([[1, 2]], [[0.6, 0.3]])
+    >>> ids.tolist(), [round(float(x), 2) for x in p[0]]
+    ([[1, 2]], [0.6, 0.3])
     """
     probs = np.asarray(probs)
     k = min(k, probs.shape[1])

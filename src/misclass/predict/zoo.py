@@ -28,6 +28,8 @@ from misclass.predict.readers import topk_from_probs
 
 @dataclass(frozen=True)
 class ZooEntry:
+    """A zoo model: its family and a constructor taking the seed."""
+
     family: str
     build: Callable[[int], ClassifierMixin]
 

@@ -9,6 +9,7 @@ from misclass.report.registry import ReportContext, Section, register_section
 
 @register_section("misclassified", order=90)
 def build(ctx: ReportContext) -> Section | None:
+    """Thumbnails of the images the most models miss."""
     pred = ctx.predictions
     if not pred.models:
         return None

@@ -11,6 +11,7 @@ from misclass.report.registry import ReportContext, Section, register_section, t
 
 @register_section("summary", order=10)
 def build(ctx: ReportContext) -> Section | None:
+    """The accuracy table and bar chart."""
     pred = ctx.predictions
     if not pred.models:
         return Section("Models", "<p class=note>The store holds no models yet.</p>")
