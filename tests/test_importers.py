@@ -179,6 +179,7 @@ def test_table_and_npy_importers(tmp_path, capsys):
     e = np.exp(logits[0]) / np.exp(logits[0]).sum()
     assert rec.topk_probs[0].tolist() == pytest.approx(e[:2], rel=1e-5)
     assert s.read_probs("l").shape == (3, 3)
+    assert s.read_logits("l")[1].tolist() == [0.0, 3.0, 0.0]
     np.save(tmp_path / "bad.npy", logits)
     code, _, err = run_cli(["import", "npy", tmp_path / "bad.npy", "--ids", tmp_path / "ids.txt",
                             "--store", tmp_path / "S"], capsys)

@@ -46,6 +46,8 @@ from misclass.errors import InputError, StoreError
 from misclass.validation import check_class_ids, check_model_name, check_topk, check_unique_ids
 
 DEFAULT_STORE = "misclass-store"
+MODEL_SUFFIXES = (".parquet", ".json", ".probs.npy", ".features.npy", ".logits.npy",
+                  ".per_image.parquet")
 
 
 @dataclass(frozen=True)
@@ -313,7 +315,7 @@ class Store:
         """Names of the stored models, sorted."""
         self._require()
         return sorted(p.name[: -len(".parquet")] for p in self.models_dir.glob("*.parquet")
-                      if not p.name.startswith("."))
+                      if not p.name.startswith(".") and not p.name.endswith(".per_image.parquet"))
 
     def has_model(self, name: str) -> bool:
         return self.model_path(name).exists()
@@ -327,6 +329,8 @@ class Store:
         metadata: dict[str, Any] | None = None,
         probs: np.ndarray | None = None,
         features: np.ndarray | None = None,
+        logits: np.ndarray | None = None,
+        per_image: pd.DataFrame | None = None,
         replace: bool = False,
         source: str | None = None,
     ) -> None:
@@ -338,8 +342,11 @@ class Store:
             Ranked class ids, best first (-1 for "no prediction").
         topk_probs : (N, k) float, optional
             Their probabilities, descending.
-        probs, features : (N, C) / (N, D) float, optional
-            Full probabilities and penultimate features, stored as float16 ``.npy``.
+        probs, logits, features : (N, C) / (N, C) / (N, D) float, optional
+            Full probabilities, logits and penultimate features, stored as float16 ``.npy``.
+        per_image : DataFrame with N rows, optional
+            Extra per-image columns (e.g. MC-dropout ``mc_entropy``, ``mc_mutual_info``,
+            ``mc_variance``), stored as ``<name>.per_image.parquet``.
         replace : bool
             Overwrite a model of the same name; otherwise that is an error.
         """
@@ -358,6 +365,10 @@ class Store:
             raise InputError(f"{src}: probs has shape {probs.shape}; expected {(n, self.n_classes)}")
         if features is not None and (features.ndim != 2 or len(features) != n):
             raise InputError(f"{src}: features has shape {features.shape}; expected ({n}, D)")
+        if logits is not None and logits.shape != (n, self.n_classes):
+            raise InputError(f"{src}: logits has shape {logits.shape}; expected {(n, self.n_classes)}")
+        if per_image is not None and len(per_image) != n:
+            raise InputError(f"{src}: per-image table has {len(per_image)} rows; expected {n}")
         labels = self.labels()
         known = labels >= 0
         meta = dict(metadata or {})
@@ -368,6 +379,8 @@ class Store:
             has_topk_probs=tprobs is not None,
             has_probs=probs is not None,
             has_features=features is not None,
+            has_logits=logits is not None,
+            per_image_columns=[] if per_image is None else [str(c) for c in per_image.columns],
             top1=float((ids[:, 0] == labels)[known].mean()) if known.any() else None,
             created=meta.get("created") or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         )
@@ -381,17 +394,23 @@ class Store:
             {"sample_id": sample_col, "topk_ids": _fixed_list(ids, pa.int32()), "topk_probs": prob_col}
         )
         # side files first, the parquet that marks the model as present last
-        for suffix, arr in ((".probs.npy", probs), (".features.npy", features)):
+        for suffix, arr in ((".probs.npy", probs), (".features.npy", features), (".logits.npy", logits)):
             path = self.model_path(name, suffix)
             if arr is not None:
                 _write_npy(np.asarray(arr, dtype=np.float16), path)
             elif path.exists():
                 path.unlink()
+        extra_path = self.model_path(name, ".per_image.parquet")
+        if per_image is not None:
+            _write_table(pa.Table.from_pandas(per_image.reset_index(drop=True), preserve_index=False),
+                         extra_path)
+        elif extra_path.exists():
+            extra_path.unlink()
         _write_json(meta, self.model_path(name, ".json"))
         _write_table(table, self.model_path(name))
 
     def delete_model(self, name: str) -> None:
-        for suffix in (".parquet", ".json", ".probs.npy", ".features.npy"):
+        for suffix in MODEL_SUFFIXES:
             path = self.model_path(name, suffix)
             if path.exists():
                 path.unlink()
@@ -419,6 +438,17 @@ class Store:
         self._require_model(name)
         path = self.model_path(name, ".probs.npy")
         return np.load(path, mmap_mode="r") if path.exists() else None
+
+    def read_logits(self, name: str) -> np.ndarray | None:
+        self._require_model(name)
+        path = self.model_path(name, ".logits.npy")
+        return np.load(path, mmap_mode="r") if path.exists() else None
+
+    def read_per_image(self, name: str) -> pd.DataFrame | None:
+        """The model's extra per-image columns (store order), or None."""
+        self._require_model(name)
+        path = self.model_path(name, ".per_image.parquet")
+        return pq.read_table(path).to_pandas() if path.exists() else None
 
     def read_features(self, name: str) -> np.ndarray | None:
         self._require_model(name)
@@ -476,7 +506,12 @@ class Store:
                 tmp = _tmp(path)
                 pq.write_table(table, tmp, compression="zstd")
                 staged.append((tmp, path))
-                for suffix in (".probs.npy", ".features.npy"):
+                extra = self.model_path(name, ".per_image.parquet")
+                if extra.exists():
+                    tmp = _tmp(extra)
+                    pq.write_table(pq.read_table(extra).filter(pa.array(keep)), tmp)
+                    staged.append((tmp, extra))
+                for suffix in (".probs.npy", ".features.npy", ".logits.npy"):
                     side = self.model_path(name, suffix)
                     if side.exists():
                         tmp = _tmp(side)

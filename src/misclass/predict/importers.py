@@ -228,6 +228,7 @@ def import_predictions(
             it.topk_ids[file_pos],
             None if it.topk_probs is None else it.topk_probs[file_pos],
             probs=None if it.probs is None else it.probs[file_pos],
+            logits=None if it.logits is None else it.logits[file_pos],
             metadata=dict(it.metadata),
             replace=replace,
             source=it.source,

@@ -33,6 +33,7 @@ class ForeignPredictions:
     topk_probs: np.ndarray | None = None
     labels: np.ndarray | None = None
     probs: np.ndarray | None = None
+    logits: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -282,5 +283,6 @@ def read_npy(path: str | Path, ids_path: str | Path, *, logits: bool = False, k:
     return ForeignPredictions(
         name=name or path.name.split(".")[0], source=source, sample_ids=ids, topk_ids=topk,
         topk_probs=tprobs, labels=labels, probs=probs.astype(np.float32),
+        logits=np.asarray(matrix, dtype=np.float32) if logits else None,
         metadata={"source": "npy", "file": str(path.resolve()), "logits": logits},
     )

@@ -1,0 +1,221 @@
+"""Failure scores: per image, higher means the model's prediction is more likely wrong.
+
+Each score is one small entry in :data:`SCORES`: its name, what it needs, what it measures,
+and a function. *Fitted* scores (feature space, class error rate) learn from a calibration
+set of images with labels and are applied to other images; the others read one image's
+outputs only. Adding a score is adding one entry.
+
+==================  =========================================================================
+score               definition (higher = more likely wrong)
+==================  =========================================================================
+msp                 1 - maximum softmax probability
+margin              1 - (p1 - p2), the gap between the two highest probabilities
+entropy             -sum p log p of the full probability vector (nats)
+gini                1 - sum p^2 (Gini impurity)
+doctor              (1 - sum p^2) / sum p^2: DOCTOR's D_alpha (Granese et al., 2021) without
+                    input perturbation; a monotone function of gini, so it ranks identically
+energy              -logsumexp(logits) (Liu et al., 2020): needs stored logits
+mc_entropy          predictive entropy of the mean of T MC-dropout passes
+mc_mutual_info      mutual information between prediction and weights (BALD) over the passes
+mc_variance         variance over the passes of the top-1 class's probability
+knn_distance        cosine distance to the k-th nearest calibration feature of the predicted
+                    class (Sun et al., 2022), k = min(5, class size)
+prototype_cosine    1 - cosine similarity to the predicted class's mean calibration feature
+mahalanobis         class-conditional Mahalanobis distance to the predicted class (shared
+                    Ledoit-Wolf covariance; Lee et al., 2018)
+disagreement        fraction of the store's other models whose top-1 differs
+class_error_rate    (errors + 1) / (predictions + 2) of the predicted class on the calibration
+                    set (Laplace-smoothed)
+==================  =========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """Everything a score may read for one model; None where the store lacks it.
+
+    Shapes: ``top1 (N,)``, ``labels (N,)``, ``probs (N, C)``, ``topk_probs (N, k)``,
+    ``logits (N, C)``, ``features (N, D)``, ``other_top1 (N, M-1)``, ``mc`` maps
+    ``"entropy"``, ``"mutual_info"``, ``"variance"`` to (N,) arrays.
+    """
+
+    top1: np.ndarray
+    labels: np.ndarray
+    probs: np.ndarray | None = None
+    topk_probs: np.ndarray | None = None
+    logits: np.ndarray | None = None
+    features: np.ndarray | None = None
+    other_top1: np.ndarray | None = None
+    mc: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def ranked_probs(self) -> np.ndarray | None:
+        """Probabilities sorted descending (full when stored, else the stored top-k)."""
+        if self.probs is not None:
+            return -np.sort(-np.asarray(self.probs, dtype=np.float64), axis=1)
+        if self.topk_probs is not None and not np.isnan(self.topk_probs).all():
+            return np.nan_to_num(np.asarray(self.topk_probs, dtype=np.float64), nan=0.0)
+        return None
+
+
+Plain = Callable[[ScoreInputs, np.ndarray], np.ndarray]
+Fitted = Callable[[ScoreInputs, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One failure score: ``needs`` names the inputs it reads; ``fitted`` scores take
+    ``(inputs, fit_idx, apply_idx)``, plain ones ``(inputs, apply_idx)``."""
+
+    name: str
+    needs: tuple[str, ...]
+    fn: Plain | Fitted
+    fitted: bool = False
+
+    def available(self, inputs: ScoreInputs) -> str | None:
+        """None when the score can be computed, else why not."""
+        for need in self.needs:
+            if need == "ranked_probs" and inputs.ranked_probs() is None:
+                return "needs probabilities"
+            if need == "top2" and (inputs.ranked_probs() is None or inputs.ranked_probs().shape[1] < 2):
+                return "needs the top-2 probabilities"
+            if need in ("probs", "logits", "features", "other_top1") and getattr(inputs, need) is None:
+                return {"probs": "needs full probabilities (--save-probs or a .npy import)",
+                        "logits": "needs stored logits",
+                        "features": "needs penultimate features (--save-features)",
+                        "other_top1": "needs other models in the store"}[need]
+            if need.startswith("mc_") and need[3:] not in inputs.mc:
+                return "needs MC-dropout outputs (--mc-dropout T)"
+        return None
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _per_predicted_class(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray, per_class) -> np.ndarray:
+    """Apply ``per_class(class_id, fit_rows_of_class, apply_rows)`` for each predicted class;
+    classes without calibration images get the largest finite value seen (most suspicious)."""
+    out = np.full(len(apply), np.nan)
+    fit_labels = inputs.labels[fit]
+    pred = inputs.top1[apply]
+    for c in np.unique(pred):
+        rows = np.flatnonzero(pred == c)
+        members = fit[fit_labels == c]
+        if len(members):
+            out[rows] = per_class(c, members, apply[rows])
+    finite = out[np.isfinite(out)]
+    return np.where(np.isfinite(out), out, finite.max() if len(finite) else 1.0)
+
+
+def _knn(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray) -> np.ndarray:
+    f = _l2(inputs.features)
+
+    def per_class(c, members, rows):
+        k = min(5, len(members))
+        sims = f[rows] @ f[members].T
+        kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1]
+        return 1.0 - kth
+
+    return _per_predicted_class(inputs, fit, apply, per_class)
+
+
+def _prototype(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray) -> np.ndarray:
+    f = _l2(inputs.features)
+
+    def per_class(c, members, rows):
+        proto = _l2(f[members].mean(axis=0, keepdims=True))[0]
+        return 1.0 - f[rows] @ proto
+
+    return _per_predicted_class(inputs, fit, apply, per_class)
+
+
+def _mahalanobis(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray) -> np.ndarray:
+    from sklearn.covariance import LedoitWolf
+
+    f = np.asarray(inputs.features, dtype=np.float64)
+    labels = inputs.labels[fit]
+    classes = np.unique(labels)
+    means = {c: f[fit[labels == c]].mean(axis=0) for c in classes}
+    centred = np.concatenate([f[fit[labels == c]] - means[c] for c in classes])
+    precision = LedoitWolf().fit(centred).precision_
+
+    def per_class(c, members, rows):
+        d = f[rows] - means[c]
+        return np.einsum("ij,jk,ik->i", d, precision, d)
+
+    return _per_predicted_class(inputs, fit, apply, per_class)
+
+
+def _class_error_rate(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray) -> np.ndarray:
+    c = int(max(inputs.top1.max(), inputs.labels.max())) + 1
+    pred_fit = inputs.top1[fit]
+    wrong = (pred_fit != inputs.labels[fit]).astype(np.float64)
+    n = np.bincount(pred_fit, minlength=c)
+    e = np.bincount(pred_fit, weights=wrong, minlength=c)
+    return ((e + 1.0) / (n + 2.0))[inputs.top1[apply]]
+
+
+def _energy(inputs: ScoreInputs, apply: np.ndarray) -> np.ndarray:
+    from scipy.special import logsumexp
+
+    return -logsumexp(np.asarray(inputs.logits[apply], dtype=np.float64), axis=1)
+
+
+def _gini(p: np.ndarray) -> np.ndarray:
+    return 1.0 - (np.asarray(p, dtype=np.float64) ** 2).sum(axis=1)
+
+
+SCORES: dict[str, Score] = {s.name: s for s in [
+    Score("msp", ("ranked_probs",), lambda x, a: 1.0 - x.ranked_probs()[a, 0]),
+    Score("margin", ("top2",), lambda x, a: 1.0 - (x.ranked_probs()[a, 0] - x.ranked_probs()[a, 1])),
+    Score("entropy", ("probs",), lambda x, a: _entropy(np.asarray(x.probs[a], dtype=np.float64))),
+    Score("gini", ("probs",), lambda x, a: _gini(x.probs[a])),
+    Score("doctor", ("probs",), lambda x, a: _gini(x.probs[a]) / np.maximum(1.0 - _gini(x.probs[a]), 1e-12)),
+    Score("energy", ("logits",), _energy),
+    Score("mc_entropy", ("mc_entropy",), lambda x, a: np.asarray(x.mc["entropy"])[a]),
+    Score("mc_mutual_info", ("mc_mutual_info",), lambda x, a: np.asarray(x.mc["mutual_info"])[a]),
+    Score("mc_variance", ("mc_variance",), lambda x, a: np.asarray(x.mc["variance"])[a]),
+    Score("knn_distance", ("features",), _knn, fitted=True),
+    Score("prototype_cosine", ("features",), _prototype, fitted=True),
+    Score("mahalanobis", ("features",), _mahalanobis, fitted=True),
+    Score("disagreement", ("other_top1",),
+          lambda x, a: (x.other_top1[a] != x.top1[a, None]).mean(axis=1)),
+    Score("class_error_rate", (), _class_error_rate, fitted=True),
+]}
+
+
+def compute_scores(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray,
+                   names: list[str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Compute the available scores for the images ``apply``, fitting on the images ``fit``.
+
+    Returns ``(scores, skipped)``: score name -> (len(apply),) array, and score name -> the
+    reason it was not computed.
+    """
+    fit = np.asarray(fit)
+    apply = np.asarray(apply)
+    out: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    for name in names or list(SCORES):
+        score = SCORES[name]
+        reason = score.available(inputs)
+        if reason is None and score.fitted and len(fit) == 0:
+            reason = "needs calibration images"
+        if reason:
+            skipped[name] = reason
+            continue
+        values = score.fn(inputs, fit, apply) if score.fitted else score.fn(inputs, apply)
+        out[name] = np.asarray(values, dtype=np.float64)
+    return out, skipped

@@ -1,0 +1,67 @@
+"""Gather what an analysis needs from a store: the one place views read the store's side files.
+
+Analyses stay pure (arrays in); the CLI and the report call these helpers to build their
+inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from misclass.analysis.failure_scores import ScoreInputs
+from misclass.analysis.image_stats import image_statistics
+from misclass.store import Predictions, Store
+
+MC_COLUMNS = {"entropy": "mc_entropy", "mutual_info": "mc_mutual_info", "variance": "mc_variance"}
+
+
+def score_inputs(store: Store, pred: Predictions, model: str) -> ScoreInputs:
+    """The failure-score inputs of ``model``: its outputs, the other models' top-1, and any
+    stored full probabilities, logits, features and MC-dropout statistics."""
+    j = pred.index(model)
+    others = np.delete(pred.top1, j, axis=1) if len(pred.models) > 1 else None
+    mc = {}
+    per_image = store.read_per_image(model)
+    if per_image is not None:
+        mc = {k: per_image[c].to_numpy(dtype=np.float64) for k, c in MC_COLUMNS.items()
+              if c in per_image.columns}
+    logits = store.read_logits(model)
+    return ScoreInputs(
+        top1=pred.top1[:, j].astype(np.int64),
+        labels=pred.labels,
+        probs=store.read_probs(model),
+        topk_probs=None if pred.topk_probs is None else pred.topk_probs[:, j],
+        logits=logits,
+        features=store.read_features(model),
+        other_top1=others,
+        mc=mc,
+    )
+
+
+def store_image_statistics(store: Store, progress: Callable[[int], None] | None = None
+                           ) -> pd.DataFrame | None:
+    """Image statistics of every sample (store order), or None when the store holds no images
+    (neither arrays nor readable files)."""
+    arrays = store.images()
+    if arrays is not None:
+        return image_statistics(arrays, progress)
+    samples = store.samples()
+    if "path" not in samples.columns:
+        return None
+    from pathlib import Path
+
+    from PIL import Image
+
+    paths = [Path(p) for p in samples["path"].astype(str)]
+    if not all(p.is_file() for p in paths):
+        return None
+
+    def load():
+        for p in paths:
+            with Image.open(p) as im:
+                yield np.asarray(im.convert("RGB"))
+
+    return image_statistics(load(), progress)
