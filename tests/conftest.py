@@ -19,3 +19,15 @@ def small_store(tmp_path) -> Store:
                       np.array([[.7, .2], [.6, .3], [.8, .1], [.5, .4], [.9, .1], [.5, .3]]))
     store.write_model("b", np.array([[0], [0], [0], [1], [2], [2]]))
     return store
+
+
+@pytest.fixture(scope="session")
+def demo_dirs(tmp_path_factory):
+    """Run ``misclass demo`` once per test session; return (store path, report path)."""
+    from misclass.cli import main
+
+    root = tmp_path_factory.mktemp("demo")
+    with pytest.raises(SystemExit) as done:
+        main(["demo", "--store", str(root / "store"), "--out", str(root / "report")])
+    assert done.value.code == 0
+    return root / "store", root / "report"

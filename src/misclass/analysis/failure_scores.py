@@ -20,7 +20,8 @@ mc_mutual_info      mutual information between prediction and weights (BALD) ove
 mc_variance         variance over the passes of the top-1 class's probability
 knn_distance        cosine distance to the k-th nearest calibration feature of the predicted
                     class (Sun et al., 2022), k = min(5, class size)
-prototype_cosine    1 - cosine similarity to the predicted class's mean calibration feature
+prototype_cosine    1 - cosine similarity to the predicted class's prototype (the mean of its
+                    unit-length calibration features)
 mahalanobis         class-conditional Mahalanobis distance to the predicted class (shared
                     Ledoit-Wolf covariance; Lee et al., 2018)
 disagreement        fraction of the store's other models whose top-1 differs
@@ -55,12 +56,14 @@ class ScoreInputs:
     other_top1: np.ndarray | None = None
     mc: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def ranked_probs(self) -> np.ndarray | None:
-        """Probabilities sorted descending (full when stored, else the stored top-k)."""
+    def ranked_probs(self, min_k: int = 1) -> np.ndarray | None:
+        """Probabilities sorted descending, at least ``min_k`` columns: the stored top-k
+        (float32) when it has enough columns, else the sorted full probabilities."""
+        if self.topk_probs is not None and not np.isnan(self.topk_probs).all() \
+                and self.topk_probs.shape[1] >= min_k:
+            return np.nan_to_num(np.asarray(self.topk_probs, dtype=np.float64), nan=0.0)
         if self.probs is not None:
             return -np.sort(-np.asarray(self.probs, dtype=np.float64), axis=1)
-        if self.topk_probs is not None and not np.isnan(self.topk_probs).all():
-            return np.nan_to_num(np.asarray(self.topk_probs, dtype=np.float64), nan=0.0)
         return None
 
 
@@ -83,7 +86,7 @@ class Score:
         for need in self.needs:
             if need == "ranked_probs" and inputs.ranked_probs() is None:
                 return "needs probabilities"
-            if need == "top2" and (inputs.ranked_probs() is None or inputs.ranked_probs().shape[1] < 2):
+            if need == "top2" and inputs.ranked_probs(2) is None:
                 return "needs the top-2 probabilities"
             if need in ("probs", "logits", "features", "other_top1") and getattr(inputs, need) is None:
                 return {"probs": "needs full probabilities (--save-probs or a .npy import)",
@@ -180,7 +183,7 @@ def _gini(p: np.ndarray) -> np.ndarray:
 
 SCORES: dict[str, Score] = {s.name: s for s in [
     Score("msp", ("ranked_probs",), lambda x, a: 1.0 - x.ranked_probs()[a, 0]),
-    Score("margin", ("top2",), lambda x, a: 1.0 - (x.ranked_probs()[a, 0] - x.ranked_probs()[a, 1])),
+    Score("margin", ("top2",), lambda x, a: 1.0 - (x.ranked_probs(2)[a, 0] - x.ranked_probs(2)[a, 1])),
     Score("entropy", ("probs",), lambda x, a: _entropy(np.asarray(x.probs[a], dtype=np.float64))),
     Score("gini", ("probs",), lambda x, a: _gini(x.probs[a])),
     Score("doctor", ("probs",), lambda x, a: _gini(x.probs[a]) / np.maximum(1.0 - _gini(x.probs[a]), 1e-12)),

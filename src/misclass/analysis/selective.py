@@ -184,3 +184,12 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 15) 
     gaps = np.where(count > 0, np.abs(bacc - bconf), 0.0)
     ece = float((gaps * count).sum() / max(1, len(conf)))
     return Calibration(ece, edges, bconf, bacc, count)
+
+
+def roc_points(scores: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(FPR, TPR) of flagging errors by thresholding the score; None without both outcomes."""
+    s, e = _check(scores, errors)
+    if e.all() or not e.any():
+        return None
+    fpr, tpr, _ = roc_curve(e, s)
+    return fpr, tpr
