@@ -94,3 +94,46 @@ def check_probability_matrix(probs: np.ndarray, source: str) -> np.ndarray:
             "pass --logits if the matrix holds logits"
         )
     return p
+
+
+def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tuple[int, int]]:
+    """Parse confusion pairs ``"true:pred,true:pred"`` given by class name or id.
+
+    A token naming exactly one class is that class; otherwise an integer token is a class id.
+    A name shared by several classes must be given by id.
+
+    >>> check_class_pairs("cat:dog, 1:0", ["cat", "dog"], "--group-a")
+    [(0, 1), (1, 0)]
+    """
+    index: dict[str, list[int]] = {}
+    for i, name in enumerate(class_names):
+        index.setdefault(str(name), []).append(i)
+
+    def resolve(token: str, pair: str) -> int:
+        hits = index.get(token, [])
+        if len(hits) == 1:
+            return hits[0]
+        if re.fullmatch(r"\d+", token) and int(token) < len(class_names):
+            return int(token)
+        if len(hits) > 1:
+            raise InputError(f"{source}: class name {token!r} in {pair!r} is shared by classes "
+                             f"{', '.join(map(str, hits))}; give the class id instead")
+        raise InputError(f"{source}: {token!r} in {pair!r} is neither a class name nor a class id "
+                         f"0..{len(class_names) - 1}")
+
+    pairs = []
+    for pair in (p.strip() for p in str(text).split(",")):
+        if not pair:
+            continue
+        parts = [t.strip() for t in pair.split(":")]
+        if len(parts) != 2 or not all(parts):
+            raise InputError(f"{source}: {pair!r} is not a pair; expected true:predicted, "
+                             "e.g. 'cat:dog,dog:cat'")
+        a, b = resolve(parts[0], pair), resolve(parts[1], pair)
+        if a == b:
+            raise InputError(f"{source}: {pair!r} pairs a class with itself; a confusion needs "
+                             "two different classes")
+        pairs.append((a, b))
+    if not pairs:
+        raise InputError(f"{source}: no pairs given; expected true:predicted, e.g. 'cat:dog'")
+    return pairs

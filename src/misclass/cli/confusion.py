@@ -1,0 +1,220 @@
+"""``misclass confusion``: where each model fails (class-wise errors, conditional confusion,
+misclassification networks, shared patterns, homogeneity test, scores of errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from misclass.analysis.confusion import (
+    DEFAULT_THRESHOLD,
+    ConfusionAnalysis,
+    analyze_confusion,
+    misclassification_network,
+    top_confusions,
+    worst_classes,
+)
+from misclass.analysis.confusion_scores import ScoreAnalysis
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, _clean, app, console, get_store, pct
+from misclass.errors import InputError
+from misclass.gather import confusion_scores
+from misclass.validation import check_class_pairs
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return "–" if x is None or np.isnan(x) else f"{x:.{digits}f}"
+
+
+def _p(x: float) -> str:
+    return "–" if x is None or np.isnan(x) else f"{x:.3g}"
+
+
+def _write_json(path: Path | None, out: dict) -> None:
+    """Write ``out`` atomically as compact JSON. The dense v matrices (M x C x C numbers, all
+    finite) skip the per-number cleaning and indentation of ``write_json``, which take tens of
+    seconds at 1000 classes."""
+    if path is None:
+        return
+    import json
+
+    dense = {m: d.pop("v") for m, d in out["models"].items()}
+    clean = _clean(out)
+    for m, v in dense.items():
+        clean["models"][m]["v"] = v
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(clean, separators=(",", ":"), allow_nan=False))
+    tmp.replace(path)
+    console.print(f"Wrote {path}")
+
+
+def _print_model(res: ConfusionAnalysis, name: str, rows: int) -> None:
+    mc = res.models[name]
+    names = res.class_names
+    worst = worst_classes(mc, rows, class_names=names)
+    t = Table(title=f"{name}: worst classes (accuracy {pct(mc.accuracy)})")
+    for col in ("class", "images", "errors", "u", "most often predicted as", "v"):
+        t.add_column(col, justify="left" if col in ("class", "most often predicted as") else "right")
+    for r in worst.to_dict("records"):
+        t.add_row(f"{r['name']} ({r['class']})", str(r["n"]), str(r["errors"]), pct(r["u"]),
+                  f"{r['top_target_name']} ({r['top_target']})" if r["top_target"] >= 0 else "–",
+                  _f(r["top_v"]))
+    console.print(t)
+    top = top_confusions(mc, rows, by="count", class_names=names)
+    t = Table(title=f"{name}: top confusions (true -> predicted)")
+    for col in ("true class", "predicted as", "images", "v(pred|true)", "edge"):
+        t.add_column(col, justify="left" if col in ("true class", "predicted as") else "right")
+    for r in top.itertuples():
+        t.add_row(f"{r.true_name} ({r.true})", f"{r.predicted_name} ({r.predicted})", str(r.count),
+                  _f(r.v), "yes" if r.edge else "")
+    console.print(t)
+
+
+def _print_overview(res: ConfusionAnalysis, rows: int) -> None:
+    t = Table(title=f"Misclassification networks (edge where v(j|i) >= {res.threshold:g})")
+    for col in ("model", "accuracy", "classes with errors", "edges", "symmetric pairs",
+                "highest in-degree"):
+        t.add_column(col, justify="left" if col in ("model", "highest in-degree") else "right")
+    names = res.class_names
+    for name, mc in res.models.items():
+        sym = int(np.triu(mc.adjacency & mc.adjacency.T, 1).sum())
+        top = int(np.argmax(mc.in_degree))
+        label = (f"{names[top] if names else top} ({mc.in_degree[top]:.2f})"
+                 if mc.in_degree[top] > 0 else "–")
+        t.add_row(name, pct(mc.accuracy), str(int((mc.errors > 0).sum())), str(int(mc.adjacency.sum())),
+                  str(sym), label)
+    console.print(t)
+    pats = res.patterns
+    if len(pats):
+        counts = pats["pattern"].value_counts()
+        console.print("Confusion patterns over linked class pairs: "
+                      + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+        shown = pats[pats["scope"] == "universal"].head(rows)
+        if len(shown) and len(res.models) > 1:
+            t = Table(title="Universal patterns (linked in every model), most errors first")
+            for col in ("class a", "class b", "kind", "per model", "errors"):
+                t.add_column(col, justify="right" if col == "errors" else "left")
+            for r in shown.to_dict("records"):
+                per = " ".join({"symmetric": "<->", "a->b": "->", "b->a": "<-"}[r[m]] for m in res.models)
+                t.add_row(f"{r['a_name']} ({r['a']})", f"{r['b_name']} ({r['b']})", r["kind"], per,
+                          str(r["errors"]))
+            console.print(t)
+    else:
+        console.print("No class pair is linked in any model's network.")
+    h = res.homogeneity
+    if h.test is None:
+        console.print(f"Chi-squared homogeneity of class-wise errors: not computed ({h.undefined}).")
+    else:
+        console.print(
+            f"Chi-squared homogeneity of class-wise errors across models: chi2 = {h.test.statistic:.2f}, "
+            f"dof = {h.test.dof}, p = {_p(h.test.p)} ({len(h.kept_classes)} classes"
+            + (f"; {len(h.dropped_classes)} classes without errors in any model dropped"
+               if len(h.dropped_classes) else "")
+            + (f"; models without errors dropped: {', '.join(h.dropped_models)}" if h.dropped_models else "")
+            + ")")
+        if h.share_expected_below_5 > 0.2:
+            console.print(f"  {pct(h.share_expected_below_5)} of the expected counts are below 5: the "
+                          "p-value's chi-squared approximation is rough.", style="dim")
+
+
+def _print_scores(scores: dict[str, ScoreAnalysis], grouped: bool) -> None:
+    t = Table(title="Scores of misclassified images: ratio s_true/s_pred and difference s_true - s_pred")
+    for col in ("model", "errors", "scored", "true class outside top-k", "no scores", "mean ratio",
+                "mean difference"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for name, s in scores.items():
+        d = s.summary()
+        t.add_row(name, str(s.errors), str(s.scored), str(s.outside_topk), str(s.no_scores),
+                  _f(d["ratio"]["mean"] if d["ratio"]["mean"] is not None else np.nan),
+                  _f(d["difference"]["mean"] if d["difference"]["mean"] is not None else np.nan))
+    console.print(t)
+    if not grouped:
+        return
+    t = Table(title="Group A vs group B (t-tests of A minus B)")
+    for col in ("model", "quantity", "n A", "mean A", "n B", "mean B", "pooled t", "p", "Welch t", "p ",
+                "outside top-k A/B"):
+        t.add_column(col, justify="left" if col in ("model", "quantity") else "right")
+    for name, s in scores.items():
+        if not s.scored:
+            continue
+        for c in s.comparisons:
+            t.add_row(name, c.quantity, str(c.n_a), _f(c.mean_a), str(c.n_b), _f(c.mean_b),
+                      _f(c.pooled.statistic), _p(c.pooled.p), _f(c.welch.statistic), _p(c.welch.p),
+                      f"{s.outside_a}/{s.outside_b}")
+    console.print(t)
+
+
+@app.command()
+def confusion(
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    model: Annotated[list[str] | None,
+                     typer.Option("--model", "-m", help="Models (repeat). Default: all.")] = None,
+    threshold: Annotated[float, typer.Option(
+        help="Network edge threshold: an edge i -> j where v(j|i) >= this.", min=0.0, max=1.0)
+    ] = DEFAULT_THRESHOLD,
+    top_classes: Annotated[int, typer.Option(
+        help="Rows in the tables of worst classes, top confusions and universal patterns.", min=1)] = 10,
+    group_a: Annotated[str | None, typer.Option(
+        help="Confusion pairs true:predicted,... (class names or ids) of score group A.")] = None,
+    group_b: Annotated[str | None, typer.Option(
+        help="Confusion pairs of score group B (same form as --group-a).")] = None,
+    graphml: Annotated[Path | None, typer.Option(
+        help="Write each model's misclassification network to DIR/<model>.graphml.")] = None,
+    json: JsonOpt = None,
+) -> None:
+    """Where each model fails: class-wise error rate u_i, conditional confusion v(j|i),
+    misclassification networks, confusion patterns shared across models, a chi-squared test of
+    homogeneity of the class-wise errors, and (with stored probabilities) the scores of
+    misclassified images compared between two groups of confusion pairs.
+
+    Example: misclass confusion --store misclass-demo/store --threshold 0.3 --group-a 3:5,5:3
+    --group-b 8:1 --graphml networks --json confusion.json
+    """
+    if (group_a is None) != (group_b is None):
+        raise InputError("--group-a and --group-b go together: give both or neither")
+    s = get_store(store)
+    pred = s.load(model)
+    if not pred.models:
+        raise InputError(f"the store {store} holds no models; import or train some first")
+    if (pred.labels < 0).all():
+        raise InputError(f"the store {store} has no labelled samples; confusion needs true classes")
+    names = s.class_names()
+    pairs_a = pairs_b = None
+    if group_a is not None:
+        pairs_a = check_class_pairs(group_a, names, "--group-a")
+        pairs_b = check_class_pairs(group_b, names, "--group-b")
+    res = analyze_confusion(pred.labels, pred.top1, pred.models, len(names), threshold=threshold,
+                            class_names=names)
+    for name in pred.models:
+        _print_model(res, name, top_classes)
+        if res.models[name].unpredicted:
+            console.print(f"{name}: {res.models[name].unpredicted} labelled images have no prediction "
+                          "and are left out", style="dim")
+    _print_overview(res, top_classes)
+    scores = confusion_scores(pred, len(names), pairs_a, pairs_b)
+    if any(sc.scored or sc.outside_topk for sc in scores.values()):
+        _print_scores(scores, pairs_a is not None)
+    else:
+        console.print("Score analysis skipped: no model stored probabilities.", style="dim")
+    out = res.to_dict()
+    out["scores"] = {name: sc.to_dict() for name, sc in scores.items()}
+    if pairs_a is not None:
+        out["groups"] = {"a": [list(p) for p in pairs_a], "b": [list(p) for p in pairs_b]}
+    if graphml is not None:
+        import networkx as nx
+
+        graphml.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name in pred.models:
+            path = graphml / f"{name}.graphml"
+            tmp = path.with_name(f".{path.name}.tmp")
+            nx.write_graphml(misclassification_network(res.models[name], names), tmp)
+            tmp.replace(path)
+            files[name] = str(path)
+        console.print(f"Wrote {len(files)} GraphML networks to {graphml}")
+        out["graphml"] = files
+    _write_json(json, out)
