@@ -412,6 +412,21 @@ class ConfusionAnalysis:
         df["mean u"] = df[list(self.models)].mean(axis=1)
         return df
 
+    def top_pairs(self, k: int = 20) -> pd.DataFrame:
+        """The ``k`` (true, predicted) pairs with the most misclassified images over all
+        models: ``true``, ``predicted``, names, ``total``, then each model's count n_{j|i}."""
+        counts = np.stack([mc.counts for mc in self.models.values()])
+        total = counts.sum(axis=0)
+        np.fill_diagonal(total, 0)
+        src, dst = np.nonzero(total)
+        order = np.lexsort((dst, src, -total[src, dst]))[:k]
+        src, dst = src[order], dst[order]
+        df = pd.DataFrame({"true": src, "predicted": dst, "true_name": _names(self.class_names, src),
+                           "predicted_name": _names(self.class_names, dst), "total": total[src, dst]})
+        for m, name in enumerate(self.models):
+            df[name] = counts[m, src, dst]
+        return df
+
     def to_dict(self) -> dict:
         names = None if self.class_names is None else list(self.class_names)
         pats = self.patterns

@@ -1,0 +1,327 @@
+"""Report section: where each model fails. Conditional-confusion heatmaps of the most-confused
+classes, misclassification network drawings, the u table, the pattern table, the homogeneity
+test, and score histograms of two groups of confusion pairs (``group_a`` / ``group_b``).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from misclass.analysis.confusion import (
+    DEFAULT_THRESHOLD,
+    ConfusionAnalysis,
+    ModelConfusion,
+    analyze_confusion,
+    most_confused_classes,
+)
+from misclass.analysis.confusion_scores import ScoreAnalysis
+from misclass.gather import confusion_scores
+from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.validation import check_class_pairs
+
+MAX_HEATMAP_CLASSES = 80
+MAX_DRAWN_EDGES = 40
+MAX_MODELS = 12
+
+
+def _short(name: str, n: int = 22) -> str:
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def _stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _labels(class_names: list[str], n: int = 22) -> list[str]:
+    """Short class names; a name shared by several classes gets its id appended."""
+    seen: dict[str, int] = {}
+    for name in class_names:
+        seen[name] = seen.get(name, 0) + 1
+    return [_short(name, n) + (f" #{i}" if seen[name] > 1 else "") for i, name in enumerate(class_names)]
+
+
+def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[str]):
+    """v(j|i) of ``classes`` (rows true, columns predicted), diagonal greyed out, and a last
+    column with the share of each row's errors that go to classes not shown."""
+    import matplotlib.pyplot as plt
+
+    n = len(classes)
+    labels = _labels(class_names)
+    size = min(22.0, max(5.5, 0.27 * n + 3.2))
+    fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=100, layout="constrained")
+    other = n < mc.n_classes  # a last column for the errors that go to classes not shown
+    block = np.full((n, n + 2 if other else n), np.nan)
+    block[:, :n] = mc.v[np.ix_(classes, classes)]
+    np.fill_diagonal(block, np.nan)
+    if other:
+        has_err = mc.errors[classes] > 0
+        block[:, n + 1] = np.where(has_err, np.clip(1 - np.nansum(block[:, :n], axis=1), 0, 1), np.nan)
+    cmap = plt.get_cmap("Blues").copy()
+    cmap.set_bad("#d9d9d9")
+    im = ax.imshow(np.ma.masked_invalid(block), cmap=cmap, vmin=0, vmax=1, interpolation="nearest",
+                   aspect="equal")
+    if other:
+        ax.axvspan(n - 0.5, n + 0.5, color="white")
+    font = 9 if n <= 20 else 7 if n <= 45 else 5.5
+    rows = [f"{labels[c]} (u {100 * mc.u[c]:.0f}%)" if not np.isnan(mc.u[c]) else f"{labels[c]} (no images)"
+            for c in classes]
+    ax.set_yticks(np.arange(n), rows, fontsize=font)
+    cols = list(range(n)) + ([n + 1] if other else [])
+    ax.set_xticks(cols, [labels[c] for c in classes] + (["all other classes"] if other else []),
+                  fontsize=font, rotation=60, ha="right", rotation_mode="anchor")
+    if other:
+        ax.get_xticklabels()[-1].set_fontweight("bold")
+    if n <= 15:
+        for i in range(n):
+            for j in cols:
+                if not np.isnan(block[i, j]) and block[i, j] >= 0.005:
+                    ax.text(j, i, f"{block[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if block[i, j] > 0.6 else "black")
+    ax.set_xlabel("predicted class j")
+    ax.set_ylabel("true class i (its error rate u)")
+    which = f"the {n} most-confused classes" if other else "all classes"
+    ax.set_title(f"{mc.model}: where each class's errors go, {which}\n"
+                 "colour = v(j|i), the share of class i's misclassified images predicted as j\n"
+                 "grey = diagonal, or a class without errors", fontsize=10)
+    cb = fig.colorbar(im, ax=ax, shrink=0.6)
+    cb.set_label("v(j|i)")
+    return fig
+
+
+def _layout(g) -> dict:
+    """Lay out each weakly connected component on its own and pack them in rows."""
+    import networkx as nx
+
+    comps = sorted(nx.weakly_connected_components(g), key=lambda c: (-len(c), min(c)))
+    total = sum(len(c) for c in comps)
+    row_width = max(6.0, 2.6 * np.sqrt(total))
+    pos, x, y, row_h = {}, 0.0, 0.0, 0.0
+    for comp in comps:
+        sub = g.subgraph(comp)
+        if len(comp) == 1:
+            p = {next(iter(comp)): np.zeros(2)}
+        elif len(comp) == 2:
+            a, b = sorted(comp)
+            p = {a: np.array([-0.8, 0.0]), b: np.array([0.8, 0.0])}
+        else:
+            p = nx.kamada_kawai_layout(sub.to_undirected())
+            scale = 0.9 * np.sqrt(len(comp))
+            p = {k: v * scale for k, v in p.items()}
+        pts = np.array(list(p.values()))
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        w, h = hi[0] - lo[0] + 2.0, hi[1] - lo[1] + 1.0
+        if x > 0 and x + w > row_width:
+            x, y, row_h = 0.0, y - row_h, 0.0
+        for k, v in p.items():
+            pos[k] = np.array([x + (v[0] - lo[0]) + 1.0, y - (hi[1] - v[1]) - 0.5])
+        x += w
+        row_h = max(row_h, h)
+    return pos
+
+
+def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = MAX_DRAWN_EDGES):
+    """The misclassification network; only the ``max_edges`` edges with the most images when
+    it has more. Node size by weighted in-degree, edge width by v."""
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    e = mc.edges
+    n_edges = len(e)
+    if n_edges > max_edges:
+        e = e.iloc[np.lexsort((e["target"], e["source"], -e["weight"].to_numpy(), -e["count"].to_numpy()))
+                   [:max_edges]]
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(zip(e["source"].tolist(), e["target"].tolist(), e["weight"].tolist(),
+                                  strict=True))
+    if not len(g):
+        return None
+    pos = _layout(g)
+    pts = np.array(list(pos.values()))
+    span = pts.max(axis=0) - pts.min(axis=0)
+    width = min(16.0, max(7.0, 1.0 * span[0] + 2))
+    height = min(14.0, max(3.5, 1.0 * span[1] + 2.2))
+    fig, ax = plt.subplots(figsize=(width, height), dpi=100, layout="constrained")
+    nodes = list(g.nodes)
+    deg = mc.in_degree[nodes]
+    sizes = 60 + 500 * deg / max(1.0, float(mc.in_degree.max()))
+    nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_size=sizes, node_color=deg, cmap="YlOrRd",
+                           vmin=0, vmax=max(1.0, float(mc.in_degree.max())), edgecolors="#555",
+                           linewidths=0.6, ax=ax)
+    widths = [0.6 + 3.5 * g.edges[a, b]["weight"] for a, b in g.edges]
+    nx.draw_networkx_edges(g, pos, width=widths, edge_color="#2171b5", alpha=0.75, arrows=True,
+                           arrowsize=11, node_size=sizes, connectionstyle="arc3,rad=0.12", ax=ax)
+    labels = _labels(class_names, 20)
+    for node, size in zip(nodes, sizes, strict=True):  # label just above each node's disc
+        ax.annotate(labels[node], xy=pos[node], xytext=(0, np.sqrt(size) / 2 + 1.5),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    shown = (f"all {n_edges} edges" if n_edges <= max_edges
+             else f"the {max_edges} edges with the most images (of {n_edges})")
+    ax.set_title(f"{mc.model}: misclassification network, {shown}\n"
+                 f"edge i → j where v(j|i) ≥ {mc.threshold:g}; width = v(j|i); "
+                 "node size and colour = weighted in-degree d", fontsize=10)
+    ax.set_axis_off()
+    ax.margins(0.08)
+    return fig
+
+
+def _pairs_label(pairs, class_names: list[str], limit: int = 3) -> str:
+    text = ", ".join(f"{_short(class_names[a], 14)}→{_short(class_names[b], 14)}" for a, b in pairs[:limit])
+    return text + (f" +{len(pairs) - limit} more" if len(pairs) > limit else "")
+
+
+def score_figure(sa: ScoreAnalysis, class_names: list[str], pairs_a, pairs_b):
+    """Histograms of ratio and difference for groups A and B."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), dpi=100, layout="constrained")
+    for ax, values, rng, xlabel, title in (
+        (axes[0], sa.ratio, (0, 1), "s_true / s_pred", "ratio: true class's score / predicted class's"),
+        (axes[1], sa.difference, (-1, 0), "s_true − s_pred", "difference: true class's score − predicted's"),
+    ):
+        bins = np.linspace(*rng, 26)
+        for mask, label, pairs, colour in ((sa.in_a, "A", pairs_a, "#2171b5"),
+                                           (sa.in_b, "B", pairs_b, "#e6550d")):
+            ax.hist(np.clip(values[mask], *rng), bins=bins, alpha=0.55, color=colour,
+                    label=f"group {label}: {_pairs_label(pairs, class_names)} ({int(mask.sum())} images)")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("misclassified images")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{sa.model}: scores of misclassified images in the two groups of confusion pairs")
+    return fig
+
+
+def _pairs_text(pairs, names) -> str:
+    return ", ".join(f"{names[a]} → {names[b]}" for a, b in pairs)
+
+
+def _homogeneity_html(res: ConfusionAnalysis) -> str:
+    h = res.homogeneity
+    if h.test is None:
+        return f"<p>Chi-squared test of homogeneity: not computed ({html.escape(h.undefined)}).</p>"
+    notes = []
+    if len(h.dropped_classes):
+        notes.append(f"{len(h.dropped_classes)} classes without an error in any model are dropped "
+                     "(their column would be empty)")
+    if h.dropped_models:
+        notes.append(f"models without any error dropped: {', '.join(h.dropped_models)}")
+    if h.share_expected_below_5 > 0.2:
+        notes.append(f"{100 * h.share_expected_below_5:.0f}% of the expected counts are below 5, so "
+                     "the p-value from the chi-squared approximation is rough")
+    note = ("; ".join(notes) + ".") if notes else ""
+    return (f"<p>Chi-squared test of homogeneity of the class-wise error counts e<sub>i</sub> across "
+            f"models (table models × {len(h.kept_classes)} classes): "
+            f"<span class=stat>χ² = {h.test.statistic:.2f}, dof = {h.test.dof}, "
+            f"p = {h.test.p:.3g}</span>. A small p says the models spread their errors over the "
+            f"classes differently. {html.escape(note)}</p>")
+
+
+@register_section("confusion", order=20)
+def build(ctx: ReportContext) -> Section | None:
+    """Heatmaps, networks, u and pattern tables, homogeneity test and score histograms."""
+    pred = ctx.predictions
+    if not pred.models or (pred.labels < 0).all():
+        return None
+    names = ctx.class_names
+    opt = ctx.options
+    threshold = float(DEFAULT_THRESHOLD if opt.get("threshold") is None else opt["threshold"])
+    top_n = int(opt.get("top_classes") or 30)
+    models = list(pred.models)[:MAX_MODELS]
+    top1 = pred.top1[:, : len(models)]
+    res = analyze_confusion(pred.labels, top1, models, len(names), threshold=threshold, class_names=names)
+    n_show = min(top_n, MAX_HEATMAP_CLASSES, len(names))
+    classes = most_confused_classes(np.stack([mc.counts for mc in res.models.values()]), n_show)
+    parts = [
+        "<p>For each model and true class i: u<sub>i</sub> is the share of class i's images that "
+        "are misclassified; v(j|i) is the share of class i's misclassified images predicted as j. "
+        f"The misclassification network has an edge i → j wherever v(j|i) ≥ {threshold:g}; a class's "
+        "weighted in-degree d sums v over the edges pointing to it.</p>"
+    ]
+    if len(pred.models) > MAX_MODELS:
+        parts.append(f"<p class=note>Only the first {MAX_MODELS} models are shown.</p>")
+    capped = (f" (--top-classes {top_n} is capped at {MAX_HEATMAP_CLASSES} to stay readable)"
+              if top_n > MAX_HEATMAP_CLASSES and len(names) > MAX_HEATMAP_CLASSES else "")
+    parts.append(
+        f"<h3>Conditional confusion v(j|i)</h3><p class=caption>The {n_show} classes shown are those "
+        "in the most-confused pairs over all models, the same for every model" + html.escape(capped)
+        + ". Each row's v sums to 1 over all predicted classes, including classes not shown.</p>")
+    for name, mc in res.models.items():
+        parts.append(ctx.save_figure(heatmap_figure(mc, classes, names), f"confusion-heatmap-{_stem(name)}",
+                                     alt=f"Conditional confusion heatmap of {name}"))
+    parts.append("<h3>Misclassification networks</h3>")
+    for name, mc in res.models.items():
+        fig = network_figure(mc, names)
+        if fig is None:
+            parts.append(f"<p class=note>{html.escape(name)}: no edge reaches v ≥ {threshold:g}.</p>")
+        else:
+            parts.append(ctx.save_figure(fig, f"confusion-network-{_stem(name)}",
+                                         alt=f"Misclassification network of {name}"))
+    top = res.top_pairs(50).drop(columns=["true", "predicted"]).rename(
+        columns={"true_name": "true class", "predicted_name": "predicted as", "total": "images (all models)"})
+    parts.append("<h3>Most frequent confusions</h3>" + table_html(
+        top, caption="The 50 (true → predicted) pairs with the most misclassified images summed over models; "
+                "one column of counts per model."))
+    u = res.u_table().sort_values(["mean u", "class"], ascending=[False, True])
+    parts.append("<h3>Class-wise misclassification rate u</h3>" + table_html(
+        u.rename(columns={"n": "images"}), float_digits=3,
+        caption="One row per class, worst first; one column of u per model (– for a class without images)."))
+    pats = res.patterns
+    if len(pats):
+        counts = pats["pattern"].value_counts()
+        summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        shown = pats.drop(columns=["a", "b", "scope", "kind"]).rename(
+            columns={"a_name": "class a", "b_name": "class b", "n_models": "models linking",
+                     "errors": "images (a→b and b→a, all models)"})
+        parts.append(
+            "<h3>Confusion patterns across models</h3><p>A pair of classes is <em>symmetric</em> in a "
+            "model when both a → b and b → a are edges, <em>one-way</em> when only one is; a pattern is "
+            "<em>universal</em> when every model links the pair, <em>model-specific</em> otherwise, and "
+            "<em>mixed</em> when the linking models disagree on its direction. Counts: "
+            f"{html.escape(summary)}.</p>"
+            + table_html(shown, caption="One row per linked pair; per-model cells: symmetric, a->b, b->a "
+                         "or none."))
+    else:
+        parts.append("<p class=note>No pair of classes is linked in any model's network.</p>")
+    parts.append("<h3>Do the models fail on the same classes?</h3>" + _homogeneity_html(res))
+    parts.append(_scores_html(ctx, res, names))
+    return Section("Where each model fails", "".join(parts))
+
+
+def _scores_html(ctx: ReportContext, res: ConfusionAnalysis, names: list[str]) -> str:
+    ga, gb = ctx.options.get("group_a"), ctx.options.get("group_b")
+    if not ga or not gb:
+        return ""
+    pairs_a = check_class_pairs(ga, names, "group A")
+    pairs_b = check_class_pairs(gb, names, "group B")
+    pred = ctx.predictions
+    scores = confusion_scores(pred, len(names), pairs_a, pairs_b)
+    text_a, text_b = html.escape(_pairs_text(pairs_a, names)), html.escape(_pairs_text(pairs_b, names))
+    out = [f"<h3>Scores of misclassified images: group A vs group B</h3><p>Group A: {text_a}. "
+           f"Group B: {text_b}. "
+           "For each misclassified image, the ratio and the difference of the true class's score to "
+           "the predicted class's score; groups compared with a pooled-variance t-test and Welch's "
+           "t-test (A minus B).</p>"]
+    rows = []
+    for name in res.models:
+        sa = scores[name]
+        if not sa.scored and not sa.outside_topk:
+            out.append(f"<p class=note>{html.escape(name)}: no stored probabilities, no scores.</p>")
+            continue
+        if sa.outside_topk:
+            out.append(f"<p class=note>{html.escape(name)}: {sa.outside_topk} misclassified images have "
+                       f"their true class outside the stored top-k ({sa.outside_a} in group A, "
+                       f"{sa.outside_b} in group B); their scores are unknown and they are not in the "
+                       "histograms or tests.</p>")
+        rows.append(sa.comparison_table())
+        if sa.in_a.any() or sa.in_b.any():
+            fig = score_figure(sa, names, pairs_a, pairs_b)
+            out.append(ctx.save_figure(fig, f"confusion-scores-{_stem(name)}",
+                                       alt=f"Score histograms of groups A and B for {name}"))
+    if rows:
+        out.append(table_html(pd.concat(rows, ignore_index=True), float_digits=4,
+                              caption="t-tests of group A minus group B; – where a group has fewer "
+                                      "than two images or neither group varies."))
+    return "".join(out)
