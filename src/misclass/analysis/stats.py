@@ -117,7 +117,8 @@ def ttest_two_sample(a, b, *, equal_var: bool) -> TTest:
     else:
         qa, qb = va / na, vb / nb
         se2 = qa + qb
-        dof = float(se2**2 / (qa**2 / (na - 1) + qb**2 / (nb - 1))) if se2 > 0 else np.nan
+        # Welch-Satterthwaite, written with shares of se2 so that tiny variances do not underflow
+        dof = float(1 / ((qa / se2) ** 2 / (na - 1) + (qb / se2) ** 2 / (nb - 1))) if se2 > 0 else np.nan
     if se2 == 0:
         return TTest(np.nan, dof, np.nan, equal_var, "neither group varies")
     t = float(diff / np.sqrt(se2))

@@ -59,8 +59,7 @@ def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[st
     if other:
         has_err = mc.errors[classes] > 0
         block[:, n + 1] = np.where(has_err, np.clip(1 - np.nansum(block[:, :n], axis=1), 0, 1), np.nan)
-    cmap = plt.get_cmap("Blues").copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = plt.get_cmap("Blues").with_extremes(bad="#d9d9d9")
     im = ax.imshow(np.ma.masked_invalid(block), cmap=cmap, vmin=0, vmax=1, interpolation="nearest",
                    aspect="equal")
     if other:
