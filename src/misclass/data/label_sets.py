@@ -1,0 +1,207 @@
+"""Read label sets and class groups from users' files, or name a built-in source.
+
+Label sets (``--labels``): ``real`` (ImageNet-ReaL from ``imagenet-x``) or a file mapping
+sample ids to lists of correct classes, with an optional ``problematic`` flag:
+
+- JSONL, one object a line: ``{"sample_id": "img1.png", "labels": [3, 5], "problematic": false}``;
+- CSV with a header: ``sample_id,labels[,problematic]``, labels separated by spaces, ``;`` or
+  ``|`` (or a JSON list), e.g. ``img1.png,3 5,0``. An empty labels field is an empty set (no
+  valid label).
+
+A class is given by its index (0..C-1), its id (e.g. the WordNet id ``n01440764``) or its name
+when that name is unique. Images of the store missing from the file have no set; ids in the
+file that are not in the store are ignored (and counted). Problematic is true/false, 1/0, yes/no.
+
+Class groups (``--groups``): ``imagenet`` (objects / organisms / dogs, shipped),
+``metaclasses`` (the 100 metaclasses of ``imagenet-x``), or a CSV ``class,group`` (one row per
+class and group; a class may be in several groups).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from misclass.analysis.labels import ClassGroups, LabelSets
+from misclass.data.imagenet_annotations import (
+    imagenet_groups,
+    imagenet_metaclasses,
+    is_imagenet_classes,
+    real_label_sets,
+)
+from misclass.errors import InputError
+
+_TRUE = {"1", "true", "yes", "y", "t"}
+_FALSE = {"0", "false", "no", "n", "f", ""}
+
+
+class ClassResolver:
+    """Turn a class token (index, id or unique name) into an index, with messages naming the source."""
+
+    def __init__(self, classes: pd.DataFrame):
+        self.n = len(classes)
+        self.by_id = {str(v): i for i, v in enumerate(classes["id"])}
+        names: dict[str, list[int]] = {}
+        for i, v in enumerate(classes["name"]):
+            names.setdefault(str(v), []).append(i)
+        self.by_name = names
+
+    def __call__(self, token, where: str) -> int:
+        if isinstance(token, bool):
+            raise InputError(f"{where}: {token!r} is not a class")
+        if isinstance(token, int | np.integer):
+            if 0 <= int(token) < self.n:
+                return int(token)
+            raise InputError(f"{where}: class id {token} is out of range; expected 0..{self.n - 1}")
+        tok = str(token).strip()
+        if re.fullmatch(r"\d+", tok):
+            if int(tok) < self.n:
+                return int(tok)
+            raise InputError(f"{where}: class id {tok} is out of range; expected 0..{self.n - 1}")
+        if tok in self.by_id:
+            return self.by_id[tok]
+        hits = self.by_name.get(tok, [])
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            raise InputError(f"{where}: class name {tok!r} is shared by classes {hits}; give the index")
+        raise InputError(f"{where}: {tok!r} is neither a class index 0..{self.n - 1}, a class id nor a "
+                         "class name of the store")
+
+
+def _flag(value, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    s = str(value).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise InputError(f"{where}, problematic: {value!r} is not true/false, 1/0 or yes/no")
+
+
+def _split_labels(text: str, where: str) -> list[str]:
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}, labels: {text!r} is not a JSON list ({exc.msg})") from None
+        return [str(v) for v in value]
+    return [t for t in re.split(r"[\s;|]+", text) if t]
+
+
+def _records(path: Path):
+    """Yield (row number, sample_id, labels list, problematic) from a JSONL or CSV file."""
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        with path.open() as fh:
+            for row, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                where = f"{path}: line {row}"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{where}: not JSON ({exc.msg})") from None
+                if not isinstance(obj, dict) or "sample_id" not in obj or "labels" not in obj:
+                    raise InputError(f"{where}: expected an object with 'sample_id' and 'labels'")
+                labels = obj["labels"]
+                if labels is None:
+                    labels = []
+                if not isinstance(labels, list):
+                    raise InputError(f"{where}, labels: expected a list of classes, got {labels!r}")
+                yield row, str(obj["sample_id"]), labels, _flag(obj.get("problematic"), where)
+        return
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        if "sample_id" not in cols or "labels" not in cols:
+            raise InputError(f"{path}: expected a CSV header with sample_id,labels[,problematic]; got {cols}")
+        for row, rec in enumerate(reader, 2):
+            where = f"{path}: row {row}"
+            yield (row, str(rec["sample_id"]), _split_labels(rec["labels"] or "", where),
+                   _flag(rec.get("problematic"), where))
+
+
+def read_label_sets(path: str | Path, sample_ids: Sequence[str], classes: pd.DataFrame) -> LabelSets:
+    """Label sets for the store's images from a JSONL or CSV file (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--labels {path}: no such file (expected 'real' or a JSONL/CSV file)")
+    resolve = ClassResolver(classes)
+    pos = {str(s): i for i, s in enumerate(sample_ids)}
+    sets: list[list[int] | None] = [None] * len(pos)
+    problematic = np.zeros(len(pos), dtype=bool)
+    seen: dict[str, int] = {}
+    unmatched = 0
+    for row, sid, labels, flag in _records(path):
+        if sid in seen:
+            raise InputError(f"{path}: row {row}: sample id {sid!r} already given in row {seen[sid]}")
+        seen[sid] = row
+        where = f"{path}: row {row}, labels"
+        ids = [resolve(t, where) for t in labels]
+        i = pos.get(sid)
+        if i is None:
+            unmatched += 1
+            continue
+        sets[i] = ids
+        problematic[i] = flag
+    if not seen:
+        raise InputError(f"{path}: no label sets in the file")
+    if unmatched == len(seen):
+        raise InputError(f"{path}: none of its {len(seen)} sample ids is in the store "
+                         f"(first: {next(iter(seen))!r}, store's first: {next(iter(pos), None)!r})")
+    return LabelSets.from_lists(sets, problematic=problematic, source=str(path), n_unmatched=unmatched)
+
+
+def load_label_sets(spec: str, sample_ids: Sequence[str], classes: pd.DataFrame) -> LabelSets:
+    """``real`` (ImageNet-ReaL; needs ``misclass[imagenet]``) or a JSONL/CSV file path."""
+    if spec == "real":
+        return real_label_sets(list(sample_ids), classes["id"].tolist())
+    return read_label_sets(spec, sample_ids, classes)
+
+
+def read_class_groups(path: str | Path, classes: pd.DataFrame) -> ClassGroups:
+    """Class groups from a CSV with a ``class,group`` header (class: index, id or unique name)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--groups {path}: no such file "
+                         "(expected imagenet, metaclasses or a class,group CSV)")
+    resolve = ClassResolver(classes)
+    cls_idx, grp = [], []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "class" not in reader.fieldnames or "group" not in reader.fieldnames:
+            raise InputError(f"{path}: expected a CSV header with class,group; got {reader.fieldnames}")
+        for row, rec in enumerate(reader, 2):
+            group = (rec["group"] or "").strip()
+            if not group:
+                raise InputError(f"{path}: row {row}, group: empty group name")
+            cls_idx.append(resolve(rec["class"] or "", f"{path}: row {row}, class"))
+            grp.append(group)
+    if not grp:
+        raise InputError(f"{path}: no class,group rows")
+    return ClassGroups.from_assignments(cls_idx, grp, len(classes), source=str(path))
+
+
+def load_class_groups(specs: Sequence[str], classes: pd.DataFrame) -> ClassGroups | None:
+    """Combine ``imagenet``, ``metaclasses`` and CSV files into one :class:`ClassGroups` (None if none)."""
+    out: ClassGroups | None = None
+    for spec in specs:
+        if spec in ("imagenet", "metaclasses"):
+            if not is_imagenet_classes(classes["id"]):
+                raise InputError(f"--groups {spec} needs an ImageNet-1k store: its classes must be the 1000 "
+                                 "WordNet ids in standard order")
+            g = imagenet_groups() if spec == "imagenet" else imagenet_metaclasses()
+        else:
+            g = read_class_groups(spec, classes)
+        out = g if out is None else out + g
+    return out

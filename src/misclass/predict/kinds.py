@@ -1,0 +1,48 @@
+"""Predictors are models or humans: the ``kind`` field of a model's metadata.
+
+A human labeler's answers are imported like any predictor (``misclass import table
+answers.csv --name human-alice``) and then marked ``misclass set-kind human-alice --kind
+human``. Every analysis keeps working on them; ``misclass evaluate``, ``shift`` and ``factors``
+fit and summarise over models only and show humans beside them. A predictor without the field
+is a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from misclass.analysis.labels import KINDS
+from misclass.errors import InputError
+from misclass.store import Store
+
+
+def predictor_kind(store: Store, name: str) -> str:
+    """"model" or "human" (metadata field ``kind``; absent means "model")."""
+    kind = store.model_metadata(name).get("kind", "model")
+    if kind not in KINDS:
+        raise InputError(f"model {name!r}: metadata kind {kind!r} is not one of {', '.join(KINDS)}")
+    return kind
+
+
+def predictor_kinds(store: Store, names: Sequence[str]) -> list[str]:
+    """The kind of each named predictor, in order."""
+    return [predictor_kind(store, n) for n in names]
+
+
+def set_predictor_kind(store: Store, name: str, kind: str) -> bool:
+    """Record ``kind`` in the predictor's metadata; return False when it already had it.
+
+    The model is rewritten through :meth:`Store.write_model` (atomically, side files kept).
+    """
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    rec = store.read_model(name)
+    if rec.metadata.get("kind", "model") == kind and "kind" in rec.metadata:
+        return False
+    meta = dict(rec.metadata, kind=kind)
+    store.write_model(
+        name, rec.topk_ids, rec.topk_probs, metadata=meta,
+        probs=store.read_probs(name), logits=store.read_logits(name),
+        features=store.read_features(name), per_image=store.read_per_image(name), replace=True,
+    )
+    return True

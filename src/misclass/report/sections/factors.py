@@ -1,0 +1,57 @@
+"""Report section: which ImageNet-X factors of variation raise each model's errors.
+
+Shown for ImageNet validation stores when ``imagenet-x`` is installed; ``ctx.options`` may set
+``factor_set`` ("top" or "multi") and ``keep_prototypes``.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from misclass.analysis.factors import factor_error_ratios
+from misclass.data.imagenet_annotations import IMAGENET_X_FACTORS, imagenet_x_factors, is_imagenet_classes
+from misclass.errors import InputError, MissingExtraError
+from misclass.predict.kinds import predictor_kinds
+from misclass.report.label_figures import factor_heatmap
+from misclass.report.registry import ReportContext, Section, register_section, table_html
+
+TITLE = "Which factors of variation raise errors? (ImageNet-X)"
+
+
+@register_section("factors", order=44)
+def build(ctx: ReportContext) -> Section | None:
+    """Models x factors error-ratio heatmap and each model's most harmful factors."""
+    pred = ctx.predictions
+    classes = ctx.store.classes()
+    if not pred.models or not is_imagenet_classes(classes["id"]):
+        return None
+    which = str(ctx.options.get("factor_set", "top"))
+    try:
+        annotated, fac = imagenet_x_factors(pred.sample_ids, classes["id"].tolist(), which=which,
+                                            filter_prototypes=not ctx.options.get("keep_prototypes", False))
+    except MissingExtraError as exc:
+        return Section(TITLE, f"<p class=note>{html.escape(str(exc))}</p>")
+    except InputError:  # ImageNet classes, but not the validation images
+        return None
+    use = annotated & (pred.labels >= 0)
+    if not use.any():
+        return None
+    res = factor_error_ratios(pred.correct[use], fac[use], models=pred.models,
+                              factor_names=IMAGENET_X_FACTORS, kinds=predictor_kinds(ctx.store, pred.models))
+    img = ctx.save_figure(factor_heatmap(res), "factors-error-ratio",
+                          alt="Heatmap of ImageNet-X error ratios, models by factors")
+    top = res.top_factors(3)
+    rows = [{"predictor": n, "error %": 100 * e,
+             **{f"factor {i + 1}": (f"{top[n][i][0]} (x{top[n][i][1]:.2f})" if i < len(top[n]) else "")
+                for i in range(3)}}
+            for n, e in zip(res.models, res.overall_error, strict=True)]
+    intro = (f"<p>ImageNet-X annotates {res.n_annotated:,} of this store's images with the factors that make "
+             f"them differ from typical images of their class ({which} factors"
+             f"{'' if ctx.options.get('keep_prototypes') else ', prototypical images left out'}). "
+             "A factor's error ratio is the error rate on the images with that factor divided by the error "
+             "rate on all annotated images: above 1 the factor raises errors. Ratios on factors with few "
+             "images (count under each name) are noisy.</p>")
+    return Section(TITLE, intro + img + table_html(pd.DataFrame(rows), caption="The factors that most raise "
+                                                   "each predictor's errors.", float_digits=2))
