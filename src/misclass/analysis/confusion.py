@@ -144,23 +144,25 @@ class ModelConfusion:
         return pd.DataFrame({"source": src, "target": dst, "weight": self.v[src, dst],
                              "count": self.counts[src, dst]})
 
-    def to_dict(self, class_names: Sequence[str] | None = None) -> dict:
-        """JSON-ready: ``v`` as C lists of C floats; ``counts`` as the non-zero cells, each
-        ``[true, predicted, count]``; ``u`` with None for classes without images."""
+    def to_dict(self, class_names: Sequence[str] | None = None, *, include_v: bool = True) -> dict:
+        """JSON-ready, no NaN: ``v`` as C lists of C floats (left out with ``include_v=False``,
+        for writers that encode the dense matrix themselves); ``counts`` as the non-zero cells,
+        each ``[true, predicted, count]``; ``u`` with None for classes without images."""
         e = self.edges
         edges = [{"source": int(s), "target": int(t), "weight": float(w), "count": int(c)}
                  for s, t, w, c in zip(e["source"], e["target"], e["weight"], e["count"], strict=True)]
         if class_names is not None:
             for d in edges:
                 d["source_name"], d["target_name"] = class_names[d["source"]], class_names[d["target"]]
+        acc = self.accuracy
         return {
-            "accuracy": self.accuracy,
+            "accuracy": None if np.isnan(acc) else acc,
             "unpredicted": self.unpredicted,
             "threshold": self.threshold,
             "n": self.n.tolist(),
             "errors": self.errors.tolist(),
             "u": [None if np.isnan(x) else x for x in self.u.tolist()],
-            "v": self.v.tolist(),
+            **({"v": self.v.tolist()} if include_v else {}),
             "counts": np.column_stack([*np.nonzero(self.counts), self.counts[self.counts > 0]]).tolist(),
             "in_degree": self.in_degree.tolist(),
             "edges": edges,
@@ -427,7 +429,7 @@ class ConfusionAnalysis:
             df[name] = counts[m, src, dst]
         return df
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, include_v: bool = True) -> dict:
         names = None if self.class_names is None else list(self.class_names)
         pats = self.patterns
         per_model = list(self.models)
@@ -440,7 +442,7 @@ class ConfusionAnalysis:
         return {
             "threshold": self.threshold,
             "classes": names,
-            "models": {m: mc.to_dict(names) for m, mc in self.models.items()},
+            "models": {m: mc.to_dict(names, include_v=include_v) for m, mc in self.models.items()},
             "patterns": patterns,
             "homogeneity": self.homogeneity.to_dict(),
         }

@@ -33,21 +33,40 @@ def _p(x: float) -> str:
     return "–" if x is None or np.isnan(x) else f"{x:.3g}"
 
 
-def _write_json(path: Path | None, out: dict) -> None:
-    """Write ``out`` atomically as compact JSON. The dense v matrices (M x C x C numbers, all
-    finite) skip the per-number cleaning and indentation of ``write_json``, which take tens of
-    seconds at 1000 classes."""
+def _matrix_json(m: np.ndarray) -> str:
+    """A dense finite float matrix as JSON (a list of rows); fast when most entries are 0."""
+    rows, cols = np.nonzero(m)
+    values = [repr(x) for x in m[rows, cols].tolist()]
+    starts = np.searchsorted(rows, np.arange(m.shape[0] + 1)).tolist()
+    zero = ["0.0"] * m.shape[1]
+    out = []
+    for i in range(m.shape[0]):
+        row = zero.copy()
+        for k in range(starts[i], starts[i + 1]):
+            row[cols[k]] = values[k]
+        out.append("[" + ",".join(row) + "]")
+    return "[" + ",".join(out) + "]"
+
+
+def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
+    """Write ``out`` plus each model's dense v atomically as compact JSON. ``write_json``'s
+    per-number cleaning and indentation take tens of seconds on 7 x 1000 x 1000 numbers; the
+    per-model part of ``out`` is NaN-free already, so only the rest is cleaned."""
     if path is None:
         return
     import json
 
-    dense = {m: d.pop("v") for m, d in out["models"].items()}
-    clean = _clean(out)
-    for m, v in dense.items():
-        clean["models"][m]["v"] = v
+    def dump(obj) -> str:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+    rest = dict(out)
+    models = rest.pop("models")
+    parts = [f'{dump(name)}:{dump(d)[:-1]},"v":{_matrix_json(res.models[name].v)}}}'
+             for name, d in models.items()]
+    text = '{"models":{' + ",".join(parts) + "}," + dump(_clean(rest))[1:]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(clean, separators=(",", ":"), allow_nan=False))
+    tmp.write_text(text)
     tmp.replace(path)
     console.print(f"Wrote {path}")
 
@@ -200,7 +219,7 @@ def confusion(
         _print_scores(scores, pairs_a is not None)
     else:
         console.print("Score analysis skipped: no model stored probabilities.", style="dim")
-    out = res.to_dict()
+    out = res.to_dict(include_v=False)
     out["scores"] = {name: sc.to_dict() for name, sc in scores.items()}
     if pairs_a is not None:
         out["groups"] = {"a": [list(p) for p in pairs_a], "b": [list(p) for p in pairs_b]}
@@ -217,4 +236,4 @@ def confusion(
             files[name] = str(path)
         console.print(f"Wrote {len(files)} GraphML networks to {graphml}")
         out["graphml"] = files
-    _write_json(json, out)
+    _write_json(json, out, res)
