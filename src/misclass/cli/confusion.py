@@ -71,6 +71,15 @@ def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
     console.print(f"Wrote {path}")
 
 
+def _t(test) -> str:
+    return "–" if np.isnan(test.statistic) else f"{test.statistic:.2f} ({_p(test.p)})"
+
+
+def _cls(name: str, idx: int) -> str:
+    """A class as shown in tables: its name, and its id when the name is not the id."""
+    return name if name == str(idx) else f"{name} ({idx})"
+
+
 def _print_model(res: ConfusionAnalysis, name: str, rows: int) -> None:
     mc = res.models[name]
     names = res.class_names
@@ -79,8 +88,8 @@ def _print_model(res: ConfusionAnalysis, name: str, rows: int) -> None:
     for col in ("class", "images", "errors", "u", "most often predicted as", "v"):
         t.add_column(col, justify="left" if col in ("class", "most often predicted as") else "right")
     for r in worst.to_dict("records"):
-        t.add_row(f"{r['name']} ({r['class']})", str(r["n"]), str(r["errors"]), pct(r["u"]),
-                  f"{r['top_target_name']} ({r['top_target']})" if r["top_target"] >= 0 else "–",
+        t.add_row(_cls(r["name"], r["class"]), str(r["n"]), str(r["errors"]), pct(r["u"]),
+                  _cls(r["top_target_name"], r["top_target"]) if r["top_target"] >= 0 else "–",
                   _f(r["top_v"]))
     console.print(t)
     top = top_confusions(mc, rows, by="count", class_names=names)
@@ -88,7 +97,7 @@ def _print_model(res: ConfusionAnalysis, name: str, rows: int) -> None:
     for col in ("true class", "predicted as", "images", "v(pred|true)", "edge"):
         t.add_column(col, justify="left" if col in ("true class", "predicted as") else "right")
     for r in top.itertuples():
-        t.add_row(f"{r.true_name} ({r.true})", f"{r.predicted_name} ({r.predicted})", str(r.count),
+        t.add_row(_cls(r.true_name, r.true), _cls(r.predicted_name, r.predicted), str(r.count),
                   _f(r.v), "yes" if r.edge else "")
     console.print(t)
 
@@ -102,7 +111,7 @@ def _print_overview(res: ConfusionAnalysis, rows: int) -> None:
     for name, mc in res.models.items():
         sym = int(np.triu(mc.adjacency & mc.adjacency.T, 1).sum())
         top = int(np.argmax(mc.in_degree))
-        label = (f"{names[top] if names else top} ({mc.in_degree[top]:.2f})"
+        label = (f"{_cls(names[top], top) if names else top}: {mc.in_degree[top]:.2f}"
                  if mc.in_degree[top] > 0 else "–")
         t.add_row(name, pct(mc.accuracy), str(int((mc.errors > 0).sum())), str(int(mc.adjacency.sum())),
                   str(sym), label)
@@ -119,7 +128,7 @@ def _print_overview(res: ConfusionAnalysis, rows: int) -> None:
                 t.add_column(col, justify="right" if col == "errors" else "left")
             for r in shown.to_dict("records"):
                 per = " ".join({"symmetric": "<->", "a->b": "->", "b->a": "<-"}[r[m]] for m in res.models)
-                t.add_row(f"{r['a_name']} ({r['a']})", f"{r['b_name']} ({r['b']})", r["kind"], per,
+                t.add_row(_cls(r["a_name"], r["a"]), _cls(r["b_name"], r["b"]), r["kind"], per,
                           str(r["errors"]))
             console.print(t)
     else:
@@ -131,7 +140,7 @@ def _print_overview(res: ConfusionAnalysis, rows: int) -> None:
         console.print(
             f"Chi-squared homogeneity of class-wise errors across models: chi2 = {h.test.statistic:.2f}, "
             f"dof = {h.test.dof}, p = {_p(h.test.p)} ({len(h.kept_classes)} classes"
-            + (f"; {len(h.dropped_classes)} classes without errors in any model dropped"
+            + (f"; dropped {len(h.dropped_classes)} without errors in any model"
                if len(h.dropped_classes) else "")
             + (f"; models without errors dropped: {', '.join(h.dropped_models)}" if h.dropped_models else "")
             + ")")
@@ -141,9 +150,8 @@ def _print_overview(res: ConfusionAnalysis, rows: int) -> None:
 
 
 def _print_scores(scores: dict[str, ScoreAnalysis], grouped: bool) -> None:
-    t = Table(title="Scores of misclassified images: ratio s_true/s_pred and difference s_true - s_pred")
-    for col in ("model", "errors", "scored", "true class outside top-k", "no scores", "mean ratio",
-                "mean difference"):
+    t = Table(title="Scores of misclassified images: ratio s_true/s_pred, difference s_true - s_pred")
+    for col in ("model", "errors", "scored", "true not in top-k", "no scores", "mean ratio", "mean diff."):
         t.add_column(col, justify="left" if col == "model" else "right")
     for name, s in scores.items():
         d = s.summary()
@@ -153,17 +161,16 @@ def _print_scores(scores: dict[str, ScoreAnalysis], grouped: bool) -> None:
     console.print(t)
     if not grouped:
         return
-    t = Table(title="Group A vs group B (t-tests of A minus B)")
-    for col in ("model", "quantity", "n A", "mean A", "n B", "mean B", "pooled t", "p", "Welch t", "p ",
-                "outside top-k A/B"):
+    t = Table(title="Group A vs group B: t-tests of A minus B (– where undefined)")
+    for col in ("model", "quantity", "A: mean (n)", "B: mean (n)", "pooled t (p)", "Welch t (p)",
+                "not in top-k A/B"):
         t.add_column(col, justify="left" if col in ("model", "quantity") else "right")
     for name, s in scores.items():
         if not s.scored:
             continue
         for c in s.comparisons:
-            t.add_row(name, c.quantity, str(c.n_a), _f(c.mean_a), str(c.n_b), _f(c.mean_b),
-                      _f(c.pooled.statistic), _p(c.pooled.p), _f(c.welch.statistic), _p(c.welch.p),
-                      f"{s.outside_a}/{s.outside_b}")
+            t.add_row(name, c.quantity, f"{_f(c.mean_a)} ({c.n_a})", f"{_f(c.mean_b)} ({c.n_b})",
+                      _t(c.pooled), _t(c.welch), f"{s.outside_a}/{s.outside_b}")
     console.print(t)
 
 
