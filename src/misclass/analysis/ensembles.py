@@ -155,10 +155,8 @@ def _precision_feature(pred: np.ndarray, right: np.ndarray, train: np.ndarray, n
 def _selector(top1: np.ndarray, right: np.ndarray, conf: list[np.ndarray | None], names: Sequence[str],
               folds: int, seed: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """Cross-validated choice of one member per image; returns (chosen member, feature names)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     n, k = top1.shape
     n_keys = int(top1.max()) + 2
@@ -182,10 +180,22 @@ def _selector(top1: np.ndarray, right: np.ndarray, conf: list[np.ndarray | None]
     feature_names = tuple(fixed_names) + tuple(f"precision_of_prediction[{x}]" for x in names)
     score = np.zeros((n, k))
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(base):
-        is_train = np.zeros(n, dtype=bool)
-        is_train[train] = True
-        train_rows = np.flatnonzero(is_train)
+    # the fits are small: one BLAS thread is as fast, and far faster when cores are busy
+    with threadpool_limits(1):
+        _fit_folds(splitter.split(base), base, top1, right, n_keys, score)
+    return np.argmax(score, axis=1), feature_names
+
+
+def _fit_folds(splits, base: np.ndarray, top1: np.ndarray, right: np.ndarray, n_keys: int,
+               score: np.ndarray) -> None:
+    """Fill ``score[test, j]``: held-out probability that member j is right, fold by fold."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    n, k = top1.shape
+    for train, test in splits:
+        train_rows = np.sort(train)
         prec = np.column_stack([_precision_feature(top1[:, j], right[:, j].astype(np.float64),
                                                    train_rows, n_keys) for j in range(k)])
         x = np.hstack([base, prec])
@@ -198,7 +208,6 @@ def _selector(top1: np.ndarray, right: np.ndarray, conf: list[np.ndarray | None]
                                   LogisticRegression(solver="newton-cholesky", max_iter=100))
             model.fit(x[train], y)
             score[test, j] = model.predict_proba(x[test])[:, 1]
-    return np.argmax(score, axis=1), feature_names
 
 
 def evaluate_ensembles(

@@ -1,0 +1,274 @@
+"""Report section: does another model get it right? Correction rates, oracle accuracy of
+combinations, per-class corrections, real ensembles and the images every model misses.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from misclass.analysis.crossmodel import ModelComparison, compare_models
+from misclass.report.figures import new_figure
+from misclass.report.gallery import gallery_html
+from misclass.report.registry import ReportContext, Section, register_section, table_html
+
+ANNOTATE_LIMIT = 16  # heatmap cells are annotated up to this many models
+CLASS_CHART_MODELS = 12  # per-class bar charts for at most this many models
+NAMED_CLASSES = 6  # class names written on each end of a per-class bar chart
+FEW_CLASSES = 40  # up to this many classes, per-class charts name every bar
+
+
+def heatmap(values: np.ndarray, names: list[str], *, title: str, colorbar: str, note: str,
+            hide_diagonal: bool = False):
+    """An annotated (M, M) heatmap of fractions shown as percentages; rows are the base
+    model, columns the corrector; NaN cells are grey and marked "n/a"; a hidden diagonal is
+    grey and marked "–"."""
+    m = len(names)
+    size = max(4.5, 0.62 * m + 2.8)
+    fig, ax = new_figure(size + 1.2, size)
+    data = np.asarray(values, dtype=float) * 100
+    if hide_diagonal:
+        data = data.copy()
+        np.fill_diagonal(data, np.nan)
+    shown = np.ma.masked_invalid(data)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
+    im = ax.imshow(shown, cmap=cmap, vmin=np.nanmin(shown) if shown.count() else 0,
+                   vmax=np.nanmax(shown) if shown.count() else 100)
+    ax.set_xticks(np.arange(m), names, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(m), names, fontsize=8)
+    ax.set_xlabel("corrector model B (column)" + (f"\n{note}" if note else ""))
+    ax.set_ylabel("base model A (row)")
+    ax.set_title(title, fontsize=10)
+    if m <= ANNOTATE_LIMIT:
+        lo, hi = im.get_clim()
+        for i in range(m):
+            for j in range(m):
+                v = values[i, j]
+                if hide_diagonal and i == j:
+                    ax.text(j, i, "–", ha="center", va="center", fontsize=8, color="#555555")
+                    continue
+                if np.isnan(v):
+                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="#555555")
+                    continue
+                dark = (100 * v - lo) < 0.55 * (hi - lo)
+                ax.text(j, i, f"{100 * v:.1f}", ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
+    cbar.set_label(colorbar)
+    return fig
+
+
+def greedy_figure(res: ModelComparison):
+    """Oracle accuracy as models are added greedily, with the exact best of each size."""
+    curve = res.combinations.greedy
+    fig, ax = new_figure(8.5, 5.2)
+    x = curve["step"].to_numpy()
+    y = curve["virtual_accuracy"].to_numpy() * 100
+    ax.plot(x, y, marker="o", color="#2171b5",
+            label="greedy: add the model that fixes the most remaining images")
+    best = res.combinations.best
+    bx = np.array(sorted(best))
+    by = np.array([best[s].virtual_accuracy for s in bx]) * 100
+    kinds = ["exact" if best[s].method == "exact" else "greedy" for s in bx]
+    ax.scatter(bx, by, marker="*", s=160, color="#cb181d", zorder=3,
+               label="best combination of that size (" + ", ".join(sorted(set(kinds))) + ")")
+    ax.axhline(y[0], color="grey", ls=":", lw=1, label=f"best single model ({y[0]:.2f}%)")
+    if len(x) <= 20:
+        ax.set_xticks(x, [f"{s}\n+{name}" for s, name in zip(x, curve["added"], strict=True)],
+                      rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.set_xlabel("number of models in the set, and the model the greedy step adds")
+    else:
+        ax.set_xticks(np.linspace(1, len(x), 10).round().astype(int))
+        ax.set_xlabel("number of models in the set")
+    ax.set_ylabel("oracle accuracy (%):\nimages at least one model gets right")
+    ax.set_title(f"Oracle accuracy as models are added ({res.n:,} images)")
+    span = max(y[-1] - y[0], 1.0)
+    ax.set_ylim(y[0] - 0.25 * span, y[-1] + 0.15 * span)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def class_bars(res: ModelComparison, j: int):
+    """Mirrored bars over all classes for model j: images it corrects (up) and images of it
+    that others correct (down), classes sorted by the difference, extremes named."""
+    cc = res.classes
+    name = res.models[j]
+    up = cc.corrected[:, j].astype(float)
+    down = cc.got_corrected[:, j].astype(float)
+    present = np.flatnonzero(cc.n_images > 0)
+    net = up[present] - down[present]
+    order = present[np.lexsort((present, -net))]
+    c = len(order)
+    fig, ax = new_figure(12, 4.4)
+    labels = {"up": f"{name} right, another model wrong (summed over the other models)",
+              "down": f"{name} wrong, another model right (summed over the other models)"}
+    top = max(up.max(), 1)
+    bottom = max(down.max(), 1)
+    if c <= FEW_CLASSES:  # one named bar per class
+        x = np.arange(c)
+        ax.bar(x, up[order], color="#2171b5", label=labels["up"])
+        ax.bar(x, -down[order], color="#e6550d", label=labels["down"])
+        ax.set_xticks(x, [cc.class_names[i] for i in order], rotation=45 if c > 10 else 0,
+                      ha="right" if c > 10 else "center", fontsize=7 if c > 20 else 8)
+        ax.set_xlabel(f"all {c} classes, sorted by images corrected minus images got corrected")
+    else:
+        # one filled step outline per side instead of one bar per class: light SVGs at 1000 classes
+        edges = np.arange(c + 1) - 0.5
+        ax.stairs(up[order], edges, fill=True, color="#2171b5", label=labels["up"])
+        ax.stairs(-down[order], edges, fill=True, color="#e6550d", label=labels["down"])
+        net_sorted = up[order] - down[order]
+        best = order[:NAMED_CLASSES][net_sorted[:NAMED_CLASSES] > 0]
+        worst = order[::-1][:NAMED_CLASSES][net_sorted[::-1][:NAMED_CLASSES] < 0]
+        box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc"}
+        if len(best):
+            ax.text(0.99, 0.96, "most net corrections by this model (left end), +up / -down:\n"
+                    + "\n".join(f"{cc.class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best),
+                    transform=ax.transAxes, va="top", ha="right", fontsize=7, bbox=box)
+        if len(worst):
+            ax.text(0.75, 0.04, "most net corrections by others (right end), +up / -down:\n"
+                    + "\n".join(f"{cc.class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst),
+                    transform=ax.transAxes, va="bottom", ha="right", fontsize=7, bbox=box)
+        ax.set_xlim(-1, c)
+        ax.set_xlabel(f"all {c:,} classes, sorted from most corrected by {name} (left) to most "
+                      f"corrected for {name} by others (right)")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_ylim(-1.3 * bottom, 1.3 * top)
+    ax.set_ylabel("images × other models")
+    ax.set_title(f"{name}: per class, images it gets right where others fail (up) and images it "
+                 "misses that others get right (down)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.grid(axis="y", alpha=0.3)
+    yt = ax.get_yticks()
+    ax.set_yticks(yt, [f"{abs(v):g}" for v in yt])
+    return fig
+
+
+def _gallery(ctx: ReportContext, res: ModelComparison) -> str:
+    wrong = res.failures.all_wrong
+    names = ctx.class_names
+    size = int(ctx.options.get("gallery_size", 48))
+    captions = []
+    for r in wrong.head(size).to_dict("records"):
+        votes = Counter(int(r[m]) for m in res.models)
+        preds = ", ".join(f"{names[c] if c >= 0 else 'none'} ({n})" for c, n in votes.most_common(3))
+        captions.append(f"true: {names[r['label']]} / predicted: {preds}")
+    intro = (f"<p>{len(wrong):,} images ({100 * len(wrong) / res.n:.2f}%) are misclassified by all "
+             f"{len(res.models)} models; in brackets, how many models predict each class.</p>")
+    if not len(wrong):
+        return intro
+    return intro + gallery_html(ctx, wrong["index"].to_numpy()[: len(captions)], captions)
+
+
+def _best_table(res: ModelComparison) -> pd.DataFrame:
+    single = res.combinations.best[1].virtual_accuracy
+    return pd.DataFrame([{"k": s, "models": ", ".join(b.models), "oracle accuracy": b.virtual_accuracy,
+                          "gain over best single (points)": 100 * (b.virtual_accuracy - single),
+                          "search": f"{b.method} ({b.search})"}
+                         for s, b in sorted(res.combinations.best.items())])
+
+
+def _ensemble_table(res: ModelComparison) -> pd.DataFrame:
+    rows = []
+    for e in res.ensembles:
+        row = {"models": ", ".join(e.models), "best member": e.best_single,
+               "best member accuracy": e.best_single_accuracy, "oracle": e.oracle}
+        for label, acc in (("majority vote", e.majority_vote), ("mean probability", e.mean_probability),
+                           ("learned selector", e.selector)):
+            row[label] = acc
+            row[f"{label}: share of oracle gain"] = e.share(acc)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pairs_table(res: ModelComparison) -> pd.DataFrame:
+    p = res.pairs
+    iu = np.triu_indices(len(res.models), 1)
+    return pd.DataFrame({
+        "model A": [res.models[i] for i in iu[0]],
+        "model B": [res.models[j] for j in iu[1]],
+        "oracle accuracy": p.virtual_accuracy[iu],
+        "PCR of B over A": p.correction_rate[iu],
+        "PCR of A over B": p.correction_rate[(iu[1], iu[0])],
+        "error consistency (kappa)": p.error_consistency[iu],
+        "same top-1": p.equal_top1[iu],
+    }).sort_values("oracle accuracy", ascending=False, kind="stable")
+
+
+@register_section("crossmodel", order=30)
+def build(ctx: ReportContext) -> Section | None:
+    """Correction rates, oracle accuracy, per-class corrections, ensembles, shared failures."""
+    pred = ctx.predictions
+    if len(pred.models) < 2 or (pred.labels < 0).all():
+        return None
+    k = int(ctx.options.get("k", 3))
+    res = compare_models(pred.labels, pred.top1, models=pred.models, class_names=ctx.class_names, k=k,
+                         sample_ids=pred.sample_ids, topk=pred.topk, topk_probs=pred.topk_probs,
+                         probs={m: pred.probs(m) for m in pred.models},
+                         seed=int(ctx.options.get("seed", 0)))
+    names = list(res.models)
+    parts = [f"<p>{len(names)} models on {res.n:,} labelled images. The <b>potential correction rate</b> "
+             "PCR(A, B) is the share of model A's mistakes that model B classifies correctly; the "
+             "<b>oracle (virtual) accuracy</b> of a set of models counts an image as right when any "
+             "model of the set is right, an upper bound for any ensemble of them.</p>"]
+    parts.append(ctx.save_figure(heatmap(
+        res.pairs.correction_rate, names, colorbar="share of A's mistakes B gets right (%)",
+        title="Potential correction rate: share of the row model's mistakes\nthat the column model "
+              "classifies correctly (%)",
+        note="–: a model cannot correct itself. n/a: the row model makes no mistakes (undefined).",
+        hide_diagonal=True),
+        "crossmodel-pcr", alt="Heatmap of potential correction rates between models"))
+    parts.append(ctx.save_figure(heatmap(
+        res.pairs.virtual_accuracy, names, colorbar="oracle accuracy of the pair (%)",
+        title="Oracle accuracy of each pair: images at least one of the two\nclassifies correctly (%); "
+              "diagonal: the model's own accuracy", note=""),
+        "crossmodel-virtual-accuracy", alt="Heatmap of the oracle accuracy of every pair of models"))
+    parts.append(table_html(_pairs_table(res), caption="Every pair. Error consistency is Cohen's kappa "
+                            "of the two correct/incorrect vectors (1: the same images are missed; 0: "
+                            "no more overlap than chance)."))
+    parts.append("<h3>Best combinations</h3>")
+    parts.append(table_html(_best_table(res), caption="Best set of each size by oracle accuracy. exact: "
+                            "every combination considered (exhaustive or branch and bound); greedy: too "
+                            "many combinations, the greedy set is shown."))
+    parts.append(ctx.save_figure(greedy_figure(res), "crossmodel-greedy",
+                                 alt="Oracle accuracy as models are added greedily"))
+    if res.ensembles:
+        parts.append("<h3>Real ensembles next to the oracle</h3>")
+        parts.append(table_html(_ensemble_table(res), caption="Accuracy of real ensembles and the share "
+                                "of the oracle's gain over the best member they capture (negative: "
+                                "worse than the best member). The selector is cross-validated "
+                                f"({res.ensembles[0].folds} folds, seed {res.ensembles[0].seed})."))
+        notes = list(dict.fromkeys(n for e in res.ensembles for n in e.notes))
+        parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in notes)
+    parts.append("<h3>Per class: who corrects whom</h3>")
+    shown = names[:CLASS_CHART_MODELS]
+    if len(names) > CLASS_CHART_MODELS:
+        parts.append(f"<p class=note>Charts for the first {CLASS_CHART_MODELS} models; the table "
+                     "below has all.</p>")
+    for j, name in enumerate(shown):
+        parts.append(ctx.save_figure(class_bars(res, j), f"crossmodel-classes-{j}",
+                                     alt=f"Per-class corrected and got-corrected images of {name}"))
+    top = res.classes.top_corrected.rename(columns={"class_name": "class", "corrected": "images corrected"})
+    parts.append(table_html(top.drop(columns="class_index"),
+                            caption="Top-5 classes each model corrects: images of the class it gets right "
+                            "while another model is wrong, summed over the other models."))
+    hard = res.classes.hard_classes
+    if len(hard):
+        parts.append(table_html(hard, caption=f"{len(hard)} classes on which every model is below 50% "
+                                "accuracy (best_model: the model that does best on it)."))
+    else:
+        parts.append("<p>No class has every model below 50% accuracy.</p>")
+    long = res.classes.table()
+    parts.append(table_html(long[long["n_images"] > 0], caption="Every class and model (filter by class "
+                            "or model).", max_rows=20000))
+    parts.append("<h3>Images every model misses</h3>")
+    parts.append(_gallery(ctx, res))
+    uniq = pd.DataFrame({"model": names, "images only this model misses": res.failures.unique_errors})
+    parts.append(table_html(uniq, caption=f"{len(res.failures.only_one_wrong):,} images are missed by "
+                            "exactly one model."))
+    parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in res.notes)
+    return Section("Does another model get it right?", "".join(parts))
