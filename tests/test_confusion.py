@@ -293,3 +293,12 @@ def test_real_imagenet_seven_models(tmp_path, capsys):
     laptop = next(p for p in d["patterns"] if {p["a_name"], p["b_name"]} == {"laptop", "notebook"})
     assert laptop["pattern"] == "universal symmetric"
     assert d["homogeneity"]["dof"] == 6 * (1000 - len(d["homogeneity"]["dropped_classes"]) - 1)
+
+
+@pytest.mark.slow
+def test_demo_report_has_the_section(demo_dirs):
+    _, report = demo_dirs  # the session's demo run, shared with test_demo_report.py
+    html = (report / "index.html").read_text()
+    assert "Where each model fails" in html and "Conditional confusion v(j|i)" in html
+    assert (report / "figures" / "confusion-heatmap-svm-rbf.png").exists()
+    assert (report / "figures" / "confusion-network-naive-bayes.svg").exists()
