@@ -90,7 +90,7 @@ class EnsembleResult:
 
 def majority_vote(top1: np.ndarray, priority: np.ndarray) -> np.ndarray:
     """Plurality vote of each row of ``top1 (N, K)``; ties go to the tied class predicted by
-    the member with the highest ``priority`` (K,).
+    the member with the highest ``priority`` (K,), and among equal priorities the earlier.
 
     >>> majority_vote(np.array([[1, 2, 2], [1, 2, 3]]), np.array([3, 2, 1])).tolist()
     [2, 1]
@@ -100,7 +100,8 @@ def majority_vote(top1: np.ndarray, priority: np.ndarray) -> np.ndarray:
     votes = np.zeros((n, k), dtype=np.int64)
     for j in range(k):  # K x K comparisons of columns, vectorised over images
         votes += top1 == top1[:, j:j + 1]
-    rank = np.argsort(np.argsort(np.asarray(priority), kind="stable"), kind="stable")  # 0 = lowest
+    rank = np.empty(k, dtype=np.int64)  # 0 = lowest priority; equal priorities: the later lower
+    rank[np.lexsort((-np.arange(k), np.asarray(priority)))] = np.arange(k)
     score = votes * k + rank[None, :]
     return top1[np.arange(n), np.argmax(score, axis=1)]
 

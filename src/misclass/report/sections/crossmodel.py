@@ -157,8 +157,10 @@ def _gallery(ctx: ReportContext, res: ModelComparison) -> str:
         votes = Counter(int(r[m]) for m in res.models)
         preds = ", ".join(f"{names[c] if c >= 0 else 'none'} ({n})" for c, n in votes.most_common(3))
         captions.append(f"true: {names[r['label']]} / predicted: {preds}")
-    intro = (f"<p>{len(wrong):,} images ({100 * len(wrong) / res.n:.2f}%) are misclassified by all "
-             f"{len(res.models)} models; in brackets, how many models predict each class.</p>")
+    noun, verb = ("image", "is") if len(wrong) == 1 else ("images", "are")
+    every = "both models" if len(res.models) == 2 else f"all {len(res.models)} models"
+    intro = (f"<p>{len(wrong):,} {noun} ({100 * len(wrong) / res.n:.2f}%) {verb} misclassified by "
+             f"{every}; in brackets, how many models predict each class.</p>")
     if not len(wrong):
         return intro
     return intro + gallery_html(ctx, wrong["index"].to_numpy()[: len(captions)], captions)
