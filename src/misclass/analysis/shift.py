@@ -14,7 +14,7 @@ Accuracies of exactly 0 or 1 have no logit; they are clipped to ``[0.5/n, 1 - 0.
 >>> res = fit_shift(["a", "b", "c"], np.array([0.6, 0.7, 0.8]), np.array([0.5, 0.6, 0.7]),
 ...                 n_original=1000, n_shifted=1000)
 >>> round(res.fit.slope, 3), res.table["drop"].round(3).tolist()
-(1.055, [0.1, 0.1, 0.1])
+(0.862, [0.1, 0.1, 0.1])
 """
 
 from __future__ import annotations

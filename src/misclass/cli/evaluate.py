@@ -38,6 +38,11 @@ def _default_groups(groups: list[str] | None, classes) -> list[str]:
     return ["imagenet"] if is_imagenet_classes(classes["id"]) else []
 
 
+def _say(text: str, **kwargs) -> None:
+    """Print one line of text, unwrapped, so it reads the same in a log as on a terminal."""
+    console.print(text, soft_wrap=True, highlight=False, **kwargs)
+
+
 def _f(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
@@ -87,22 +92,21 @@ def evaluate(
     console.print(table)
     if has_ml:
         ex = ev.excluded
-        console.print(f"excluded from multi-label accuracy: {ex['no_set']:,} without a set, {ex['empty']:,} "
+        _say(f"excluded from multi-label accuracy: {ex['no_set']:,} without a set, {ex['empty']:,} "
                       f"with no valid label, {ex['problematic']:,} problematic"
                       + (f"; {sets.n_unmatched:,} ids of the file are not in the store" if sets.n_unmatched
                          else ""))
         if ev.fit is not None:
-            console.print(f"multi-label vs top-1 across models: multi-label = {ev.fit.slope:.3f} x top-1 "
+            _say(f"multi-label vs top-1 across models: multi-label = {ev.fit.slope:.3f} x top-1 "
                           f"{ev.fit.intercept:+.3f} (r = {ev.fit.r:.3f}, {ev.fit.n} models)")
     for who, metrics in ev.summary.items():
         for metric, sm in metrics.items():
             if sm["best"] is not None:
-                console.print(f"{who}, {metric}: best {sm['best']['name']} {pct(sm['best']['value'])}, "
-                              f"worst {sm['worst']['name']} {pct(sm['worst']['value'])}, "
-                              f"median {pct(sm['median'])}", highlight=False)
+                _say(f"{who}, {metric}: best {sm['best']['name']} {pct(sm['best']['value'])}, "
+                     f"worst {sm['worst']['name']} {pct(sm['worst']['value'])}, median {pct(sm['median'])}")
     missed = ev.missed
     basis = "multi-label" if has_ml else "top-1"
-    console.print(f"images every model misses ({basis}): {missed['all_models']:,}"
+    _say(f"images every model misses ({basis}): {missed['all_models']:,}"
                   + (f"; every human: {missed['all_humans']:,}; every predictor: {missed['all']:,}"
                      if missed["all_humans"] is not None else ""))
     if grp is not None:
@@ -166,12 +170,12 @@ def shift(
     console.print(table)
     fit = res.overall.fit
     if fit is None:
-        console.print("no fit: it needs at least two models with different original accuracy")
+        _say("no fit: it needs at least two models with different original accuracy")
     else:
-        console.print(f"logit(shifted) = {fit.slope:.3f} x logit(original) {fit.intercept:+.3f} "
+        _say(f"logit(shifted) = {fit.slope:.3f} x logit(original) {fit.intercept:+.3f} "
                       f"(r = {fit.r:.3f}, {fit.n} models)")
     if only:
-        console.print(f"left out (in one store only): {', '.join(only)}", style="dim")
+        _say(f"left out (in one store only): {', '.join(only)}", style="dim")
     if res.subsets:
         sub = Table(title="Per group: mean drop and fit")
         for c in ("group", "images (orig.)", "images (shifted)", "mean drop", "slope", "intercept"):
@@ -238,7 +242,7 @@ def factors(
     console.print(table)
     for name, fs in res.top_factors(top).items():
         listed = ", ".join(f"{f} x{r:.2f}" for f, r in fs)
-        console.print(f"{name}: most raised by {listed}" if listed
+        _say(f"{name}: most raised by {listed}" if listed
                       else f"{name}: no factor raises its errors")
     out = res.to_dict(top)
     out.update(factor_set=factor_set, prototypes_kept=keep_prototypes, labels=labels or "top1")
@@ -263,4 +267,4 @@ def set_kind(
         raise InputError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
     for n in names:
         changed = set_predictor_kind(s, n, kind)
-        console.print(f"{n}: kind {kind}" + ("" if changed else " (unchanged)"))
+        _say(f"{n}: kind {kind}" + ("" if changed else " (unchanged)"))

@@ -100,7 +100,9 @@ def _split_labels(text: str, where: str) -> list[str]:
 
 
 def _records(path: Path):
-    """Yield (row number, sample_id, labels list, problematic) from a JSONL or CSV file."""
+    """Yield (where, sample_id, labels list, problematic) from a JSONL or CSV file; ``where`` names
+    the file and line (JSONL) or row (CSV) for messages.
+    """
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         with path.open() as fh:
             for row, line in enumerate(fh, 1):
@@ -118,7 +120,7 @@ def _records(path: Path):
                     labels = []
                 if not isinstance(labels, list):
                     raise InputError(f"{where}, labels: expected a list of classes, got {labels!r}")
-                yield row, str(obj["sample_id"]), labels, _flag(obj.get("problematic"), where)
+                yield where, str(obj["sample_id"]), labels, _flag(obj.get("problematic"), where)
         return
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -127,7 +129,7 @@ def _records(path: Path):
             raise InputError(f"{path}: expected a CSV header with sample_id,labels[,problematic]; got {cols}")
         for row, rec in enumerate(reader, 2):
             where = f"{path}: row {row}"
-            yield (row, str(rec["sample_id"]), _split_labels(rec["labels"] or "", where),
+            yield (where, str(rec["sample_id"]), _split_labels(rec["labels"] or "", where),
                    _flag(rec.get("problematic"), where))
 
 
@@ -140,14 +142,13 @@ def read_label_sets(path: str | Path, sample_ids: Sequence[str], classes: pd.Dat
     pos = {str(s): i for i, s in enumerate(sample_ids)}
     sets: list[list[int] | None] = [None] * len(pos)
     problematic = np.zeros(len(pos), dtype=bool)
-    seen: dict[str, int] = {}
     unmatched = 0
-    for row, sid, labels, flag in _records(path):
+    seen: dict[str, str] = {}
+    for where, sid, labels, flag in _records(path):
         if sid in seen:
-            raise InputError(f"{path}: row {row}: sample id {sid!r} already given in row {seen[sid]}")
-        seen[sid] = row
-        where = f"{path}: row {row}, labels"
-        ids = [resolve(t, where) for t in labels]
+            raise InputError(f"{where}: sample id {sid!r} already given at {seen[sid]}")
+        seen[sid] = where.rsplit(": ", 1)[-1]
+        ids = [resolve(t, f"{where}, labels") for t in labels]
         i = pos.get(sid)
         if i is None:
             unmatched += 1
