@@ -128,13 +128,6 @@ class LabelSets:
         hit = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == query) & (flat >= 0)
         return hit.reshape(pred.shape)
 
-    def restrict(self, keep: np.ndarray) -> LabelSets:
-        """The sets of the images where ``keep`` is True, in order."""
-        keep = np.asarray(keep, dtype=bool)
-        return LabelSets.from_lists(
-            [self.set_of(i) if self.has_set[i] else None for i in np.flatnonzero(keep)],
-            problematic=self.problematic[keep], source=self.source)
-
 
 @dataclass(frozen=True)
 class MultiLabelAccuracy:
@@ -313,7 +306,9 @@ class Evaluation:
         wide = self.subsets.pivot(index="group", columns="name", values=metric)
         groups = list(dict.fromkeys(self.subsets["group"]))
         names = list(dict.fromkeys(self.subsets["name"]))
-        return wide.loc[groups, names]
+        out = wide.loc[groups, names]
+        out.columns.name = None
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: ``models``, ``summary``, ``subsets`` {group: {model: accuracy}}, and details."""

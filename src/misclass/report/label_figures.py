@@ -43,7 +43,7 @@ def _label_points(ax, x, y, names) -> None:
     for rank, i in enumerate(order):
         k = ok[i]
         dy = placed[rank] - pts[i, 1]
-        ax.annotate(names[k], (x[k], y[k]), xytext=(8, dy), textcoords="offset pixels", fontsize=7,
+        ax.annotate(names[k], (x[k], y[k]), xytext=(10, dy), textcoords="offset pixels", fontsize=7,
                     va="center", color="#333333",
                     arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6} if abs(dy) > 3 else None)
 
@@ -192,7 +192,7 @@ def factor_heatmap(res: FactorErrors):
 
     order = np.argsort(res.overall_error, kind="stable")  # lowest error on top
     ratio = res.error_ratio[order]
-    models = [res.models[i] for i in order]
+    models = [res.models[i] + (" [human]" if res.kinds[i] == "human" else "") for i in order]
     errors = res.overall_error[order]
     m, f = ratio.shape
     fig, ax = new_figure(max(9.0, 0.62 * f + 3.5), max(3.0, 0.45 * m + 2.4))

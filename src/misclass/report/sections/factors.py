@@ -43,10 +43,10 @@ def build(ctx: ReportContext) -> Section | None:
     img = ctx.save_figure(factor_heatmap(res), "factors-error-ratio",
                           alt="Heatmap of ImageNet-X error ratios, models by factors")
     top = res.top_factors(3)
-    rows = [{"predictor": n, "error %": 100 * e,
+    rows = [{"predictor": n, "kind": k, "error %": 100 * e,
              **{f"factor {i + 1}": (f"{top[n][i][0]} (x{top[n][i][1]:.2f})" if i < len(top[n]) else "")
                 for i in range(3)}}
-            for n, e in zip(res.models, res.overall_error, strict=True)]
+            for n, k, e in zip(res.models, res.kinds, res.overall_error, strict=True)]
     intro = (f"<p>ImageNet-X annotates {res.n_annotated:,} of this store's images with the factors that make "
              f"them differ from typical images of their class ({which} factors"
              f"{'' if ctx.options.get('keep_prototypes') else ', prototypical images left out'}). "
