@@ -384,9 +384,6 @@ def test_labels_real_without_imagenet_x_names_the_extra(no_imagenet_x, imagenet_
     # without --labels, evaluate needs nothing optional: the objects/organisms/dogs table ships
     code, out, _ = run_cli(["evaluate", "--store", imagenet_like.path], capsys)
     assert code == 0 and "organisms" in out
-    if "misclass[imagenet]" not in err:
-        pytest.xfail("misclass.cli.main prints error messages as rich markup, which drops '[imagenet]'; "
-                     "it should escape them (rich.markup.escape)")
     assert "pip install 'misclass[imagenet]'" in err and "misclass[imagenet]" in err2
 
 

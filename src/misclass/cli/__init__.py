@@ -8,6 +8,8 @@ import importlib
 import pkgutil
 import sys
 
+from rich.markup import escape
+
 from misclass.cli.app import app, err_console
 from misclass.errors import MisclassError
 
@@ -21,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="misclass")
     except MisclassError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except SystemExit:
         raise

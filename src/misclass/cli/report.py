@@ -16,11 +16,16 @@ ModelsOpt = Annotated[
 ]
 
 
-def report_options(threshold: float, top_classes: int, k: int, group_a: str | None,
-                   group_b: str | None) -> dict:
+def report_options(threshold: float = 0.3, top_classes: int = 30, k: int = 3,
+                   group_a: str | None = None, group_b: str | None = None, *,
+                   labels: str | None = None, groups: list[str] | None = None,
+                   shifted_store: Path | None = None, factor_set: str = "top",
+                   keep_prototypes: bool = False, seed: int = 0) -> dict:
     """The options every report section may read, as one dict."""
     return {"threshold": threshold, "top_classes": top_classes, "k": k,
-            "group_a": group_a, "group_b": group_b}
+            "group_a": group_a, "group_b": group_b, "labels": labels, "groups": groups or None,
+            "shifted_store": shifted_store, "factor_set": factor_set,
+            "keep_prototypes": keep_prototypes, "seed": seed}
 
 
 def write_report(store, out: Path, models, options: dict) -> Path:
@@ -44,11 +49,21 @@ def report(
     k: Annotated[int, typer.Option("--k", help="Largest model combination size.", min=1)] = 3,
     group_a: Annotated[str | None, typer.Option(help="Confusion pairs true:pred,... (group A).")] = None,
     group_b: Annotated[str | None, typer.Option(help="Confusion pairs true:pred,... (group B).")] = None,
+    labels: Annotated[str | None, typer.Option(
+        help="Label sets for multi-label accuracy: 'real' (ImageNet-ReaL) or a JSONL/CSV file.")] = None,
+    groups: Annotated[list[str] | None, typer.Option(
+        "--groups", help="Class groups (repeat): 'imagenet', 'metaclasses' or a class,group CSV.")] = None,
+    shifted_store: Annotated[Path | None, typer.Option(
+        help="A store of the same models on a shifted dataset (e.g. ImageNetV2).")] = None,
+    factor_set: Annotated[str, typer.Option(help="ImageNet-X factors: 'top' or 'multi'.")] = "top",
+    seed: Annotated[int, typer.Option(help="Seed of the calibration split (failure section).")] = 0,
 ) -> None:
     """Write an HTML report (index.html plus PNG and SVG figures) that opens offline.
 
     Example: misclass report --store misclass-demo/store --out misclass-demo/report
     """
     s = get_store(store)
-    index = write_report(s, out, model, report_options(threshold, top_classes, k, group_a, group_b))
+    options = report_options(threshold, top_classes, k, group_a, group_b, labels=labels, groups=groups,
+                             shifted_store=shifted_store, factor_set=factor_set, seed=seed)
+    index = write_report(s, out, model, options)
     console.print(f"Report: {index.resolve()}")
