@@ -37,6 +37,8 @@ from misclass.errors import InputError
 LIST_LIMIT = 200_000
 #: Sizes with at most this many combinations get an exact best (branch and bound); beyond: greedy.
 MAX_COMBINATIONS = 50_000_000
+#: With more models than this, enumeration restricts bit sets to the first model's misses.
+PROJECT_ABOVE = 24
 
 Progress = Callable[[str, int, int], None]
 """``progress(description, done, total)``, called while long enumerations run."""
@@ -133,13 +135,16 @@ def _check(correct: np.ndarray) -> np.ndarray:
     return correct
 
 
-def _enumerate_size(wrong: np.ndarray, size: int, progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+def _enumerate_size(wrong: np.ndarray, size: int, progress: Progress | None,
+                    missed_bits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All combinations of ``size`` models and how many images each misses (all members wrong).
 
-    Bit sets of the models after the first are restricted to the images the first model
-    misses, so the inner popcounts run over ``|F_a|`` bits instead of ``N``.
+    With many models, the bit sets of the models after the first are restricted to the
+    images the first model misses, so the inner popcounts run over ``|F_a|`` bits instead of
+    ``N``; with few, the bit sets ``missed_bits`` (packed ``wrong``) are used as they are.
     """
     n, m = wrong.shape
+    project = m > PROJECT_ABOVE
     total = comb(m, size)
     combos = np.empty((total, size), dtype=np.int32)
     missed = np.empty(total, dtype=np.int64)
@@ -175,10 +180,14 @@ def _enumerate_size(wrong: np.ndarray, size: int, progress: Progress | None) -> 
             row = sub[b - offset]
             walk(prefix + [b], row if bits is None else bits & row, sub, offset)
 
+    if not project and missed_bits is None:
+        missed_bits = pack_columns(wrong)
     for a in range(m - size + 1):
-        rows = np.flatnonzero(wrong[:, a])
-        sub = pack_columns(wrong[rows, a + 1:]) if a + 1 < m else np.zeros((0, 1), np.uint64)
-        walk([a], None, sub, a + 1)
+        if project:
+            rows = np.flatnonzero(wrong[:, a])
+            walk([a], None, pack_columns(wrong[rows, a + 1:]), a + 1)
+        else:
+            walk([a], missed_bits[a], missed_bits, 0)
     if progress is not None:
         progress(f"{size}-model combinations", n_prefixes, n_prefixes)
     assert pos == total
@@ -202,22 +211,26 @@ def virtual_accuracy_table(correct: np.ndarray, sizes: Sequence[int], *, models:
     """
     correct = _check(correct)
     n, m = correct.shape
-    wrong = ~correct
-    frames = []
-    names = np.asarray(list(models), dtype=object)
     for size in sizes:
         if not 1 <= size <= m:
             raise InputError(f"combination size {size} is outside 1..{m}")
-        combos, missed = _enumerate_size(wrong, size, progress)
-        frames.append(pd.DataFrame({
-            "size": size,
-            "models": [tuple(row) for row in names[combos]],
-            "virtual_accuracy": (n - missed) / n,
-        }))
-    if not frames:
+    wrong = ~correct
+    bits = None if m > PROJECT_ABOVE or not sizes else pack_columns(wrong)
+    found = [_enumerate_size(wrong, size, progress, bits) for size in sizes]
+    return _table(found, models, n)
+
+
+def _table(found: list[tuple[np.ndarray, np.ndarray]], models: Sequence[str], n: int) -> pd.DataFrame:
+    names = np.asarray(list(models), dtype=object)
+    if not found:
         return pd.DataFrame({"size": pd.Series(dtype=int), "models": pd.Series(dtype=object),
                              "virtual_accuracy": pd.Series(dtype=float)})
-    return pd.concat(frames, ignore_index=True)
+    combos_names = [tuple(row) for combos, _ in found for row in names[combos]]
+    return pd.DataFrame({
+        "size": np.concatenate([np.full(len(missed), combos.shape[1]) for combos, missed in found]),
+        "models": combos_names,
+        "virtual_accuracy": np.concatenate([(n - missed) / n for _, missed in found]),
+    })
 
 
 def _greedy(right: np.ndarray, valid: np.ndarray, steps: int) -> tuple[list[int], list[int]]:
@@ -250,8 +263,16 @@ def greedy_curve(correct: np.ndarray, *, models: Sequence[str]) -> pd.DataFrame:
     """
     correct = _check(correct)
     n, m = correct.shape
-    right = pack_columns(correct)
-    valid = pack_columns(np.ones((n, 1), dtype=bool))[0]
+    return _greedy_frame(pack_columns(correct), _valid_bits(n), n, models)
+
+
+def _valid_bits(n: int) -> np.ndarray:
+    """A bit set with the first ``n`` bits set."""
+    return pack_columns(np.ones((n, 1), dtype=bool))[0]
+
+
+def _greedy_frame(right: np.ndarray, valid: np.ndarray, n: int, models: Sequence[str]) -> pd.DataFrame:
+    m = right.shape[0]
     order, covered = _greedy(right, valid, m)
     return pd.DataFrame({"step": np.arange(1, m + 1), "added": [models[i] for i in order],
                          "virtual_accuracy": np.asarray(covered) / n})
@@ -303,8 +324,11 @@ def best_combination(correct: np.ndarray, size: int, *, models: Sequence[str],
         raise InputError(f"combination size {size} is outside 1..{m}")
     if method not in ("exact", "greedy"):
         raise InputError(f"method {method!r}: expected 'exact' or 'greedy'")
-    right = pack_columns(correct)
-    valid = pack_columns(np.ones((n, 1), dtype=bool))[0]
+    return _best(pack_columns(correct), _valid_bits(n), n, size, models, method)
+
+
+def _best(right: np.ndarray, valid: np.ndarray, n: int, size: int, models: Sequence[str],
+          method: str) -> BestCombination:
     order, covered = _greedy(right, valid, size)
     cov, chosen = covered[-1], sorted(order)
     if method == "exact":
@@ -315,7 +339,8 @@ def best_combination(correct: np.ndarray, size: int, *, models: Sequence[str],
 
 def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
                         list_limit: int = LIST_LIMIT, max_combinations: int = MAX_COMBINATIONS,
-                        progress: Progress | None = None) -> CombinationSearch:
+                        progress: Progress | None = None, bits: np.ndarray | None = None
+                        ) -> CombinationSearch:
     """Virtual accuracy of combinations of 2..k models, the best of each size 1..k and the
     greedy curve.
 
@@ -328,6 +353,7 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
     correct : (N, M) bool
     k : largest combination size (clipped to M)
     models : M names
+    bits : ``pack_columns(correct)`` when the caller has it
     """
     correct = _check(correct)
     n, m = correct.shape
@@ -337,23 +363,27 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
         raise InputError(f"k = {k}: the largest combination size must be at least 1")
     k = min(k, m)
     listed = tuple(s for s in range(2, k + 1) if comb(m, s) <= list_limit)
-    table = virtual_accuracy_table(correct, listed, models=models, progress=progress)
-    greedy = greedy_curve(correct, models=models)
+    right = pack_columns(correct) if bits is None else bits
+    valid = _valid_bits(n)
+    wrong = ~correct
+    missed_bits = None if m > PROJECT_ABOVE else valid & ~right
+    found = {s: _enumerate_size(wrong, s, progress, missed_bits) for s in listed}
+    table = _table(list(found.values()), models, n)
+    greedy = _greedy_frame(right, valid, n, models)
     best: dict[int, BestCombination] = {}
-    acc = correct.mean(axis=0)
+    acc = popcount(right) / n
     top = int(np.argmax(acc))
     best[1] = BestCombination(1, (models[top],), float(acc[top]), "exact", "exhaustive")
     for s in range(2, k + 1):
         if s in listed:
-            part = table[table["size"] == s]
-            i = int(np.argmax(part["virtual_accuracy"].to_numpy()))
-            row = part.iloc[i]
-            best[s] = BestCombination(s, tuple(row["models"]), float(row["virtual_accuracy"]),
+            combos, missed = found[s]
+            i = int(np.argmin(missed))
+            best[s] = BestCombination(s, tuple(models[j] for j in combos[i]), float((n - missed[i]) / n),
                                       "exact", "exhaustive")
         elif comb(m, s) <= max_combinations:
             if progress is not None:
                 progress(f"best {s}-model combination (branch and bound)", 0, 1)
-            best[s] = best_combination(correct, s, models=models, method="exact")
+            best[s] = _best(right, valid, n, s, models, "exact")
         else:
             chosen = tuple(sorted(greedy["added"].iloc[:s], key=list(models).index))
             best[s] = BestCombination(s, chosen, float(greedy["virtual_accuracy"].iloc[s - 1]),

@@ -9,9 +9,9 @@ images with a known label:
 - error consistency: Cohen's kappa of the correct/incorrect vectors of two models;
 - the rate of equal top-1 predictions.
 
-All pair quantities come from one Gram matrix ``correct.T @ correct`` (float32 BLAS, exact
-for counts below 2**24) and a comparison of top-1 predictions restricted to each model's
-mistakes; combinations of more models are in :mod:`misclass.analysis.combinations`, real
+All pair quantities come from one Gram matrix ``correct.T @ correct`` (popcounts of the
+bit-packed columns) and a comparison of top-1 predictions on the images not every model gets
+right; combinations of more models are in :mod:`misclass.analysis.combinations`, real
 ensembles in :mod:`misclass.analysis.ensembles`. :func:`compare_models` runs everything.
 
 Data contract: ``labels (N,)`` int (-1 unknown: such images are left out), ``top1 (N, M)``
@@ -34,17 +34,21 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from misclass.analysis.blas import single_blas_thread
 from misclass.analysis.combinations import (
     LIST_LIMIT,
     MAX_COMBINATIONS,
     CombinationSearch,
     Progress,
+    pack_columns,
+    popcount,
     search_combinations,
 )
 from misclass.analysis.ensembles import EnsembleResult, evaluate_ensembles
 from misclass.errors import InputError
 
 HARD_CLASS_ACCURACY = 0.5
+PATTERN_MODELS = 10  # per-class sums by correct/incorrect pattern up to this many models
 
 
 def _nan_to_none(a: np.ndarray) -> list:
@@ -68,11 +72,42 @@ def _check_inputs(labels: np.ndarray, top1: np.ndarray,
     return labels.astype(np.int64, copy=False), top1
 
 
-def _gram(correct: np.ndarray) -> np.ndarray:
-    """``correct.T @ correct`` as exact int64 counts, via float32 BLAS when that is exact."""
-    dtype = np.float32 if correct.shape[0] < 2**24 else np.float64
-    c = correct.astype(dtype)
-    return np.rint(c.T @ c).astype(np.int64)
+def _gram(correct: np.ndarray, bits: np.ndarray | None = None) -> np.ndarray:
+    """``correct.T @ correct``: images each pair of models both get right (int64 counts),
+    by popcounts of the packed columns (``bits = pack_columns(correct)`` when the caller has
+    them)."""
+    bits = pack_columns(correct) if bits is None else bits
+    m = bits.shape[0]
+    gram = np.empty((m, m), dtype=np.int64)
+    for a in range(m):  # one vectorised popcount per model, over the later models
+        row = popcount(bits[a:] & bits[a])
+        gram[a, a:] = row
+        gram[a:, a] = row
+    return gram
+
+
+def _correction_rate(gram: np.ndarray, n: int) -> np.ndarray:
+    right = np.diag(gram)
+    wrong = n - right
+    fixed = right[None, :] - gram  # |F_A ∩ T_B| = |T_B| - |T_A ∩ T_B|
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(wrong[:, None] > 0, fixed / np.maximum(wrong, 1)[:, None], np.nan)
+
+
+def _virtual_accuracy(gram: np.ndarray, n: int) -> np.ndarray:
+    right = np.diag(gram)
+    return (right[:, None] + right[None, :] - gram) / n
+
+
+def _error_consistency(gram: np.ndarray, n: int) -> np.ndarray:
+    right = np.diag(gram)
+    both_wrong = n - right[:, None] - right[None, :] + gram
+    p_o = (gram + both_wrong) / n
+    a = right / n
+    p_e = a[:, None] * a[None, :] + (1 - a[:, None]) * (1 - a[None, :])
+    denom = 1 - p_e
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.abs(denom) > 1e-12, (p_o - p_e) / np.where(denom == 0, 1, denom), np.nan)
 
 
 # --------------------------------------------------------------------------- pairs
@@ -124,12 +159,7 @@ def correction_rate(correct: np.ndarray) -> np.ndarray:
     [nan, nan]
     """
     correct = np.asarray(correct, dtype=bool)
-    gram = _gram(correct)
-    right = np.diag(gram)
-    wrong = correct.shape[0] - right
-    fixed = right[None, :] - gram  # |F_A ∩ T_B| = |T_B| - |T_A ∩ T_B|
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(wrong[:, None] > 0, fixed / np.maximum(wrong, 1)[:, None], np.nan)
+    return _correction_rate(_gram(correct), correct.shape[0])
 
 
 def virtual_accuracy(correct: np.ndarray) -> np.ndarray:
@@ -139,9 +169,7 @@ def virtual_accuracy(correct: np.ndarray) -> np.ndarray:
     [[0.333, 0.667], [0.667, 0.333]]
     """
     correct = np.asarray(correct, dtype=bool)
-    gram = _gram(correct)
-    right = np.diag(gram)
-    return (right[:, None] + right[None, :] - gram) / correct.shape[0]
+    return _virtual_accuracy(_gram(correct), correct.shape[0])
 
 
 def error_consistency(correct: np.ndarray) -> np.ndarray:
@@ -156,40 +184,33 @@ def error_consistency(correct: np.ndarray) -> np.ndarray:
     [[1.0, 0.0], [0.0, 1.0]]
     """
     correct = np.asarray(correct, dtype=bool)
-    n = correct.shape[0]
-    gram = _gram(correct)
-    right = np.diag(gram)
-    both_wrong = n - right[:, None] - right[None, :] + gram
-    p_o = (gram + both_wrong) / n
-    a = right / n
-    p_e = a[:, None] * a[None, :] + (1 - a[:, None]) * (1 - a[None, :])
-    denom = 1 - p_e
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(np.abs(denom) > 1e-12, (p_o - p_e) / np.where(denom == 0, 1, denom), np.nan)
+    return _error_consistency(_gram(correct), correct.shape[0])
 
 
-def equal_top1_rate(top1: np.ndarray, correct: np.ndarray) -> np.ndarray:
+def equal_top1_rate(top1: np.ndarray, *, unanimous: np.ndarray | None = None) -> np.ndarray:
     """Share of images on which each pair of models predicts the same class.
 
-    Counted as ``|T_A ∩ T_B|`` plus, over the images A misses, those where B predicts the
-    same wrong class, so the elementwise comparison runs on ``|F_A|`` rows only.
+    Compares the models' rows of ``top1.T`` (contiguous, 16-bit where the class ids fit), one
+    model against all later ones per step. ``unanimous`` (bool (N,), optional) marks images
+    every model is known to predict alike (e.g. all right): they count for every pair and
+    are skipped.
 
-    >>> top1 = np.array([[0, 0], [1, 2], [2, 2]])
-    >>> equal_top1_rate(top1, top1 == np.array([0, 1, 9])[:, None]).round(3).tolist()
+    >>> equal_top1_rate(np.array([[0, 0], [1, 2], [2, 2]])).round(3).tolist()
     [[1.0, 0.667], [0.667, 1.0]]
     """
     top1 = np.asarray(top1)
-    correct = np.asarray(correct, dtype=bool)
     n, m = top1.shape
-    counts = _gram(correct).astype(np.int64)
+    agreed = 0
+    if unanimous is not None:
+        agreed = int(np.count_nonzero(unanimous))
+        top1 = top1[~unanimous]
+    small = top1.size == 0 or (top1.min() >= -1 and top1.max() < 2**15)
+    rows = np.ascontiguousarray(top1.T, dtype=np.int16 if small else np.int64)
+    counts = np.full((m, m), agreed, dtype=np.int64)
     for a in range(m - 1):
-        rows = np.flatnonzero(~correct[:, a])
-        if len(rows) == 0:
-            continue
-        block = top1[rows]
-        same_wrong = np.count_nonzero(block[:, a + 1:] == block[:, a:a + 1], axis=0)
-        counts[a, a + 1:] += same_wrong
-        counts[a + 1:, a] += same_wrong
+        same = np.count_nonzero(rows[a + 1:] == rows[a], axis=1) + agreed
+        counts[a, a + 1:] = same
+        counts[a + 1:, a] = same
     np.fill_diagonal(counts, n)
     return counts / n
 
@@ -207,18 +228,24 @@ def pair_matrices(labels: np.ndarray, top1: np.ndarray, *, models: Sequence[str]
     known = labels >= 0
     if not known.any():
         raise InputError("no image has a known label: cross-model comparison needs labels")
-    labels, top1 = labels[known], top1[known]
-    correct = top1 == labels[:, None]
-    n = len(labels)
-    gram = _gram(correct)
+    if not known.all():
+        labels, top1 = labels[known], top1[known]
+    return _pair_matrices(top1 == labels[:, None], top1, models)
+
+
+def _pair_matrices(correct: np.ndarray, top1: np.ndarray, models: Sequence[str],
+                   bits: np.ndarray | None = None, n_right: np.ndarray | None = None) -> PairMatrices:
+    n, m = correct.shape
+    gram = _gram(correct, bits)
+    n_right = _row_counts(correct)[0] if n_right is None else n_right
     return PairMatrices(
         models=tuple(models),
         n=n,
         accuracy=np.diag(gram) / n,
-        correction_rate=correction_rate(correct),
-        virtual_accuracy=virtual_accuracy(correct),
-        error_consistency=error_consistency(correct),
-        equal_top1=equal_top1_rate(top1, correct),
+        correction_rate=_correction_rate(gram, n),
+        virtual_accuracy=_virtual_accuracy(gram, n),
+        error_consistency=_error_consistency(gram, n),
+        equal_top1=equal_top1_rate(top1, unanimous=n_right == m),
         both_correct=gram,
     )
 
@@ -235,11 +262,10 @@ class ClassCorrections:
     got_corrected : images of the class the model misses that another model gets right,
         summed over the other models
     class_accuracy : accuracy of each model on each class (NaN for classes without images)
-    top_corrected : DataFrame ``model``, ``rank``, ``class_index``, ``class_name``,
-        ``corrected``: the (up to) 5 classes each model corrects most
-    hard_classes : DataFrame ``class_index``, ``class_name``, ``n_images``,
-        ``best_accuracy``, ``best_model``, ``mean_accuracy``: classes where every model is
-        below 50%
+    top_classes : (top, M) the classes each model corrects most, most first (ties: lower
+        class index); ``top_corrected`` gives them as a table with names, without zero counts
+    hard_class_index : classes on which every model is below 50%, lowest best accuracy first;
+        ``hard_classes`` gives them as a table
     """
 
     models: tuple[str, ...]
@@ -248,8 +274,41 @@ class ClassCorrections:
     corrected: np.ndarray
     got_corrected: np.ndarray
     class_accuracy: np.ndarray
-    top_corrected: pd.DataFrame
-    hard_classes: pd.DataFrame
+    top_classes: np.ndarray
+    hard_class_index: np.ndarray
+
+    @property
+    def top_corrected(self) -> pd.DataFrame:
+        """``model``, ``rank``, ``class_index``, ``class_name``, ``corrected``."""
+        order = self.top_classes
+        m = len(self.models)
+        counts = np.take_along_axis(self.corrected, order, axis=0)
+        keep = (counts > 0).T.reshape(-1)
+        flat = order.T.reshape(-1)[keep]
+        return pd.DataFrame({
+            "model": pd.array(np.repeat(np.asarray(self.models, dtype=object), len(order))[keep],
+                              dtype=object),
+            "rank": np.tile(np.arange(1, len(order) + 1), m)[keep],
+            "class_index": flat,
+            "class_name": pd.array(np.asarray(self.class_names, dtype=object)[flat], dtype=object),
+            "corrected": counts.T.reshape(-1)[keep],
+        })
+
+    @property
+    def hard_classes(self) -> pd.DataFrame:
+        """``class_index``, ``class_name``, ``n_images``, ``best_accuracy``, ``best_model``
+        (the model that does best on it), ``mean_accuracy``."""
+        hard = self.hard_class_index
+        acc = self.class_accuracy[hard]
+        return pd.DataFrame({
+            "class_index": hard,
+            "class_name": pd.array(np.asarray(self.class_names, dtype=object)[hard], dtype=object),
+            "n_images": self.n_images[hard],
+            "best_accuracy": acc.max(axis=1) if len(hard) else np.zeros(0),
+            "best_model": pd.array(np.asarray(self.models, dtype=object)[np.argmax(acc, axis=1)]
+                                   if len(hard) else [], dtype=object),
+            "mean_accuracy": acc.mean(axis=1) if len(hard) else np.zeros(0),
+        })
 
     def table(self) -> pd.DataFrame:
         """Long table: one row per class and model."""
@@ -265,12 +324,12 @@ class ClassCorrections:
         })
 
     def to_dict(self) -> dict:
+        top = self.top_corrected
         return {
             "corrected": {m: self.corrected[:, j].tolist() for j, m in enumerate(self.models)},
             "got_corrected": {m: self.got_corrected[:, j].tolist() for j, m in enumerate(self.models)},
             "top_corrected_classes": {
-                m: self.top_corrected[self.top_corrected["model"] == m]
-                .drop(columns="model").to_dict("records") for m in self.models},
+                m: top[top["model"] == m].drop(columns="model").to_dict("records") for m in self.models},
             "hard_classes": self.hard_classes.to_dict("records"),
         }
 
@@ -294,39 +353,65 @@ def class_corrections(labels: np.ndarray, correct: np.ndarray, *, models: Sequen
     """
     labels = np.asarray(labels, dtype=np.int64)
     correct = np.asarray(correct, dtype=bool)
-    n, m = correct.shape
     c = len(class_names)
     if len(labels) and (labels.min() < 0 or labels.max() >= c):
         raise InputError(f"labels must lie in 0..{c - 1} (one per class name)")
-    n_right = correct.sum(axis=1, dtype=np.int64)
-    n_wrong = m - n_right
-    onehot = sparse.csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(c, n))
-    weights = np.concatenate([correct * n_wrong[:, None], ~correct * n_right[:, None], correct], axis=1)
-    sums = np.rint(np.asarray(onehot @ weights.astype(np.float64))).astype(np.int64)
-    corrected, got_corrected, right = sums[:, :m], sums[:, m:2 * m], sums[:, 2 * m:]
+    return _class_corrections(labels, correct, models, class_names, top, _row_counts(correct)[1])
+
+
+def _class_corrections(labels: np.ndarray, correct: np.ndarray, models: Sequence[str],
+                       class_names: Sequence[str], top: int, pattern: np.ndarray | None) -> ClassCorrections:
+    c = len(class_names)
+    corrected, got_corrected, right = _class_sums(labels, correct, c, pattern)
     n_images = np.bincount(labels, minlength=c).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(n_images[:, None] > 0, right / np.maximum(n_images, 1)[:, None], np.nan)
-    names = np.asarray(list(class_names), dtype=object)
-    rows = []
-    for j, model in enumerate(models):
-        order = np.lexsort((np.arange(c), -corrected[:, j]))[:top]
-        for rank, ci in enumerate(order[corrected[order, j] > 0], start=1):
-            rows.append({"model": model, "rank": rank, "class_index": int(ci),
-                         "class_name": str(names[ci]), "corrected": int(corrected[ci, j])})
-    top_corrected = pd.DataFrame(rows, columns=["model", "rank", "class_index", "class_name", "corrected"])
-    hard = np.flatnonzero((n_images > 0) & np.all(np.nan_to_num(acc, nan=1.0) < HARD_CLASS_ACCURACY, axis=1))
-    best_j = np.argmax(acc[hard], axis=1) if len(hard) else np.zeros(0, dtype=int)
-    hard_classes = pd.DataFrame({
-        "class_index": hard,
-        "class_name": names[hard].astype(str) if len(hard) else np.zeros(0, dtype=str),
-        "n_images": n_images[hard],
-        "best_accuracy": acc[hard].max(axis=1) if len(hard) else np.zeros(0),
-        "best_model": [models[j] for j in best_j],
-        "mean_accuracy": acc[hard].mean(axis=1) if len(hard) else np.zeros(0),
-    }).sort_values(["best_accuracy", "class_index"], kind="stable").reset_index(drop=True)
-    return ClassCorrections(tuple(models), tuple(str(x) for x in names), n_images, corrected,
-                            got_corrected, acc, top_corrected, hard_classes)
+    # the top classes of every model at once: a stable sort keeps ties in class order
+    order = np.argsort(-corrected, axis=0, kind="stable")[:top]  # (top, M)
+    hard = np.flatnonzero((n_images > 0) & (np.nan_to_num(acc, nan=1.0) < HARD_CLASS_ACCURACY).all(axis=1))
+    best = acc[hard].max(axis=1) if len(hard) else np.zeros(0)
+    hard = hard[np.lexsort((hard, best))]
+    return ClassCorrections(tuple(models), tuple(class_names), n_images, corrected, got_corrected, acc,
+                            order, hard)
+
+
+def _row_counts(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each image's number of correct models and, for up to ``PATTERN_MODELS`` models, its
+    correct/incorrect pattern as an integer (bit j: model j is right)."""
+    n, m = correct.shape
+    n_right = np.zeros(n, dtype=np.uint8 if m < 256 else np.int64)
+    pattern = np.zeros(n, dtype=np.uint16) if m <= PATTERN_MODELS else None
+    for j in range(m):  # one pass per model column, no (N, M) temporaries
+        col = correct[:, j].view(np.uint8)
+        n_right += col
+        if pattern is not None:
+            pattern |= col.astype(np.uint16) << j
+    return n_right.astype(np.int64), None if pattern is None else pattern.astype(np.int64)
+
+
+def _class_sums(labels: np.ndarray, correct: np.ndarray, c: int,
+                pattern: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class and model: corrected, got-corrected and correct counts, each (C, M).
+
+    With few models each image's correct/incorrect pattern is an M-bit number: one bincount
+    of (class, pattern) and a (C, 2**M) x (2**M, 3M) product give all three. With many, a
+    sparse class indicator (C, N) multiplies the (N, 3M) per-image weights.
+    """
+    n, m = correct.shape
+    if pattern is not None:
+        counts = np.bincount(labels * (1 << m) + pattern, minlength=c << m).reshape(c, 1 << m)
+        bits = (np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1  # (2**M, M)
+        n_right = bits.sum(axis=1, keepdims=True)
+        per_pattern = np.concatenate([bits * (m - n_right), (1 - bits) * n_right, bits], axis=1)
+        with single_blas_thread():  # float64 BLAS: exact for counts below 2**53
+            sums = np.rint(counts.astype(np.float64) @ per_pattern.astype(np.float64)).astype(np.int64)
+    else:
+        n_right = correct.sum(axis=1, dtype=np.int64)
+        n_wrong = m - n_right
+        onehot = sparse.csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(c, n))
+        weights = np.concatenate([correct * n_wrong[:, None], ~correct * n_right[:, None], correct], axis=1)
+        sums = np.rint(np.asarray(onehot @ weights.astype(np.float64))).astype(np.int64)
+    return sums[:, :m], sums[:, m:2 * m], sums[:, 2 * m:]
 
 
 # --------------------------------------------------------------------------- images
@@ -336,28 +421,64 @@ class SharedFailures:
 
     Attributes
     ----------
-    all_wrong : DataFrame ``index`` (row in the caller's order), ``sample_id``, ``label``,
-        then one column per model with its top-1 prediction
-    only_one_wrong : DataFrame ``index``, ``sample_id``, ``label``, ``model`` (the one that
-        misses), ``prediction``
+    all_wrong_index : (K,) rows (in the caller's order) of the images every model misses
+    all_wrong_predictions : (K, M) each model's top-1 on them
+    only_one_index : (L,) rows of the images exactly one model misses
+    only_one_model : (L,) column of the model that misses it; ``only_one_prediction`` its top-1
     unique_errors : (M,) images only this model misses
+    sample_ids, labels : per row of ``all_wrong_index`` / ``only_one_index``, in a dict
+
+    ``all_wrong`` and ``only_one_wrong`` give the same as DataFrames.
     """
 
     models: tuple[str, ...]
-    all_wrong: pd.DataFrame
-    only_one_wrong: pd.DataFrame
+    all_wrong_index: np.ndarray
+    all_wrong_predictions: np.ndarray
+    only_one_index: np.ndarray
+    only_one_model: np.ndarray
+    only_one_prediction: np.ndarray
     unique_errors: np.ndarray
+    rows: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def all_wrong(self) -> pd.DataFrame:
+        """``index``, ``sample_id``, ``label``, then one column per model with its top-1."""
+        frame = pd.DataFrame({"index": self.all_wrong_index,
+                              "sample_id": pd.array(self.rows["all_wrong_ids"], dtype=object),
+                              "label": self.rows["all_wrong_labels"]})
+        preds = pd.DataFrame(self.all_wrong_predictions, columns=list(self.models))
+        return pd.concat([frame, preds], axis=1)
+
+    @property
+    def only_one_wrong(self) -> pd.DataFrame:
+        """``index``, ``sample_id``, ``label``, ``model`` (the one that misses), ``prediction``."""
+        return pd.DataFrame({
+            "index": self.only_one_index,
+            "sample_id": pd.array(self.rows["only_one_ids"], dtype=object),
+            "label": self.rows["only_one_labels"],
+            "model": pd.array(np.asarray(self.models, dtype=object)[self.only_one_model]
+                              if len(self.only_one_model) else [], dtype=object),
+            "prediction": self.only_one_prediction,
+        })
 
     def to_dict(self) -> dict:
+        ids, labels = self.rows["all_wrong_ids"], self.rows["all_wrong_labels"]
+        names = np.asarray(self.models, dtype=object)
         return {
-            "all_wrong": len(self.all_wrong),
+            "all_wrong": len(self.all_wrong_index),
             "all_wrong_images": [
-                {"index": int(r["index"]), "sample_id": str(r["sample_id"]), "label": int(r["label"]),
-                 "predictions": {m: int(r[m]) for m in self.models}}
-                for r in self.all_wrong.to_dict("records")],
-            "only_one_wrong": len(self.only_one_wrong),
+                {"index": int(i), "sample_id": str(s), "label": int(y),
+                 "predictions": dict(zip(self.models, (int(x) for x in preds), strict=True))}
+                for i, s, y, preds in zip(self.all_wrong_index, ids, labels, self.all_wrong_predictions,
+                                          strict=True)],
+            "only_one_wrong": len(self.only_one_index),
             "unique_errors": {m: int(x) for m, x in zip(self.models, self.unique_errors, strict=True)},
-            "only_one_wrong_images": self.only_one_wrong.to_dict("records"),
+            "only_one_wrong_images": [
+                {"index": int(i), "sample_id": str(s), "label": int(y), "model": str(names[j]),
+                 "prediction": int(pr)}
+                for i, s, y, j, pr in zip(self.only_one_index, self.rows["only_one_ids"],
+                                          self.rows["only_one_labels"], self.only_one_model,
+                                          self.only_one_prediction, strict=True)],
         }
 
 
@@ -375,24 +496,30 @@ def find_shared_failures(labels: np.ndarray, top1: np.ndarray, *, models: Sequen
     ({'index': [0], 'sample_id': ['0'], 'label': [0], 'a': [1], 'b': [2]}, [[1, 'b', 0]])
     """
     labels, top1 = _check_inputs(labels, top1, models)
-    n, m = top1.shape
-    index = np.arange(n) if index is None else np.asarray(index)
-    ids = np.asarray([str(i) for i in index] if sample_ids is None else list(sample_ids), dtype=object)
     wrong = (top1 != labels[:, None]) & (labels[:, None] >= 0)
-    n_wrong = wrong.sum(axis=1)
-    every = np.flatnonzero((n_wrong == m) & (labels >= 0))
-    all_wrong = pd.DataFrame({"index": index[every], "sample_id": ids[every], "label": labels[every]})
-    for j, model in enumerate(models):
-        all_wrong[model] = top1[every, j].astype(np.int64)
+    return _shared_failures(labels, top1, wrong, wrong.sum(axis=1), models, sample_ids, index)
+
+
+def _shared_failures(labels: np.ndarray, top1: np.ndarray, wrong: np.ndarray, n_wrong: np.ndarray,
+                     models: Sequence[str], sample_ids: Sequence[str] | None,
+                     index: np.ndarray | None) -> SharedFailures:
+    n, m = top1.shape
+    ids = None if sample_ids is None else np.asarray(sample_ids, dtype=object)
+
+    def at(rows: np.ndarray) -> np.ndarray:
+        return (rows if index is None else np.asarray(index)[rows]).astype(np.int64)
+
+    def ids_of(rows: np.ndarray) -> np.ndarray:
+        return np.asarray([str(i) for i in at(rows)], dtype=object) if ids is None else ids[rows]
+
+    every = np.flatnonzero(n_wrong == m)
     one = np.flatnonzero(n_wrong == 1)
-    who = np.argmax(wrong[one], axis=1) if len(one) else np.zeros(0, dtype=int)
-    only_one = pd.DataFrame({
-        "index": index[one], "sample_id": ids[one], "label": labels[one],
-        "model": np.asarray(models, dtype=object)[who] if len(one) else np.zeros(0, dtype=object),
-        "prediction": top1[one, who].astype(np.int64),
-    })
-    unique = np.bincount(who, minlength=m).astype(np.int64)
-    return SharedFailures(tuple(models), all_wrong, only_one, unique)
+    who = np.argmax(wrong[one], axis=1) if len(one) else np.zeros(0, dtype=np.int64)
+    rows = {"all_wrong_ids": ids_of(every), "all_wrong_labels": labels[every],
+            "only_one_ids": ids_of(one), "only_one_labels": labels[one]}
+    return SharedFailures(tuple(models), at(every), top1[every].astype(np.int64), at(one), who,
+                          top1[one, who].astype(np.int64), np.bincount(who, minlength=m).astype(np.int64),
+                          rows)
 
 
 # --------------------------------------------------------------------------- everything
@@ -489,14 +616,22 @@ def compare_models(
         notes.append(f"{len(labels) - len(known)} images without a label are left out")
     if k > m:
         notes.append(f"k = {k} is more than the {m} models; combinations go up to {m}")
-    ids = None if sample_ids is None else np.asarray(list(sample_ids), dtype=object)[known]
-    lab, t1 = labels[known], top1[known]
+    ids = None if sample_ids is None else np.asarray(sample_ids, dtype=object)
+    if len(known) == len(labels):
+        lab, t1, index = labels, top1, None
+    else:
+        lab, t1, index = labels[known], top1[known], known
+        ids = None if ids is None else ids[known]
     correct = t1 == lab[:, None]
-    pairs = pair_matrices(lab, t1, models=models)
+    bits = pack_columns(correct)
+    n_right, pattern = _row_counts(correct)
+    pairs = _pair_matrices(correct, t1, models, bits, n_right)
     search = search_combinations(correct, k, models=models, list_limit=list_limit,
-                                 max_combinations=max_combinations, progress=progress)
-    classes = class_corrections(lab, correct, models=models, class_names=class_names)
-    failures = find_shared_failures(lab, t1, models=models, sample_ids=ids, index=known)
+                                 max_combinations=max_combinations, progress=progress, bits=bits)
+    if lab.min() < 0 or lab.max() >= len(class_names):
+        raise InputError(f"labels must lie in 0..{len(class_names) - 1} (one per class name)")
+    classes = _class_corrections(lab, correct, models, class_names, 5, pattern)
+    failures = _shared_failures(lab, t1, ~correct, m - n_right, models, ids, index)
     results: list[EnsembleResult] = []
     if ensembles:
         sets = [search.best[s].models for s in sorted(search.best) if s >= 2]
