@@ -105,6 +105,23 @@ def test_search_falls_back_to_branch_and_bound_then_greedy():
     assert greedy.best[3].virtual_accuracy == greedy.greedy["virtual_accuracy"].iloc[2]
 
 
+def test_many_models_take_the_projected_path():
+    # more than PROJECT_ABOVE models: bit sets restricted to the first model's misses
+    from misclass.analysis.combinations import PROJECT_ABOVE
+
+    rng = np.random.default_rng(5)
+    m = PROJECT_ABOVE + 2
+    correct = rng.random((150, m)) < rng.uniform(0.4, 0.9, m)
+    names = [f"m{i}" for i in range(m)]
+    table = virtual_accuracy_table(correct, [2, 3], models=names)
+    brute = [correct[:, list(c)].any(axis=1).mean()
+             for s in (2, 3) for c in itertools.combinations(range(m), s)]
+    assert len(table) == math.comb(m, 2) + math.comb(m, 3)
+    assert _eq(table["virtual_accuracy"], brute)
+    best = best_combination(correct, 3, models=names)
+    assert best.virtual_accuracy == pytest.approx(max(brute[math.comb(m, 2):]))
+
+
 def test_popcount_and_packing():
     mask = np.zeros((130, 2), dtype=bool)
     mask[[0, 63, 64, 129], 0] = True

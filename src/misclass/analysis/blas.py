@@ -17,12 +17,20 @@ import contextlib
 from collections.abc import Iterator
 
 _CONTROLLER = None
+_DEPTH = 0  # nested blocks keep the outer limit: switching BLAS threads costs about a millisecond
 
 
 @contextlib.contextmanager
 def single_blas_thread() -> Iterator[None]:
     """Limit BLAS to one thread inside the ``with`` block (no-op without threadpoolctl)."""
-    global _CONTROLLER
+    global _CONTROLLER, _DEPTH
+    if _DEPTH:
+        _DEPTH += 1
+        try:
+            yield
+        finally:
+            _DEPTH -= 1
+        return
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # threadpoolctl comes with scikit-learn; be safe without it
@@ -31,4 +39,8 @@ def single_blas_thread() -> Iterator[None]:
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
     with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
+        _DEPTH += 1
+        try:
+            yield
+        finally:
+            _DEPTH -= 1

@@ -97,31 +97,49 @@ class CombinationSearch:
 
     Attributes
     ----------
-    table : DataFrame
-        ``size``, ``models`` (tuple of names), ``virtual_accuracy``: every combination of
-        each size that was enumerated (sizes listed in ``listed_sizes``), in
-        ``itertools.combinations`` order.
+    models : M names; n : images
     best : dict of int to BestCombination
         The best combination of each size 1..k.
-    greedy : DataFrame
-        ``step`` (1..M), ``added`` (model name), ``virtual_accuracy`` of the greedy set.
-    listed_sizes : tuple of int
-        Sizes whose combinations are all in ``table``; other sizes had too many.
+    listed : dict of size to (combinations (K, size) model columns, images missed (K,))
+        Every combination of each listed size, in ``itertools.combinations`` order; sizes
+        with too many combinations are absent. ``table`` gives them as a DataFrame
+        (``size``, ``models`` (tuple of names), ``virtual_accuracy``).
+    greedy_order, greedy_covered : (M,) the model added at each greedy step and the images
+        covered after it; ``greedy`` gives ``step``, ``added``, ``virtual_accuracy``.
     """
 
-    table: pd.DataFrame
+    models: tuple[str, ...]
+    n: int
     best: dict[int, BestCombination]
-    greedy: pd.DataFrame
-    listed_sizes: tuple[int, ...]
+    listed: dict[int, tuple[np.ndarray, np.ndarray]]
+    greedy_order: np.ndarray
+    greedy_covered: np.ndarray
+
+    @property
+    def listed_sizes(self) -> tuple[int, ...]:
+        """Sizes whose combinations are all in ``table``."""
+        return tuple(self.listed)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return _table(list(self.listed.values()), self.models, self.n)
+
+    @property
+    def greedy(self) -> pd.DataFrame:
+        return pd.DataFrame({"step": np.arange(1, len(self.greedy_order) + 1),
+                             "added": [self.models[i] for i in self.greedy_order],
+                             "virtual_accuracy": self.greedy_covered / self.n})
 
     def to_dict(self) -> dict:
+        names = np.asarray(self.models, dtype=object)
         return {
-            "combinations": [{"models": list(r.models), "virtual_accuracy": float(r.virtual_accuracy)}
-                             for r in self.table.itertuples()],
+            "combinations": [{"models": list(names[row]), "virtual_accuracy": (self.n - int(miss)) / self.n}
+                             for combos, missed in self.listed.values()
+                             for row, miss in zip(combos, missed, strict=True)],
             "best": {int(s): b.to_dict() for s, b in self.best.items()},
-            "greedy_curve": [{"step": int(r.step), "added": r.added,
-                              "virtual_accuracy": float(r.virtual_accuracy)}
-                             for r in self.greedy.itertuples()],
+            "greedy_curve": [{"step": i + 1, "added": self.models[j], "virtual_accuracy": int(c) / self.n}
+                             for i, (j, c) in enumerate(zip(self.greedy_order, self.greedy_covered,
+                                                            strict=True))],
             "listed_sizes": list(self.listed_sizes),
         }
 
@@ -362,14 +380,13 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
     if k < 1:
         raise InputError(f"k = {k}: the largest combination size must be at least 1")
     k = min(k, m)
-    listed = tuple(s for s in range(2, k + 1) if comb(m, s) <= list_limit)
+    listed = [s for s in range(2, k + 1) if comb(m, s) <= list_limit]
     right = pack_columns(correct) if bits is None else bits
     valid = _valid_bits(n)
     wrong = ~correct
     missed_bits = None if m > PROJECT_ABOVE else valid & ~right
     found = {s: _enumerate_size(wrong, s, progress, missed_bits) for s in listed}
-    table = _table(list(found.values()), models, n)
-    greedy = _greedy_frame(right, valid, n, models)
+    order, covered = _greedy(right, valid, m)
     best: dict[int, BestCombination] = {}
     acc = popcount(right) / n
     top = int(np.argmax(acc))
@@ -385,7 +402,6 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
                 progress(f"best {s}-model combination (branch and bound)", 0, 1)
             best[s] = _best(right, valid, n, s, models, "exact")
         else:
-            chosen = tuple(sorted(greedy["added"].iloc[:s], key=list(models).index))
-            best[s] = BestCombination(s, chosen, float(greedy["virtual_accuracy"].iloc[s - 1]),
-                                      "greedy", "greedy")
-    return CombinationSearch(table, best, greedy, listed)
+            chosen = tuple(models[j] for j in sorted(order[:s]))
+            best[s] = BestCombination(s, chosen, covered[s - 1] / n, "greedy", "greedy")
+    return CombinationSearch(tuple(models), n, best, found, np.asarray(order), np.asarray(covered))

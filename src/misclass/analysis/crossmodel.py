@@ -32,9 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
-from misclass.analysis.blas import single_blas_thread
 from misclass.analysis.combinations import (
     LIST_LIMIT,
     MAX_COMBINATIONS,
@@ -48,7 +46,6 @@ from misclass.analysis.ensembles import EnsembleResult, evaluate_ensembles
 from misclass.errors import InputError
 
 HARD_CLASS_ACCURACY = 0.5
-PATTERN_MODELS = 10  # per-class sums by correct/incorrect pattern up to this many models
 
 
 def _nan_to_none(a: np.ndarray) -> list:
@@ -203,7 +200,7 @@ def equal_top1_rate(top1: np.ndarray, *, unanimous: np.ndarray | None = None) ->
     agreed = 0
     if unanimous is not None:
         agreed = int(np.count_nonzero(unanimous))
-        top1 = top1[~unanimous]
+        top1 = top1.take(np.flatnonzero(~unanimous), axis=0)  # faster than a boolean row mask
     small = top1.size == 0 or (top1.min() >= -1 and top1.max() < 2**15)
     rows = np.ascontiguousarray(top1.T, dtype=np.int16 if small else np.int64)
     counts = np.full((m, m), agreed, dtype=np.int64)
@@ -237,7 +234,7 @@ def _pair_matrices(correct: np.ndarray, top1: np.ndarray, models: Sequence[str],
                    bits: np.ndarray | None = None, n_right: np.ndarray | None = None) -> PairMatrices:
     n, m = correct.shape
     gram = _gram(correct, bits)
-    n_right = _row_counts(correct)[0] if n_right is None else n_right
+    n_right = _row_counts(correct) if n_right is None else n_right
     return PairMatrices(
         models=tuple(models),
         n=n,
@@ -356,13 +353,13 @@ def class_corrections(labels: np.ndarray, correct: np.ndarray, *, models: Sequen
     c = len(class_names)
     if len(labels) and (labels.min() < 0 or labels.max() >= c):
         raise InputError(f"labels must lie in 0..{c - 1} (one per class name)")
-    return _class_corrections(labels, correct, models, class_names, top, _row_counts(correct)[1])
+    return _class_corrections(labels, correct, models, class_names, top, _row_counts(correct))
 
 
 def _class_corrections(labels: np.ndarray, correct: np.ndarray, models: Sequence[str],
-                       class_names: Sequence[str], top: int, pattern: np.ndarray | None) -> ClassCorrections:
+                       class_names: Sequence[str], top: int, n_right: np.ndarray) -> ClassCorrections:
     c = len(class_names)
-    corrected, got_corrected, right = _class_sums(labels, correct, c, pattern)
+    corrected, got_corrected, right = _class_sums(labels, correct, c, n_right)
     n_images = np.bincount(labels, minlength=c).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(n_images[:, None] > 0, right / np.maximum(n_images, 1)[:, None], np.nan)
@@ -375,43 +372,39 @@ def _class_corrections(labels: np.ndarray, correct: np.ndarray, models: Sequence
                             order, hard)
 
 
-def _row_counts(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Each image's number of correct models and, for up to ``PATTERN_MODELS`` models, its
-    correct/incorrect pattern as an integer (bit j: model j is right)."""
+def _row_counts(correct: np.ndarray) -> np.ndarray:
+    """Each image's number of correct models (uint8 below 256 models)."""
     n, m = correct.shape
     n_right = np.zeros(n, dtype=np.uint8 if m < 256 else np.int64)
-    pattern = np.zeros(n, dtype=np.uint16) if m <= PATTERN_MODELS else None
-    for j in range(m):  # one pass per model column, no (N, M) temporaries
-        col = correct[:, j].view(np.uint8)
+    for col in np.ascontiguousarray(correct.T).view(np.uint8):  # (M, N): contiguous per model
         n_right += col
-        if pattern is not None:
-            pattern |= col.astype(np.uint16) << j
-    return n_right.astype(np.int64), None if pattern is None else pattern.astype(np.int64)
+    return n_right
 
 
 def _class_sums(labels: np.ndarray, correct: np.ndarray, c: int,
-                pattern: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                n_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per class and model: corrected, got-corrected and correct counts, each (C, M).
 
-    With few models each image's correct/incorrect pattern is an M-bit number: one bincount
-    of (class, pattern) and a (C, 2**M) x (2**M, 3M) product give all three. With many, a
-    sparse class indicator (C, N) multiplies the (N, 3M) per-image weights.
+    Only images some models get right and others not can be corrected: the sums run over
+    those (one weighted bincount per model and quantity); images every model gets right
+    add to the correct counts by one bincount.
     """
     n, m = correct.shape
-    if pattern is not None:
-        counts = np.bincount(labels * (1 << m) + pattern, minlength=c << m).reshape(c, 1 << m)
-        bits = (np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1  # (2**M, M)
-        n_right = bits.sum(axis=1, keepdims=True)
-        per_pattern = np.concatenate([bits * (m - n_right), (1 - bits) * n_right, bits], axis=1)
-        with single_blas_thread():  # float64 BLAS: exact for counts below 2**53
-            sums = np.rint(counts.astype(np.float64) @ per_pattern.astype(np.float64)).astype(np.int64)
-    else:
-        n_right = correct.sum(axis=1, dtype=np.int64)
-        n_wrong = m - n_right
-        onehot = sparse.csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(c, n))
-        weights = np.concatenate([correct * n_wrong[:, None], ~correct * n_right[:, None], correct], axis=1)
-        sums = np.rint(np.asarray(onehot @ weights.astype(np.float64))).astype(np.int64)
-    return sums[:, :m], sums[:, m:2 * m], sums[:, 2 * m:]
+    mixed = np.flatnonzero((n_right > 0) & (n_right < m))
+    lab = labels[mixed]
+    n_ok = n_right[mixed].astype(np.float64)
+    n_bad = m - n_ok
+    everyone = np.bincount(labels[n_right == m], minlength=c)
+    columns = np.ascontiguousarray(correct.T[:, mixed])  # (M, mixed images)
+    corrected = np.empty((c, m), dtype=np.int64)
+    got_corrected = np.empty((c, m), dtype=np.int64)
+    right = np.empty((c, m), dtype=np.int64)
+    for j, col in enumerate(columns):
+        right_j = col.astype(np.float64)
+        corrected[:, j] = np.rint(np.bincount(lab, weights=right_j * n_bad, minlength=c))
+        got_corrected[:, j] = np.rint(np.bincount(lab, weights=(1 - right_j) * n_ok, minlength=c))
+        right[:, j] = np.bincount(lab[col], minlength=c) + everyone
+    return corrected, got_corrected, right
 
 
 # --------------------------------------------------------------------------- images
@@ -426,7 +419,7 @@ class SharedFailures:
     only_one_index : (L,) rows of the images exactly one model misses
     only_one_model : (L,) column of the model that misses it; ``only_one_prediction`` its top-1
     unique_errors : (M,) images only this model misses
-    sample_ids, labels : per row of ``all_wrong_index`` / ``only_one_index``, in a dict
+    rows : the caller's sample ids and labels (and row map), read when tables are built
 
     ``all_wrong`` and ``only_one_wrong`` give the same as DataFrames.
     """
@@ -440,29 +433,39 @@ class SharedFailures:
     unique_errors: np.ndarray
     rows: dict = field(repr=False, default_factory=dict)
 
+    def _ids_labels(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ids and labels of the ``all_wrong`` or ``only_one`` images."""
+        local = self.rows[which]
+        ids = self.rows["ids"]
+        at = self.all_wrong_index if which == "all_wrong" else self.only_one_index
+        sid = np.asarray([str(i) for i in at], dtype=object) if ids is None else ids[local]
+        return sid, self.rows["labels"][local]
+
     @property
     def all_wrong(self) -> pd.DataFrame:
         """``index``, ``sample_id``, ``label``, then one column per model with its top-1."""
-        frame = pd.DataFrame({"index": self.all_wrong_index,
-                              "sample_id": pd.array(self.rows["all_wrong_ids"], dtype=object),
-                              "label": self.rows["all_wrong_labels"]})
+        ids, labels = self._ids_labels("all_wrong")
+        frame = pd.DataFrame({"index": self.all_wrong_index, "sample_id": pd.array(ids, dtype=object),
+                              "label": labels})
         preds = pd.DataFrame(self.all_wrong_predictions, columns=list(self.models))
         return pd.concat([frame, preds], axis=1)
 
     @property
     def only_one_wrong(self) -> pd.DataFrame:
         """``index``, ``sample_id``, ``label``, ``model`` (the one that misses), ``prediction``."""
+        ids, labels = self._ids_labels("only_one")
         return pd.DataFrame({
             "index": self.only_one_index,
-            "sample_id": pd.array(self.rows["only_one_ids"], dtype=object),
-            "label": self.rows["only_one_labels"],
+            "sample_id": pd.array(ids, dtype=object),
+            "label": labels,
             "model": pd.array(np.asarray(self.models, dtype=object)[self.only_one_model]
                               if len(self.only_one_model) else [], dtype=object),
             "prediction": self.only_one_prediction,
         })
 
     def to_dict(self) -> dict:
-        ids, labels = self.rows["all_wrong_ids"], self.rows["all_wrong_labels"]
+        ids, labels = self._ids_labels("all_wrong")
+        one_ids, one_labels = self._ids_labels("only_one")
         names = np.asarray(self.models, dtype=object)
         return {
             "all_wrong": len(self.all_wrong_index),
@@ -476,8 +479,7 @@ class SharedFailures:
             "only_one_wrong_images": [
                 {"index": int(i), "sample_id": str(s), "label": int(y), "model": str(names[j]),
                  "prediction": int(pr)}
-                for i, s, y, j, pr in zip(self.only_one_index, self.rows["only_one_ids"],
-                                          self.rows["only_one_labels"], self.only_one_model,
+                for i, s, y, j, pr in zip(self.only_one_index, one_ids, one_labels, self.only_one_model,
                                           self.only_one_prediction, strict=True)],
         }
 
@@ -509,14 +511,10 @@ def _shared_failures(labels: np.ndarray, top1: np.ndarray, wrong: np.ndarray, n_
     def at(rows: np.ndarray) -> np.ndarray:
         return (rows if index is None else np.asarray(index)[rows]).astype(np.int64)
 
-    def ids_of(rows: np.ndarray) -> np.ndarray:
-        return np.asarray([str(i) for i in at(rows)], dtype=object) if ids is None else ids[rows]
-
     every = np.flatnonzero(n_wrong == m)
     one = np.flatnonzero(n_wrong == 1)
     who = np.argmax(wrong[one], axis=1) if len(one) else np.zeros(0, dtype=np.int64)
-    rows = {"all_wrong_ids": ids_of(every), "all_wrong_labels": labels[every],
-            "only_one_ids": ids_of(one), "only_one_labels": labels[one]}
+    rows = {"ids": ids, "labels": labels, "all_wrong": every, "only_one": one}
     return SharedFailures(tuple(models), at(every), top1[every].astype(np.int64), at(one), who,
                           top1[one, who].astype(np.int64), np.bincount(who, minlength=m).astype(np.int64),
                           rows)
@@ -622,15 +620,15 @@ def compare_models(
     else:
         lab, t1, index = labels[known], top1[known], known
         ids = None if ids is None else ids[known]
+    if lab.max() >= len(class_names):
+        raise InputError(f"labels must lie in 0..{len(class_names) - 1} (one per class name)")
     correct = t1 == lab[:, None]
     bits = pack_columns(correct)
-    n_right, pattern = _row_counts(correct)
+    n_right = _row_counts(correct)
     pairs = _pair_matrices(correct, t1, models, bits, n_right)
     search = search_combinations(correct, k, models=models, list_limit=list_limit,
                                  max_combinations=max_combinations, progress=progress, bits=bits)
-    if lab.min() < 0 or lab.max() >= len(class_names):
-        raise InputError(f"labels must lie in 0..{len(class_names) - 1} (one per class name)")
-    classes = _class_corrections(lab, correct, models, class_names, 5, pattern)
+    classes = _class_corrections(lab, correct, models, class_names, 5, n_right)
     failures = _shared_failures(lab, t1, ~correct, m - n_right, models, ids, index)
     results: list[EnsembleResult] = []
     if ensembles:

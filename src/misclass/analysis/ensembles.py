@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from misclass.analysis.blas import single_blas_thread
 from misclass.errors import InputError
 
 FOLDS = 5
@@ -157,7 +158,6 @@ def _selector(top1: np.ndarray, right: np.ndarray, conf: list[np.ndarray | None]
               folds: int, seed: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """Cross-validated choice of one member per image; returns (chosen member, feature names)."""
     from sklearn.model_selection import KFold
-    from threadpoolctl import threadpool_limits
 
     n, k = top1.shape
     n_keys = int(top1.max()) + 2
@@ -182,7 +182,7 @@ def _selector(top1: np.ndarray, right: np.ndarray, conf: list[np.ndarray | None]
     score = np.zeros((n, k))
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     # the fits are small: one BLAS thread is as fast, and far faster when cores are busy
-    with threadpool_limits(1):
+    with single_blas_thread():
         _fit_folds(splitter.split(base), base, top1, right, n_keys, score)
     return np.argmax(score, axis=1), feature_names
 
