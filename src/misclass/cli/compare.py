@@ -120,6 +120,7 @@ def _print(res: ModelComparison, show_matrices: bool) -> None:
         ens = Table(title="Real ensembles vs the oracle, accuracy (share of the oracle's gain over the "
                     "best member captured)")
         ens.add_column("models", overflow="fold")
+        best_sets = {b.models: s for s, b in res.combinations.best.items()}
         for col in ("best", "oracle", "majority", "mean prob.", "selector"):
             ens.add_column(col, justify="right", no_wrap=True,
                            min_width=6 if col in ("best", "oracle") else 13)
@@ -129,7 +130,13 @@ def _print(res: ModelComparison, show_matrices: bool) -> None:
                     return "–"
                 share = e.share(acc)
                 return pct(acc) + ("" if share is None else f" ({100 * share:.0f}%)")
-            ens.add_row(", ".join(e.models), pct(e.best_single_accuracy), pct(e.oracle),
+            if e.models in best_sets:
+                label = f"best {best_sets[e.models]} (above)"
+            elif len(e.models) == len(res.models):
+                label = f"all {len(e.models)}"
+            else:
+                label = ", ".join(e.models)
+            ens.add_row(label, pct(e.best_single_accuracy), pct(e.oracle),
                         cell(e.majority_vote), cell(e.mean_probability), cell(e.selector))
         console.print(ens)
         for note in dict.fromkeys(n for e in res.ensembles for n in e.notes):
