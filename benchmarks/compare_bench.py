@@ -163,8 +163,8 @@ def imagenet_part(results: list) -> None:
     assert base["all_wrong"] == len(res.failures.all_wrong)
     assert len(base["hard"]) == len(res.classes.hard_classes)
     ratio = t_base / t_ours
-    print(f"[1] {len(models)} ImageNet models x {pred.n:,} images: pairs + {len(base['pairs'])} pairs + "
-          f"{len(base['triples'])} triples + per-class tables")
+    print(f"[1] {len(models)} ImageNet models x {pred.n:,} images: pair matrices + "
+          f"{len(base['pairs'])} pairs + {len(base['triples'])} triples + per-class tables")
     print(f"    pandas baseline: {t_base * 1000:.1f} ms (peak {m_base / 2**20:.0f} MiB)")
     print(f"    misclass compare_models: {t_ours * 1000:.1f} ms (peak {m_ours / 2**20:.0f} MiB)")
     print(f"    ratio: {ratio:.1f}x (target >= 20x) {'OK' if ratio >= 20 else 'MISSED'}")
