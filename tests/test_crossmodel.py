@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import cohen_kappa_score
 
+from misclass.analysis.class_corrections import class_corrections
 from misclass.analysis.combinations import (
     best_combination,
     greedy_curve,
@@ -24,14 +25,9 @@ from misclass.analysis.combinations import (
     search_combinations,
     virtual_accuracy_table,
 )
-from misclass.analysis.crossmodel import (
-    class_corrections,
-    compare_models,
-    error_consistency,
-    find_shared_failures,
-    pair_matrices,
-)
+from misclass.analysis.crossmodel import compare_models, error_consistency, pair_matrices
 from misclass.analysis.ensembles import evaluate_ensembles, majority_vote
+from misclass.analysis.shared_failures import find_shared_failures
 from misclass.errors import InputError
 from misclass.store import Store
 
