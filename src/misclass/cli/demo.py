@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 from typing import Annotated
@@ -50,13 +51,18 @@ def demo(
     for r in results:
         s.write_model(r.name, r.topk_ids, r.topk_probs, probs=r.probs, metadata=r.metadata,
                       replace=True)
+    families = {name: entry.family for name, entry in ZOO.items()}
+    if importlib.util.find_spec("torch") is not None:  # the CNN zoo, with misclass[torch]
+        from misclass.predict.train_run import train_cnn_zoo
+
+        families.update(train_cnn_zoo(data, s.path, seed=seed, console=console))
     pred = s.load()
     summary = summarize_models(pred.models, pred.labels, pred.topk, pred.k)
     table = Table(title=f"Builtin zoo on digits: {pred.n} test images, trained on {len(train)}")
     for col in ("model", "family", "top-1", "top-5"):
         table.add_column(col, justify="left" if col in ("model", "family") else "right")
     for row in summary.sort_values("top1", ascending=False).itertuples():
-        table.add_row(row.name, ZOO[row.name].family, pct(row.top1), pct(row.top5))
+        table.add_row(row.name, families.get(row.name, ""), pct(row.top1), pct(row.top5))
     console.print(table)
     index = write_report(s, out, None, report_options(0.3, 10, 3, None, None))
     console.print(f"Store: {s.path.resolve()}")

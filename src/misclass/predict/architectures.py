@@ -1,0 +1,45 @@
+"""Architectures that ``misclass train`` builds by name: torchvision's ImageNet models adapted
+to small inputs (:mod:`misclass.predict.small_inputs`) and the small CNN zoo
+(:mod:`misclass.predict.cnn_zoo`).
+
+>>> sorted(ARCHITECTURES)[:4]
+['cnn-plain', 'cnn-residual', 'cnn-separable', 'densenet161']
+"""
+
+from __future__ import annotations
+
+from misclass.errors import InputError
+from misclass.extras import require
+from misclass.predict.cnn_zoo import CNN_ZOO
+from misclass.predict.small_inputs import SMALL_INPUT_ARCHS
+
+ARCHITECTURES: dict[str, str] = {
+    **{name: "torchvision (small inputs)" for name in SMALL_INPUT_ARCHS},
+    **{name: entry.family for name, entry in CNN_ZOO.items()},
+}
+
+
+def check_architectures(names: list[str]) -> list[str]:
+    """Return ``names`` if each is known and none repeats, else an :class:`InputError`."""
+    unknown = [n for n in names if n not in ARCHITECTURES]
+    if unknown:
+        raise InputError(f"--arch: unknown architecture(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(sorted(ARCHITECTURES))}")
+    if len(set(names)) != len(names):
+        raise InputError(f"--arch: an architecture is named twice in {','.join(names)}")
+    if not names:
+        raise InputError("--arch: name at least one architecture")
+    return names
+
+
+def build_architecture(arch: str, *, num_classes: int, in_channels: int, input_size: tuple[int, int],
+                       width: int | None = None):
+    """A freshly initialised ``nn.Module`` (seed torch first for reproducible weights)."""
+    require("torch", "torch", feature="training CNNs")
+    check_architectures([arch])
+    if arch in CNN_ZOO:
+        kwargs = {} if width is None else {"width": int(width)}
+        return CNN_ZOO[arch].build(num_classes, in_channels, tuple(input_size), **kwargs)
+    if width is not None:
+        raise InputError(f"--width applies to the cnn-* zoo architectures only, not {arch}")
+    return SMALL_INPUT_ARCHS[arch](num_classes, in_channels, tuple(input_size))
