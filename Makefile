@@ -11,11 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) -e '.[imagenet]'
+	$(PIP) -e '.[imagenet,torch]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
+	sh scripts/install_chromium.sh
 	touch $@
 
 install: $(VENV)/.installed

@@ -57,7 +57,7 @@ def predict(
     mc_dropout: Annotated[int, typer.Option(
         "--mc-dropout", help="T stochastic passes with dropout on: mean probabilities plus "
         "mc_entropy, mc_mutual_info, mc_variance per image (0: off).", min=0)] = 0,
-    seed: Annotated[int, typer.Option(help="Seed (MC dropout, dataset split).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of random weights, MC dropout and the dataset split.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Recompute models already in the store.")] = False,
     shard_size: Annotated[int, typer.Option(help="Images per resumable shard.", min=1)] = 2048,
     threads: ThreadsOpt = None,
@@ -84,7 +84,8 @@ def predict(
         raise InputError("--mc-dropout 1: use at least 2 passes (or 0 for off)")
     dataset = select_split(load_dataset(data, seed=seed), split)
     with torch_threads(threads):
-        loaded = [load_model(s, num_classes=len(dataset.classes), pretrained=pretrained) for s in specs]
+        loaded = [load_model(s, num_classes=len(dataset.classes), pretrained=pretrained, seed=seed)
+                  for s in specs]
         s = prepare_store(store, dataset, info={"split": split, "seed": seed})
         report = predict_models(dataset, loaded, s, opts, console=console)
     table = Table(title=f"{len(dataset):,} images of {dataset.name} -> {s.path}")

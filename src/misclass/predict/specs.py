@@ -109,14 +109,17 @@ def _looks_like_path(at: str) -> bool:
     return "/" in at or os.sep in at or at.endswith(CHECKPOINT_SUFFIXES) or Path(at).exists()
 
 
-def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = False) -> LoadedModel:
+def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = False,
+               seed: int = 0) -> LoadedModel:
     """Build the model a spec names, in eval mode on the CPU.
 
-    ``num_classes`` sizes random-weight models; ``pretrained`` applies to ``timm:NAME``.
+    ``num_classes`` sizes random-weight models, whose weights come from ``seed`` (the same
+    spec and seed give the same weights); ``pretrained`` applies to ``timm:NAME``.
     """
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
-    require("torch", "torch", feature="running torch models")
+    torch = require("torch", "torch", feature="running torch models")
+    torch.manual_seed(seed)
     if spec.kind == "timm":
         loaded = _load_timm(spec, num_classes=num_classes, pretrained=pretrained)
     elif spec.kind == "torchvision":
@@ -164,7 +167,7 @@ def _load_timm(spec: ModelSpec, *, num_classes: int, pretrained: bool) -> Loaded
         meta.update(weights=str(weights), pretrained=True)
     else:
         model = timm.create_model(spec.target, pretrained=False, num_classes=num_classes)
-        meta.update(weights="random")
+        meta.update(weights="random", seed=seed)
     config = timm.data.resolve_data_config({}, model=model)
     transform = timm.data.create_transform(**config)
     meta["data_config"] = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
@@ -265,7 +268,7 @@ def _load_torchvision(spec: ModelSpec, *, num_classes: int, pretrained: bool) ->
         meta.update(weights=str(path.resolve()))
     else:
         model = tv.models.get_model(spec.target, weights=None, num_classes=num_classes, **extra)
-        meta.update(weights="random")
+        meta.update(weights="random", seed=seed)
     return LoadedModel(spec.name, model, _torchvision_default_preprocess(spec.target), meta,
                        classifier=last_linear(model))
 
