@@ -131,6 +131,8 @@ def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = Fa
     else:
         loaded = _load_py(spec)
     loaded.module.eval()
+    if loaded.metadata.get("weights") == "random":
+        loaded.metadata["seed"] = seed
     loaded.metadata.setdefault("spec", spec.text)
     loaded.metadata.setdefault("parameters", int(sum(p.numel() for p in loaded.module.parameters())))
     return loaded
@@ -167,7 +169,7 @@ def _load_timm(spec: ModelSpec, *, num_classes: int, pretrained: bool) -> Loaded
         meta.update(weights=str(weights), pretrained=True)
     else:
         model = timm.create_model(spec.target, pretrained=False, num_classes=num_classes)
-        meta.update(weights="random", seed=seed)
+        meta.update(weights="random")
     config = timm.data.resolve_data_config({}, model=model)
     transform = timm.data.create_transform(**config)
     meta["data_config"] = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
@@ -268,7 +270,7 @@ def _load_torchvision(spec: ModelSpec, *, num_classes: int, pretrained: bool) ->
         meta.update(weights=str(path.resolve()))
     else:
         model = tv.models.get_model(spec.target, weights=None, num_classes=num_classes, **extra)
-        meta.update(weights="random", seed=seed)
+        meta.update(weights="random")
     return LoadedModel(spec.name, model, _torchvision_default_preprocess(spec.target), meta,
                        classifier=last_linear(model))
 
