@@ -25,7 +25,7 @@ from misclass.predict.kinds import predictor_kinds, set_predictor_kind
 ModelsOpt = Annotated[list[str] | None,
                       typer.Option("--model", "-m", help="Predictors (repeat). Default: all.")]
 LabelsOpt = Annotated[str | None, typer.Option(
-    "--labels", help="Label sets: 'real' (ImageNet-ReaL, needs misclass[imagenet]) or a JSONL/CSV file "
+    "--labels", help="Label sets: 'real' (ImageNet-ReaL, needs misclass\\[imagenet]) or a JSONL/CSV file "
     "of sample_id -> labels [, problematic].")]
 GroupsOpt = Annotated[list[str] | None, typer.Option(
     "--groups", help="Class groups (repeat): 'imagenet' (objects/organisms/dogs), 'metaclasses' "
@@ -206,7 +206,7 @@ def factors(
 ) -> None:
     """ImageNet-X error ratios: error rate on images with a factor / error rate on all annotated images.
 
-    Needs an ImageNet validation store and misclass[imagenet]. With --labels, an error is a
+    Needs an ImageNet validation store and misclass\\[imagenet]. With --labels, an error is a
     top-1 prediction outside the image's label set (images without a usable set are left out).
 
     Example: misclass factors --store imagenet-store --json factors.json

@@ -23,7 +23,7 @@ app.add_typer(import_app, name="import")
 
 LabelsOpt = Annotated[
     str | None,
-    typer.Option("--labels", help="Labels: 'imagenet-val' (needs misclass[imagenet]) or a "
+    typer.Option("--labels", help="Labels: 'imagenet-val' (needs misclass\\[imagenet]) or a "
                  "file_name,label CSV. Must agree with any target column."),
 ]
 ClassesOpt = Annotated[
