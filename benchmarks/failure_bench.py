@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,13 +29,26 @@ from misclass.data import load_digits
 from misclass.predict.zoo import train_zoo
 
 
-def cnn_predictions(train, test, seed):
-    """Predictions of the builtin digits CNNs (None without torch or the CNN zoo)."""
+def cnn_predictions(data, seed):
+    """Held-out predictions of the builtin digits CNN zoo, trained by misclass's training loop
+    on ``data``'s train split (None without torch)."""
     try:
-        from misclass.predict.cnn_zoo import train_digit_cnns  # type: ignore[attr-defined]
+        from misclass.predict.train_run import train_cnn_zoo
     except ImportError:
         return None
-    return train_digit_cnns(train.images, train.labels, test.images, n_classes=10, seed=seed)
+    import tempfile
+
+    from misclass.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        train_cnn_zoo(data, f"{tmp}/store", seed=seed, progress=False)
+        store = Store(f"{tmp}/store")
+        test = data.split("test")
+        assert np.array_equal(store.sample_ids, test.samples["sample_id"].to_numpy()), "test order"
+        return [SimpleNamespace(name=name, probs=store.read_probs(name),
+                                topk_probs=store.read_model(name).topk_probs,
+                                features=store.read_features(name))
+                for name in store.model_names()]
 
 
 def main() -> int:
@@ -47,9 +61,9 @@ def main() -> int:
     train, test = data.split("train"), data.split("test")
     runs = [(r.name, "sklearn", r.probs, r.topk_probs, None) for r in
             train_zoo(train.images, train.labels, test.images, n_classes=10, seed=0)]
-    cnns = cnn_predictions(train, test, 0)
+    cnns = cnn_predictions(data, 0)
     if cnns is None:
-        print("note: torch or the CNN zoo is not installed; judging the scikit-learn zoo only")
+        print("note: torch is not installed; judging the scikit-learn zoo only")
     else:
         runs += [(r.name, "cnn", r.probs, r.topk_probs, getattr(r, "features", None)) for r in cnns]
     top1 = np.stack([np.asarray(r[2]).argmax(1) for r in runs], axis=1)
