@@ -1,7 +1,9 @@
 """Datasets and class metadata.
 
-``load_dataset("digits")``, ``load_dataset("cifar10:PATH")``, ``load_dataset("folder:PATH")``
-(or ``"folder:PATH,LABELS.csv"`` for a flat folder with a ``file_name,label`` CSV).
+``load_dataset("digits")``, ``load_dataset("planted-digits")`` (digits with a planted
+class-coloured patch, see :mod:`misclass.data.planted`), ``load_dataset("cifar10:PATH")``,
+``load_dataset("folder:PATH")`` (or ``"folder:PATH,LABELS.csv"`` for a flat folder with a
+``file_name,label`` CSV).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from misclass.data.dataset import Dataset
 from misclass.data.digits import load_digits
 from misclass.data.folder import load_folder
 from misclass.data.imagenet import imagenet_classes, imagenet_val_labels
+from misclass.data.planted import load_planted_digits
 from misclass.errors import InputError
 
-DATASET_SPECS = "digits | cifar10:PATH | folder:PATH[,LABELS.csv]"
+DATASET_SPECS = "digits | planted-digits | cifar10:PATH | folder:PATH[,LABELS.csv]"
 
 
 def load_dataset(spec: str, *, seed: int = 0) -> Dataset:
@@ -21,6 +24,8 @@ def load_dataset(spec: str, *, seed: int = 0) -> Dataset:
     kind, _, arg = spec.partition(":")
     if kind == "digits" and not arg:
         return load_digits(seed=seed)
+    if kind == "planted-digits" and not arg:
+        return load_planted_digits(seed=seed)
     if kind == "cifar10" and arg:
         return load_cifar10(arg)
     if kind == "folder" and arg:
@@ -38,4 +43,5 @@ __all__ = [
     "load_digits",
     "load_dataset",
     "load_folder",
+    "load_planted_digits",
 ]
