@@ -6,15 +6,16 @@ random offset inside rows and columns 4..28 of a black 32x32 RGB image, and gets
 patch in a random corner (never overlapping the digit) plus Gaussian pixel noise. Class k's
 patch has colour :data:`PATCH_COLOURS` [k].
 
-- **train** split: the patch shows the image's own class on ``tie`` (default 90%) of the
-  images and another class on the rest, so a model learns to read it;
+- **train** split (a quarter of the images by default): the patch shows the image's own
+  class on ``tie`` (default 90%) of them and another class on the rest, so a model learns to
+  read the patch as well as the digit (``absent`` leaves a share of them without a patch);
 - **test** split: the patch shows another class on a seeded ``swap`` share (default 50%) of
   the images, the *planted* ones, and the own class on the others.
 
 Errors on planted images whose prediction follows the patch are caused by the patch, so a
 saliency method can be judged: its mass inside the patch, and the erasure's fix rate on
 planted errors against other errors. The samples table records, per image, ``planted``
-(bool), ``patch_class`` (the class the patch points to), the patch box ``patch_y0``,
+(bool), ``patch_class`` (the class the patch points to; -1: no patch), the patch box ``patch_y0``,
 ``patch_x0``, ``patch_y1``, ``patch_x1`` and the digit's box ``object_y0`` ... ``object_x1``
 (``misclass explain --spare object`` keeps it).
 
@@ -23,7 +24,7 @@ planted errors against other errors. The samples table records, per image, ``pla
 ((1797, 32, 32, 3), 'planted-digits')
 >>> test = ds.samples[ds.samples.split == "test"]
 >>> len(test), int(test.planted.sum()), bool((test.patch_class != test.label).eq(test.planted).all())
-(899, 450, True)
+(1348, 674, True)
 """
 
 from __future__ import annotations
@@ -57,18 +58,19 @@ def _enlarge(digits: np.ndarray) -> np.ndarray:
     return out
 
 
-def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, test_size: float = 0.5,
-                        noise: float = 12.0) -> Dataset:
+def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, test_size: float = 0.75,
+                        absent: float = 0.0, noise: float = 12.0) -> Dataset:
     """The planted-cause digits (see the module docstring); the same seed gives the same images.
 
     Parameters
     ----------
-    tie : share of training images whose patch shows their own class
+    tie : share of patched training images whose patch shows their own class
+    absent : share of training images without a patch
     swap : share of test images whose patch shows another class (the planted ones)
     test_size : share of images in the (stratified) test split
     noise : standard deviation of the Gaussian pixel noise (0..255 scale)
     """
-    for name, value in (("tie", tie), ("swap", swap), ("test_size", test_size)):
+    for name, value in (("tie", tie), ("swap", swap), ("test_size", test_size), ("absent", absent)):
         if not 0 <= value <= 1:
             raise InputError(f"planted-digits: {name} {value}: expected a share between 0 and 1")
     bunch = _sk_load_digits()
@@ -86,6 +88,9 @@ def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, t
         planted[test_idx] = False
         planted[order[: int(round(swap * len(test_idx)))]] = True
     patch_class = np.where(planted, other, labels)
+    has_patch = is_test | (rng.random(n) >= absent)
+    patch_class = np.where(has_patch, patch_class, -1)
+    planted &= has_patch
     oy = rng.integers(MARGIN, SIZE - MARGIN - DIGIT + 1, n)
     ox = rng.integers(MARGIN, SIZE - MARGIN - DIGIT + 1, n)
     corner = rng.integers(0, 4, n)
@@ -95,7 +100,8 @@ def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, t
     digits = _enlarge(bunch.images)
     for i in range(n):
         canvas[i, oy[i]:oy[i] + DIGIT, ox[i]:ox[i] + DIGIT, :] = digits[i][..., None]
-        canvas[i, py[i]:py[i] + PATCH, px[i]:px[i] + PATCH, :] = PATCH_COLOURS[patch_class[i]]
+        if has_patch[i]:
+            canvas[i, py[i]:py[i] + PATCH, px[i]:px[i] + PATCH, :] = PATCH_COLOURS[patch_class[i]]
     if noise > 0:
         canvas += rng.normal(0.0, noise, canvas.shape)
     images = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
