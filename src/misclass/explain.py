@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from misclass.analysis.confusion import analyze_confusion
-from misclass.analysis.erasure import check_percent, dataset_mean, spare_mask
+from misclass.analysis.erasure import FILLS, check_percent, dataset_mean, spare_mask
 from misclass.analysis.intervention import ErasureResult, ErasureSettings, run_erasure, sweep_erasure
 from misclass.analysis.saliency import SALIENCY_METHODS, TARGETS, compute_saliency, saliency_mass
 from misclass.data.planted import sample_boxes
@@ -72,6 +72,8 @@ class ExplainOptions:
         if self.target not in TARGETS:
             raise InputError(f"--target {self.target!r}: expected {' or '.join(TARGETS)}")
         check_percent(self.percent)
+        if self.fill not in FILLS:
+            raise InputError(f"--fill {self.fill!r}: expected {', '.join(FILLS)}")
         for p in self.sweep_percents:
             check_percent(p, "--sweep-percents")
         if self.correct is not None and self.correct < 0:
@@ -450,17 +452,25 @@ def _nanmean(x: np.ndarray) -> float | None:
 
 def pick_triplets(run: ExplainRun, images, saliency, samples, idx, k: int, fill: str, mean
                   ) -> dict[str, np.ndarray]:
-    """Up to ``k`` examples for the report: fixed errors first (planted ones first), then other
-    errors, then broken correct images; arrays for original, saliency and erased images."""
+    """Up to ``k`` examples for the report, taken in turn from: fixed errors on planted images,
+    other fixed errors, errors not fixed (planted, then other), broken correct images; arrays
+    for original, saliency and erased images."""
     from misclass.analysis.erasure import fill_erased
 
     t = run.result.table
     planted = samples["planted"].to_numpy(dtype=bool)[idx] if "planted" in samples.columns else np.zeros(
         len(idx), dtype=bool)
-    order = {"fixed": 0, "moved": 1, "unchanged": 2, "broken": 3, "kept": 4}
-    rank = np.array([order[o] for o in t["outcome"]]) * 2 + (~planted).astype(int)
-    pick = np.argsort(rank, kind="stable")[:k]
-    pick = pick[rank[pick] < 8]
+    outcome = t["outcome"].to_numpy()
+    fixed, broken = outcome == "fixed", outcome == "broken"
+    missed = np.isin(outcome, ("moved", "unchanged"))
+    groups = [np.flatnonzero(g) for g in (fixed & planted, fixed & ~planted, missed & planted,
+                                          missed & ~planted, broken)]
+    pick_list: list[int] = []
+    for r in range(max((len(g) for g in groups), default=0)):
+        pick_list += [int(g[r]) for g in groups if r < len(g)]
+        if len(pick_list) >= k:
+            break
+    pick = np.array(pick_list[:k], dtype=np.int64)
     sigma = max(1.0, max(run.result.box) / 2)
     erased = np.stack([fill_erased(images[i], run.result.erased[i], fill, mean=mean, sigma=sigma)
                        for i in pick]) if len(pick) else images[:0]

@@ -1,0 +1,161 @@
+"""``misclass explain``: saliency maps and saliency-guided erasure with a random control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from misclass.cli.app import (
+    DEFAULT_STORE_PATH,
+    JsonOpt,
+    StoreOpt,
+    _clean,
+    app,
+    console,
+    get_store,
+    pct,
+    write_json,
+)
+from misclass.cli.predict import DeviceOpt, ThreadsOpt
+from misclass.errors import InputError
+
+
+def _percents(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise InputError(f"--sweep-percents {text!r}: expected numbers separated by commas, e.g. 1,2,5,10"
+                         ) from None
+
+
+@app.command()
+def explain(
+    model: Annotated[str, typer.Option("--model", "-m", help=(
+        "A torch model in the store (trained by 'misclass train' or stored by 'misclass predict') or a "
+        "model spec such as ckpt:PATH or timm:NAME@PATH."))],
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    images: Annotated[str | None, typer.Option(
+        help="Comma-separated sample ids to explain (default: every misclassified image).")] = None,
+    pairs: Annotated[str | None, typer.Option(
+        help="Only misclassified images of these TRUE:PREDICTED pairs, e.g. ship:airplane,cat:dog.")] = None,
+    method: Annotated[str, typer.Option(
+        help="Saliency: gradcam, gradient, smoothgrad or integrated-gradients.")] = "gradcam",
+    target: Annotated[str, typer.Option(
+        help="Class the saliency explains: predicted or true.")] = "predicted",
+    top_percent: Annotated[float, typer.Option(
+        "--top-percent", help="Share of the most salient pixels boxes are put around (%).")] = 5.0,
+    box: Annotated[str | None, typer.Option(
+        help="Box DXxDY in pixels around each top pixel (default: 1/8 of the image side, 4x4 at 32x32).")
+    ] = None,
+    fill: Annotated[str, typer.Option(help="Erased pixels become: zero (black), mean (dataset mean "
+                                           "colour) or blur.")] = "zero",
+    merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge overlapping boxes.")] = True,
+    spare: Annotated[str | None, typer.Option(help=(
+        "Never erase these pixels: 'object' (the samples' object_y0..object_x1 columns) or Y0,X0,Y1,X1."))
+    ] = None,
+    correct: Annotated[int | None, typer.Option(help=(
+        "Correctly classified control images (default: as many as misclassified, at most 500)."), min=0)
+    ] = None,
+    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Also sweep top % and box size.")] = True,
+    sweep_percents: Annotated[str, typer.Option(help="Top shares (%) of the sweep.")] = "1,2,5,10,20",
+    sweep_boxes: Annotated[str | None, typer.Option(
+        help="Boxes of the sweep, e.g. 2x2,4x4,8x8 (default: 1/16, 1/8, 1/4 of the side).")] = None,
+    threshold: Annotated[float, typer.Option(
+        help="Network threshold on v(j|i) for the pairs' symmetric / one-way type.", min=0.0, max=1.0)] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the control images, random boxes and SmoothGrad.")] = 0,
+    device: DeviceOpt = "cpu",
+    threads: ThreadsOpt = None,
+    json: JsonOpt = None,
+) -> None:
+    """Explain errors with saliency maps and test the explanation by erasing what is salient.
+
+    For each misclassified image (and as many correctly classified controls) the saliency
+    map towards the predicted class is computed; boxes around its top pixels are merged,
+    filled and the image reclassified: fixed, moved to another wrong class, unchanged, or
+    (controls) broken. A random-box control erases the same number of pixels elsewhere;
+    McNemar's test compares the two. Results are also saved in STORE/explain/ for
+    'misclass report'.
+
+    Example: misclass explain --store S --model cnn-plain --top-percent 5 --box 4x4 --fill zero
+    """
+    from misclass.analysis.erasure import check_percent, parse_box
+    from misclass.explain import (
+        ExplainOptions,
+        explain_model,
+        load_explain_model,
+        parse_pairs,
+        parse_spare,
+        save_explain,
+    )
+    from misclass.predict.device import torch_threads
+
+    check_percent(top_percent)
+    s = get_store(store)
+    opts = ExplainOptions(
+        method=method, target=target, percent=top_percent, box=None if box is None else parse_box(box),
+        fill=fill, merge=merge, spare=parse_spare(spare),
+        images=None if images is None else tuple(i.strip() for i in images.split(",") if i.strip()),
+        pairs=None if pairs is None else parse_pairs(pairs, s.class_names()), correct=correct,
+        sweep=sweep, sweep_percents=_percents(sweep_percents),
+        sweep_boxes=None if sweep_boxes is None else tuple(parse_box(b) for b in sweep_boxes.split(",")),
+        threshold=threshold, seed=seed, device=device).check()
+    with torch_threads(threads):
+        loaded = load_explain_model(s, model, seed=seed)
+        run = explain_model(s, loaded, opts, console=console)
+    payload = _clean(run.to_dict())
+    saved = save_explain(s, run, payload)
+    _print(run, payload)
+    console.print(f"Saved for the report: {Path(saved).resolve()}")
+    write_json(json, {"store": str(s.path), **payload})
+
+
+def _print(run, d: dict) -> None:
+    acc = d["accounting"]
+    sal, rnd = acc["saliency"], acc["random"]
+    table = Table(title=f"{run.model}: {d['method']} saliency towards the {d['target']} class, top "
+                        f"{d['top_percent']:g}% pixels, {d['box']} boxes, fill {d['fill']} "
+                        f"({100 * (acc['erased_fraction'] or 0):.1f}% of pixels erased)")
+    for col in ("erasure", "misclassified", "fixed", "moved", "unchanged", "fix rate", "correct", "broken",
+                "break rate"):
+        table.add_column(col, justify="left" if col == "erasure" else "right")
+    for name, a in (("saliency-guided", sal), ("random boxes (same area)", rnd)):
+        table.add_row(name, str(a["n_misclassified"]), str(a["fixed"]), str(a["moved"]), str(a["unchanged"]),
+                      pct(a["fix_rate"]), str(a["n_correct"]), str(a["broken"]), pct(a["break_rate"]))
+    console.print(table)
+    f, b = d["mcnemar"]["fixes"], d["mcnemar"]["breaks"]
+    console.print(f"McNemar, fixes: {f['b']} fixed only by saliency erasure, {f['c']} only by random; exact "
+                  f"p = {f['p_exact']:.3g}, chi2 = {f['chi2']:.2f} (p = {f['p_chi2']:.3g}). Breaks: "
+                  f"{b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.")
+    if len(run.pairs):
+        pt = Table(title="Per confusion pair (most misclassified images first)")
+        for col in ("true", "predicted", "images", "fix rate", "random fix rate", "p", "label",
+                    "confusion type"):
+            pt.add_column(col, justify="right" if col in ("images", "fix rate", "random fix rate", "p")
+                          else "left")
+        for r in run.pairs.head(15).itertuples():
+            pt.add_row(r.true_name, r.predicted_name, str(r.n), pct(r.fix_rate), pct(r.random_fix_rate),
+                       f"{r.p:.3g}", r.label, r.confusion_type)
+        console.print(pt)
+    if run.sweep is not None and len(run.sweep):
+        st = Table(title="Sweep: top % x box size (net gain = fixes - breaks)")
+        for col in ("top %", "box", "erased", "fixes", "breaks", "net gain", "random fixes", "p (fixes)"):
+            st.add_column(col, justify="right")
+        for r in run.sweep.itertuples():
+            mark = " *" if r.best else ""
+            st.add_row(f"{r.top_percent:g}", r.box, pct(r.erased_fraction), str(r.fixes), str(r.breaks),
+                       f"{r.net_gain}{mark}", str(r.random_fixes), f"{r.p_fixes:.3g}")
+        console.print(st)
+    p = d.get("planted")
+    if p:
+        m, fr, rr = p["saliency_mass_in_patch"], p["fix_rate"], p["random_fix_rate"]
+        console.print(
+            f"Planted cause: saliency mass inside the patch {pct(m['planted_errors'])} on planted errors, "
+            f"{pct(m['other_errors'])} on other errors (patch area {pct(p['patch_area_fraction'])}). "
+            "Fix rate: "
+            f"planted errors {pct(fr['planted_errors'])} (random {pct(rr['planted_errors'])}, n = "
+            f"{p['planted_errors']}), other errors {pct(fr['other_errors'])} (random "
+            f"{pct(rr['other_errors'])}, n = {p['other_errors']}); McNemar on planted errors p = "
+            f"{p['mcnemar_planted_errors']['p_exact']:.3g}.")

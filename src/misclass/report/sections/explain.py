@@ -1,0 +1,97 @@
+"""Report section: what in the image causes the error (the saved ``misclass explain`` runs)."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from misclass.explain import load_explain_results
+from misclass.report.explain_figures import planted_figure, sweep_figure, triplet_figure
+from misclass.report.registry import ReportContext, Section, register_section, table_html
+
+
+def _accounting_table(d: dict) -> pd.DataFrame:
+    rows = []
+    for name, key in (("saliency-guided", "saliency"), ("random boxes, same area", "random")):
+        a = d["accounting"][key]
+        rows.append({"erasure": name, "misclassified": a["n_misclassified"], "fixed": a["fixed"],
+                     "moved": a["moved"], "unchanged": a["unchanged"], "fix rate": a["fix_rate"],
+                     "correct (control)": a["n_correct"], "broken": a["broken"],
+                     "break rate": a["break_rate"]})
+    return pd.DataFrame(rows)
+
+
+def _planted_table(p: dict) -> pd.DataFrame:
+    rows = []
+    for name, key, n in (("planted errors", "planted_errors", p["planted_errors"]),
+                         ("planted errors following the patch", "planted_following_patch",
+                          p["planted_errors_following_patch"]),
+                         ("other errors", "other_errors", p["other_errors"])):
+        rows.append({"errors": name, "images": n, "fix rate": p["fix_rate"].get(key),
+                     "random fix rate": p["random_fix_rate"].get(key),
+                     "saliency mass in patch": p["saliency_mass_in_patch"].get(key)})
+    return pd.DataFrame(rows)
+
+
+def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
+    model = d["model"]
+    acc = d["accounting"]
+    f, b = d["mcnemar"]["fixes"], d["mcnemar"]["breaks"]
+    parts = [f"<h3>{html.escape(model)}</h3>",
+             f"<p>{html.escape(d['method'])} saliency towards the {html.escape(d['target'])} class on "
+             f"{d['n_images']} images; boxes of {html.escape(d['box'])} pixels around the top "
+             f"{d['top_percent']:g}% pixels, merged, filled with {html.escape(d['fill'])} "
+             f"({100 * (acc['erased_fraction'] or 0):.1f}% of the pixels on average). The random control "
+             "erases as many pixels at random places.</p>",
+             table_html(_accounting_table(d), caption="Accounting: misclassified images fixed / moved to "
+                        "another wrong class / unchanged; correctly classified control images broken."),
+             f"<p>McNemar's test, fixes: {f['b']} errors fixed only by the saliency-guided erasure, {f['c']} "
+             f"only by the random one; exact p = {f['p_exact']:.3g}, chi-squared {f['chi2']:.2f} "
+             f"(p = {f['p_chi2']:.3g}). Breaks: {b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.</p>"]
+    p = d.get("planted")
+    if p:
+        parts.append(f"<h4>Planted cause</h4><p>The patch covers {100 * p['patch_area_fraction']:.2f}% of "
+                     "the image; saliency mass inside it above that share means the map points at it. "
+                     "Fisher's exact test, planted errors fixed more often than other errors: one-sided p = "
+                     f"{_p(p['fisher_planted_vs_other']['p_one_sided'])}; McNemar on planted errors, "
+                     f"saliency vs random: p = {p['mcnemar_planted_errors']['p_exact']:.3g}.</p>")
+        parts.append(table_html(_planted_table(p)))
+        parts.append(ctx.save_figure(planted_figure(p, model=model), f"explain-planted-{model}",
+                                     alt=f"Fix rates on planted and other errors, {model}"))
+    if arrays and len(arrays.get("original", [])):
+        fig = triplet_figure(arrays, ctx.class_names, model=model, method=d["method"], target=d["target"])
+        parts.append(ctx.save_figure(fig, f"explain-triplets-{model}",
+                                     alt=f"Original, saliency and erased images of {model}"))
+    if d.get("pairs"):
+        pairs = pd.DataFrame(d["pairs"]).drop(columns=["true", "predicted"]).rename(columns={
+            "true_name": "true", "predicted_name": "predicted", "n": "images", "fix_rate": "fix rate",
+            "fixed_random": "fixed (random)", "random_fix_rate": "random fix rate",
+            "p": "p (one-sided McNemar)", "confusion_type": "confusion type"})
+        parts.append(table_html(pairs, max_rows=60, caption=(
+            "Per confusion pair: interference-like when the saliency-guided erasure fixes clearly more "
+            "errors than the random control (one-sided exact McNemar p < 0.05), else similarity-like; "
+            "pairs with fewer than 5 images are not labelled. The confusion type comes from the "
+            "misclassification networks of the store's models.")))
+    if d.get("sweep"):
+        fig = sweep_figure(pd.DataFrame(d["sweep"]), model=model)
+        parts.append(ctx.save_figure(fig, f"explain-sweep-{model}",
+                                     alt=f"Sweep of erasure settings, {model}"))
+    return "".join(parts)
+
+
+def _p(value) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+@register_section("explain", order=70)
+def build(ctx: ReportContext) -> Section | None:
+    """One block per saved explain run; nothing when ``misclass explain`` was never run."""
+    runs = load_explain_results(ctx.store)
+    if not runs:
+        return None
+    intro = ("<p>Saliency maps show which pixels drive a prediction; erasing boxes around the most salient "
+             "pixels and reclassifying tests whether they cause the error. An error caused by something "
+             "outside the object (interference) is fixed by the erasure far more often than by erasing "
+             "the same area at random; an error between similar-looking classes is not.</p>")
+    return Section("What in the image causes the error", intro + "".join(_one(ctx, d, a) for d, a in runs))
