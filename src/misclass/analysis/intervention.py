@@ -15,7 +15,7 @@ McNemar's test compares the erasure with the random control on the same images: 
 images are fixed by the saliency erasure only, ``c`` by the random one only; the exact test
 is the two-sided binomial test of ``b`` in ``b + c`` trials at 1/2, the chi-squared version
 ``(|b - c| - 1)^2 / (b + c)`` with one degree of freedom (without the -1 when
-``correction=False``).
+``correction=False``, and 0 when ``b == c``, as R's ``mcnemar.test``).
 
 >>> t = mcnemar_test(np.array([1, 1, 1, 1, 0, 0], bool), np.array([0, 0, 0, 1, 0, 1], bool))
 >>> t.b, t.c, round(t.p_exact, 4), round(t.chi2, 4)
