@@ -117,11 +117,12 @@ def _print(run, d: dict) -> None:
     sal, rnd = acc["saliency"], acc["random"]
     table = Table(title=f"{run.model}: {d['method']} saliency towards the {d['target']} class, top "
                         f"{d['top_percent']:g}% pixels, {d['box']} boxes, fill {d['fill']} "
-                        f"({100 * (acc['erased_fraction'] or 0):.1f}% of pixels erased)")
+                        f"({100 * (acc['erased_fraction'] or 0):.1f}% of pixels erased); random: the same "
+                        "number of pixels in boxes at random places")
     for col in ("erasure", "misclassified", "fixed", "moved", "unchanged", "fix rate", "correct", "broken",
                 "break rate"):
         table.add_column(col, justify="left" if col == "erasure" else "right")
-    for name, a in (("saliency-guided", sal), ("random boxes (same area)", rnd)):
+    for name, a in (("saliency", sal), ("random", rnd)):
         table.add_row(name, str(a["n_misclassified"]), str(a["fixed"]), str(a["moved"]), str(a["unchanged"]),
                       pct(a["fix_rate"]), str(a["n_correct"]), str(a["broken"]), pct(a["break_rate"]))
     console.print(table)
@@ -130,14 +131,12 @@ def _print(run, d: dict) -> None:
                   f"p = {f['p_exact']:.3g}, chi2 = {f['chi2']:.2f} (p = {f['p_chi2']:.3g}). Breaks: "
                   f"{b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.")
     if len(run.pairs):
-        pt = Table(title="Per confusion pair (most misclassified images first)")
-        for col in ("true", "predicted", "images", "fix rate", "random fix rate", "p", "label",
-                    "confusion type"):
-            pt.add_column(col, justify="right" if col in ("images", "fix rate", "random fix rate", "p")
-                          else "left")
+        pt = Table(title="Per confusion pair, true -> predicted (most misclassified images first)")
+        for col in ("pair", "images", "fixed", "random", "p", "label", "confusion type"):
+            pt.add_column(col, justify="right" if col in ("images", "fixed", "random", "p") else "left")
         for r in run.pairs.head(15).itertuples():
-            pt.add_row(r.true_name, r.predicted_name, str(r.n), pct(r.fix_rate), pct(r.random_fix_rate),
-                       f"{r.p:.3g}", r.label, r.confusion_type)
+            pt.add_row(f"{r.true_name} -> {r.predicted_name}", str(r.n), pct(r.fix_rate),
+                       pct(r.random_fix_rate), f"{r.p:.3g}", r.label, r.confusion_type)
         console.print(pt)
     if run.sweep is not None and len(run.sweep):
         st = Table(title="Sweep: top % x box size (net gain = fixes - breaks)")
