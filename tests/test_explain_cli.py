@@ -52,7 +52,7 @@ def test_explain_end_to_end(trained, tmp_path, capsys):
     assert len(d["images"]) == n_wrong + 60 and len(d["sweep"]) == 4
     assert {im["erased"] for im in d["images"]} and all(0 <= im["erased_fraction"] <= 1 for im in d["images"])
     p = d["planted"]
-    assert p["planted_errors"] + p["other_errors"] == n_wrong
+    assert p["planted_errors"] + p["other_errors"] + p["other_planted_image_errors"] == n_wrong
     assert 0 <= p["saliency_mass_in_patch"]["all"] <= 1
     saved = trained / "explain"
     assert (saved / "cnn-plain.json").exists() and (saved / "cnn-plain.npz").exists()

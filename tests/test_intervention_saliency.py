@@ -97,18 +97,22 @@ def test_planted_digits_properties():
     s = ds.samples
     assert ds.images.shape == (1797, 32, 32, 3) and ds.images.dtype == np.uint8
     test, train = s[s.split == "test"], s[s.split == "train"]
-    # test: exactly half planted, their patch points to another class; the rest to their own
+    # test: exactly half planted, their patch shows another class; the rest have no patch
     assert test.planted.sum() == round(0.5 * len(test))
     assert (test.patch_class[test.planted] != test.label[test.planted]).all()
-    assert (test.patch_class[~test.planted] == test.label[~test.planted]).all()
-    # train: the patch is tied to the label on about 90% of the images
-    assert 0.85 < (train.patch_class == train.label).mean() < 0.95
+    assert (test.patch_class[~test.planted] == -1).all()
+    # train: about 30% without a patch; the others' patch is tied to the label
+    has = train.patch_class >= 0
+    assert 0.25 < 1 - has.mean() < 0.35 and (train.patch_class[has] == train.label[has]).all()
+    assert not train.planted.any()
     patch = sample_boxes(s, "patch")
     obj = sample_boxes(s, "object")
     for i in np.random.default_rng(0).choice(len(s), 50, replace=False):
         y0, x0, y1, x1 = patch[i]
         region = ds.images[i, y0:y1, x0:x1].astype(float).mean(axis=(0, 1))
-        assert np.abs(region - PATCH_COLOURS[s.patch_class.iloc[i]]).max() < 20  # noise only
+        k = s.patch_class.iloc[i]
+        colour = PATCH_COLOURS[k] if k >= 0 else np.zeros(3)
+        assert np.abs(region - colour).max() < 20  # noise only
         oy0, ox0, oy1, ox1 = obj[i]
         assert y1 <= oy0 or oy1 <= y0 or x1 <= ox0 or ox1 <= x0  # patch and digit never overlap
     # seeded: the same seed gives the same images and subset, another seed another subset
@@ -118,6 +122,9 @@ def test_planted_digits_properties():
     assert not np.array_equal(other.samples.planted, ds.samples.planted)
     with pytest.raises(InputError, match="swap"):
         load_planted_digits(swap=1.5)
+    own = load_planted_digits(seed=3, own_patch_in_test=True).samples
+    own_test = own[(own.split == "test") & ~own.planted]
+    assert (own_test.patch_class == own_test.label).all()
 
 
 # ----------------------------------------------------------------------------- explain on a known model

@@ -401,9 +401,14 @@ def pair_table(store: Store, labels, before_all, name: str, result: ErasureResul
 
 def planted_figures(samples: pd.DataFrame, idx: np.ndarray, saliency: np.ndarray,
                     result: ErasureResult) -> dict[str, Any] | None:
-    """On a planted-cause dataset (samples with ``planted`` and ``patch_*`` columns): saliency
-    mass inside the patch, and fix rates on planted errors against other errors, for the
-    saliency erasure and the random control; None elsewhere."""
+    """On a planted-cause dataset (samples with ``planted``, ``patch_class`` and ``patch_*``
+    columns): saliency mass inside the patch, and fix rates on planted errors against other
+    errors, for the saliency erasure and the random control; None elsewhere.
+
+    *Planted errors* are the errors the patch causes: images whose patch shows another class
+    and that the model assigns to that class. *Other errors* are errors on images without a
+    planted patch; errors on planted images towards a third class are counted apart
+    (``other_planted_image_errors``)."""
     from scipy.stats import fisher_exact
 
     from misclass.analysis.intervention import mcnemar_test
@@ -420,25 +425,26 @@ def planted_figures(samples: pd.DataFrame, idx: np.ndarray, saliency: np.ndarray
     wrong = (t["before"] != t["label"]).to_numpy()
     fixed = (t["outcome"] == "fixed").to_numpy()
     fixed_r = (t["outcome_random"] == "fixed").to_numpy()
-    follows = wrong & planted & (t["before"].to_numpy() == patch_class)
+    caused = wrong & planted & (t["before"].to_numpy() == patch_class)
 
     def rate(mask, what):
         return float(what[mask].mean()) if mask.any() else None
 
-    pe, oe = wrong & planted, wrong & ~planted
+    pe, oe, rest = caused, wrong & ~planted, wrong & planted & ~caused
     table = [[int(fixed[pe].sum()), int((~fixed[pe]).sum())], [int(fixed[oe].sum()), int((~fixed[oe]).sum())]]
     fisher_p = float(fisher_exact(table, alternative="greater")[1]) if pe.any() and oe.any() else None
     return {
         "patch_area_fraction": float(region[0].mean()) if len(region) else None,
         "saliency_mass_in_patch": {
             "planted_errors": _nanmean(mass[pe]), "other_errors": _nanmean(mass[oe]),
-            "correct": _nanmean(mass[~wrong]), "all": _nanmean(mass)},
-        "planted_errors": int(pe.sum()), "planted_errors_following_patch": int(follows.sum()),
-        "other_errors": int(oe.sum()),
+            "other_planted_image_errors": _nanmean(mass[rest]), "correct": _nanmean(mass[~wrong]),
+            "all": _nanmean(mass)},
+        "planted_errors": int(pe.sum()), "other_errors": int(oe.sum()),
+        "other_planted_image_errors": int(rest.sum()),
         "fix_rate": {"planted_errors": rate(pe, fixed), "other_errors": rate(oe, fixed),
-                     "planted_following_patch": rate(follows, fixed)},
+                     "other_planted_image_errors": rate(rest, fixed)},
         "random_fix_rate": {"planted_errors": rate(pe, fixed_r), "other_errors": rate(oe, fixed_r),
-                            "planted_following_patch": rate(follows, fixed_r)},
+                            "other_planted_image_errors": rate(rest, fixed_r)},
         "fisher_planted_vs_other": {"table": table, "p_one_sided": fisher_p},
         "mcnemar_planted_errors": mcnemar_test(fixed[pe], fixed_r[pe]).to_dict(),
     }

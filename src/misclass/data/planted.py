@@ -6,24 +6,27 @@ random offset inside rows and columns 4..28 of a black 32x32 RGB image, and gets
 patch in a random corner (never overlapping the digit) plus Gaussian pixel noise. Class k's
 patch has colour :data:`PATCH_COLOURS` [k].
 
-- **train** split (a quarter of the images by default): the patch shows the image's own
-  class on ``tie`` (default 90%) of them and another class on the rest, so a model learns to
-  read the patch as well as the digit (``absent`` leaves a share of them without a patch);
-- **test** split: the patch shows another class on a seeded ``swap`` share (default 50%) of
-  the images, the *planted* ones, and the own class on the others.
+- **train** split (a quarter of the images by default): ``absent`` (default 30%) of the
+  images have no patch; on the others the patch shows the image's own class (on a ``tie``
+  share, default all of them; the rest show another class). A model learns the patch as a
+  shortcut, and the digit from the images without one;
+- **test** split: a seeded ``swap`` share (default 50%) of the images, the *planted* ones,
+  get a patch showing another class; the others get no patch (``own_patch_in_test=True``
+  gives them their own class's patch instead).
 
-Errors on planted images whose prediction follows the patch are caused by the patch, so a
-saliency method can be judged: its mass inside the patch, and the erasure's fix rate on
-planted errors against other errors. The samples table records, per image, ``planted``
-(bool), ``patch_class`` (the class the patch points to; -1: no patch), the patch box ``patch_y0``,
-``patch_x0``, ``patch_y1``, ``patch_x1`` and the digit's box ``object_y0`` ... ``object_x1``
-(``misclass explain --spare object`` keeps it).
+Errors on planted images that follow the patch (predicted as the patch's class) are
+caused by the patch; errors on the images without a patch are not. So a saliency method can
+be judged: its mass inside the patch, and the erasure's fix rate on planted errors against
+other errors. The samples table records, per image, ``planted`` (bool), ``patch_class``
+(the class the patch shows; -1: no patch), the patch box ``patch_y0``, ``patch_x0``,
+``patch_y1``, ``patch_x1`` (where the patch is or would be) and the digit's box
+``object_y0`` ... ``object_x1`` (``misclass explain --spare object`` keeps it).
 
 >>> ds = load_planted_digits(seed=0)
 >>> ds.images.shape, ds.name
 ((1797, 32, 32, 3), 'planted-digits')
 >>> test = ds.samples[ds.samples.split == "test"]
->>> len(test), int(test.planted.sum()), bool((test.patch_class != test.label).eq(test.planted).all())
+>>> len(test), int(test.planted.sum()), bool((test.patch_class >= 0).eq(test.planted).all())
 (1348, 674, True)
 """
 
@@ -58,8 +61,8 @@ def _enlarge(digits: np.ndarray) -> np.ndarray:
     return out
 
 
-def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, test_size: float = 0.75,
-                        absent: float = 0.0, noise: float = 12.0) -> Dataset:
+def load_planted_digits(*, seed: int = 0, tie: float = 1.0, swap: float = 0.5, test_size: float = 0.75,
+                        absent: float = 0.3, own_patch_in_test: bool = False, noise: float = 12.0) -> Dataset:
     """The planted-cause digits (see the module docstring); the same seed gives the same images.
 
     Parameters
@@ -67,6 +70,7 @@ def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, t
     tie : share of patched training images whose patch shows their own class
     absent : share of training images without a patch
     swap : share of test images whose patch shows another class (the planted ones)
+    own_patch_in_test : the other test images show their own class's patch (default: none)
     test_size : share of images in the (stratified) test split
     noise : standard deviation of the Gaussian pixel noise (0..255 scale)
     """
@@ -88,7 +92,7 @@ def load_planted_digits(*, seed: int = 0, tie: float = 0.9, swap: float = 0.5, t
         planted[test_idx] = False
         planted[order[: int(round(swap * len(test_idx)))]] = True
     patch_class = np.where(planted, other, labels)
-    has_patch = is_test | (rng.random(n) >= absent)
+    has_patch = np.where(is_test, True if own_patch_in_test else planted, rng.random(n) >= absent)
     patch_class = np.where(has_patch, patch_class, -1)
     planted &= has_patch
     oy = rng.integers(MARGIN, SIZE - MARGIN - DIGIT + 1, n)

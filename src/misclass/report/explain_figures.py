@@ -94,9 +94,9 @@ def sweep_figure(sweep: pd.DataFrame, *, model: str):
 def planted_figure(planted: dict, *, model: str):
     """Fix rates on planted and other errors, saliency erasure vs random control."""
     fig, ax = new_figure(6.5, 3.6)
-    groups = [("planted errors", "planted_errors"),
-              ("planted errors\nfollowing the patch", "planted_following_patch"),
-              ("other errors", "other_errors")]
+    groups = [("planted errors\n(predicted as the patch's class)", "planted_errors"),
+              ("other errors\n(images without a planted patch)", "other_errors"),
+              ("errors on planted images\ntowards a third class", "other_planted_image_errors")]
     xs = np.arange(len(groups))
     sal = [planted["fix_rate"].get(k) for _, k in groups]
     rnd = [planted["random_fix_rate"].get(k) for _, k in groups]

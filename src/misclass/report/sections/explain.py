@@ -24,10 +24,11 @@ def _accounting_table(d: dict) -> pd.DataFrame:
 
 def _planted_table(p: dict) -> pd.DataFrame:
     rows = []
-    for name, key, n in (("planted errors", "planted_errors", p["planted_errors"]),
-                         ("planted errors following the patch", "planted_following_patch",
-                          p["planted_errors_following_patch"]),
-                         ("other errors", "other_errors", p["other_errors"])):
+    for name, key, n in (("planted errors (predicted as the patch's class)", "planted_errors",
+                          p["planted_errors"]),
+                         ("other errors (images without a planted patch)", "other_errors", p["other_errors"]),
+                         ("errors on planted images towards a third class", "other_planted_image_errors",
+                          p["other_planted_image_errors"])):
         rows.append({"errors": name, "images": n, "fix rate": p["fix_rate"].get(key),
                      "random fix rate": p["random_fix_rate"].get(key),
                      "saliency mass in patch": p["saliency_mass_in_patch"].get(key)})
