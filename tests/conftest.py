@@ -23,11 +23,17 @@ def small_store(tmp_path) -> Store:
 
 @pytest.fixture(scope="session")
 def demo_dirs(tmp_path_factory):
-    """Run ``misclass demo`` once per test session; return (store path, report path)."""
+    """Run ``misclass demo`` once per test session; return (store path, report path). What
+    it printed is in ``demo-output.txt`` beside them."""
+    import contextlib
+    import io
+
     from misclass.cli import main
 
     root = tmp_path_factory.mktemp("demo")
-    with pytest.raises(SystemExit) as done:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as done:
         main(["demo", "--store", str(root / "store"), "--out", str(root / "report")])
-    assert done.value.code == 0
+    (root / "demo-output.txt").write_text(printed.getvalue())
+    assert done.value.code == 0, printed.getvalue()
     return root / "store", root / "report"

@@ -28,20 +28,19 @@ def test_topk_from_probs_marks_zero_probability_classes():
     assert ids.tolist() == [[1, -1, -1], [1, 2, 0]]
 
 
-def test_demo_writes_store_and_offline_report(tmp_path, capsys):
-    code, out, err = run_cli(["demo", "--store", tmp_path / "s", "--out", tmp_path / "r"], capsys)
-    assert code == 0, err
-    flat = " ".join(out.split())
-    assert "Report:" in flat and str((tmp_path / "r" / "index.html").resolve()) in out.replace("\n", "")
-    store = Store(tmp_path / "s")
+def test_demo_writes_store_and_offline_report(demo_dirs, tmp_path, capsys):
+    store_dir, report = demo_dirs  # the session's demo run (conftest.py)
+    out = (store_dir.parent / "demo-output.txt").read_text()
+    assert "Report:" in " ".join(out.split()) and str((report / "index.html").resolve()) in out.replace("\n", "")
+    store = Store(store_dir)
     assert len(store.model_names()) >= 6 and store.n_samples == 360
-    html = (tmp_path / "r" / "index.html").read_text()
+    html = (report / "index.html").read_text()
     assert not re.search(r"(src|href)=\"https?://", html), "the report must open offline"
     assert "Misclassified images" in html and "true: " in html
     for fig in ("accuracy.png", "accuracy.svg"):
-        assert (tmp_path / "r" / "figures" / fig).stat().st_size > 1000
-    assert list((tmp_path / "r" / "images").glob("*.png"))
-    code, _, _ = run_cli(["models", "--store", tmp_path / "s", "--json", tmp_path / "m.json"], capsys)
+        assert (report / "figures" / fig).stat().st_size > 1000
+    assert list((report / "images").glob("*.png"))
+    code, _, _ = run_cli(["models", "--store", store_dir, "--json", tmp_path / "m.json"], capsys)
     models = json.loads((tmp_path / "m.json").read_text())["models"]
     assert all(0.7 < m["top1"] <= m["top5"] <= 1 for m in models)
 
