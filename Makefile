@@ -16,7 +16,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
-	sh scripts/install_chromium.sh
+	sh scripts/install_test_system_deps.sh
 	touch $@
 
 install: $(VENV)/.installed
