@@ -9,9 +9,10 @@ errors (predicted as the patch's class) and on other errors (images without a pa
 random control's fix rates, McNemar's exact p (saliency vs random, planted errors) and
 Fisher's one-sided p (planted errors fixed more often than other errors).
 
-Run (about 2 minutes on one CPU core)::
+The CNN: cnn-plain, 16 first-stage channels, Adam (lr 0.003, cosine decay), batch 32, 20
+epochs, the best validation epoch. Run (about 40 s per seed on one CPU core)::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/explain_planted.py --seeds 0,1,2 --out explain-planted.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/explain_planted.py --seeds 0,1,2,3,4 --out planted.json
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def run_seed(seed: int, root: Path, epochs: int, width: int) -> list[dict]:
     torch.set_num_threads(1)
     store_path = root / f"seed{seed}"
     dataset = load_planted_digits(seed=seed)
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=0.01, optimizer="adam", weight_decay=0.0,
-                         width=width, seed=seed)
+    config = TrainConfig(epochs=epochs, batch_size=32, lr=0.003, optimizer="adam", weight_decay=0.0,
+                         schedule="cosine", width=width, seed=seed)
     t0 = time.perf_counter()
     train_and_predict(dataset, ["cnn-plain"], store_path, config=config, replace=True, curves=False,
                       progress=False)
@@ -94,7 +95,7 @@ def _line(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     parser.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder")

@@ -24,11 +24,11 @@ from misclass.analysis.intervention import (
     ErasureSettings,
     count_outcomes,
     erasure_outcomes,
-    mcnemar_test,
     pair_fix_rates,
     run_erasure,
     sweep_erasure,
 )
+from misclass.analysis.stats import mcnemar_test
 from misclass.errors import InputError
 
 

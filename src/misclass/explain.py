@@ -411,7 +411,7 @@ def planted_figures(samples: pd.DataFrame, idx: np.ndarray, saliency: np.ndarray
     (``other_planted_image_errors``)."""
     from scipy.stats import fisher_exact
 
-    from misclass.analysis.intervention import mcnemar_test
+    from misclass.analysis.stats import mcnemar_test
 
     boxes = sample_boxes(samples, "patch")
     if boxes is None or "planted" not in samples.columns:

@@ -11,15 +11,9 @@ Outcomes after an erasure, per image:
   ``unchanged`` (the same wrong class);
 - correctly classified before (the control images): ``broken`` (now wrong) or ``kept``.
 
-McNemar's test compares the erasure with the random control on the same images: ``b``
-images are fixed by the saliency erasure only, ``c`` by the random one only; the exact test
-is the two-sided binomial test of ``b`` in ``b + c`` trials at 1/2, the chi-squared version
-``(|b - c| - 1)^2 / (b + c)`` with one degree of freedom (without the -1 when
-``correction=False``, and 0 when ``b == c``, as R's ``mcnemar.test``).
-
->>> t = mcnemar_test(np.array([1, 1, 1, 1, 0, 0], bool), np.array([0, 0, 0, 1, 0, 1], bool))
->>> t.b, t.c, round(t.p_exact, 4), round(t.chi2, 4)
-(3, 1, 0.625, 0.25)
+McNemar's test (:func:`misclass.analysis.stats.mcnemar_test`) compares the erasure with the
+random control on the same images: ``b`` images are fixed by the saliency erasure only,
+``c`` by the random one only.
 """
 
 from __future__ import annotations
@@ -29,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from misclass.analysis.erasure import default_box, erasure_mask, fill_erased, random_mask
+from misclass.analysis.stats import McNemar, mcnemar_test
 from misclass.errors import InputError
 
 OUTCOMES_WRONG = ("fixed", "moved", "unchanged")
@@ -91,48 +85,6 @@ def count_outcomes(outcomes: np.ndarray) -> Accounting:
     c = {k: int((o == k).sum()) for k in OUTCOMES_WRONG + OUTCOMES_RIGHT}
     return Accounting(c["fixed"] + c["moved"] + c["unchanged"], c["broken"] + c["kept"], c["fixed"],
                       c["moved"], c["unchanged"], c["broken"])
-
-
-# --------------------------------------------------------------------------- McNemar
-@dataclass(frozen=True)
-class McNemar:
-    """McNemar's test of two paired binary outcomes (``a`` and ``b`` on the same images).
-
-    ``b``: images where only the first is true; ``c``: only the second. ``p_exact`` is the
-    two-sided exact binomial p; ``chi2`` / ``p_chi2`` the chi-squared version (continuity
-    corrected when ``correction``); ``p_greater`` the one-sided exact p that the first is true
-    more often. All p are 1 and chi2 is 0 when there is no discordant pair.
-    """
-
-    b: int
-    c: int
-    p_exact: float
-    p_greater: float
-    chi2: float
-    p_chi2: float
-    correction: bool
-
-    def to_dict(self) -> dict:
-        return {"b": self.b, "c": self.c, "p_exact": self.p_exact, "p_one_sided": self.p_greater,
-                "chi2": self.chi2, "p_chi2": self.p_chi2, "continuity_correction": self.correction}
-
-
-def mcnemar_test(first: np.ndarray, second: np.ndarray, *, correction: bool = True) -> McNemar:
-    """McNemar's test of ``first`` against ``second`` (bool (N,), paired by image)."""
-    a = np.asarray(first, dtype=bool)
-    s = np.asarray(second, dtype=bool)
-    if a.shape != s.shape or a.ndim != 1:
-        raise InputError(f"McNemar: paired outcomes of shapes {a.shape} and {s.shape}; expected two (N,)")
-    b, c = int((a & ~s).sum()), int((~a & s).sum())
-    n = b + c
-    if n == 0:
-        return McNemar(b, c, 1.0, 1.0, 0.0, 1.0, correction)
-    lo = min(b, c)
-    p_exact = float(min(1.0, 2 * _st.binom.cdf(lo, n, 0.5)))
-    p_greater = float(_st.binom.sf(b - 1, n, 0.5))
-    diff = abs(b - c) - (1 if correction else 0)
-    chi2 = float(max(diff, 0) ** 2 / n)
-    return McNemar(b, c, p_exact, p_greater, chi2, float(_st.chi2.sf(chi2, 1)), correction)
 
 
 # --------------------------------------------------------------------------- per pair

@@ -1,4 +1,5 @@
-"""Generic statistical tests used by the analyses: chi-squared homogeneity and two-sample t-tests.
+"""Generic statistical tests used by the analyses: chi-squared homogeneity, two-sample t-tests
+and McNemar's test of paired binary outcomes.
 
 Each returns a frozen dataclass with ``to_dict()``. The numbers equal SciPy's
 (``scipy.stats.chi2_contingency`` with its defaults, ``scipy.stats.ttest_ind``); SciPy is used
@@ -123,3 +124,55 @@ def ttest_two_sample(a, b, *, equal_var: bool) -> TTest:
         return TTest(np.nan, dof, np.nan, equal_var, "neither group varies")
     t = float(diff / np.sqrt(se2))
     return TTest(t, dof, float(2 * _st.t.sf(abs(t), dof)), equal_var)
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's test of two paired binary outcomes (``a`` and ``b`` on the same images).
+
+    ``b``: images where only the first is true; ``c``: only the second. ``p_exact`` is the
+    two-sided exact binomial p; ``chi2`` / ``p_chi2`` the chi-squared version (continuity
+    corrected when ``correction``); ``p_greater`` the one-sided exact p that the first is true
+    more often. All p are 1 and chi2 is 0 when there is no discordant pair.
+    """
+
+    b: int
+    c: int
+    p_exact: float
+    p_greater: float
+    chi2: float
+    p_chi2: float
+    correction: bool
+
+    def to_dict(self) -> dict:
+        return {"b": self.b, "c": self.c, "p_exact": self.p_exact, "p_one_sided": self.p_greater,
+                "chi2": self.chi2, "p_chi2": self.p_chi2, "continuity_correction": self.correction}
+
+
+def mcnemar_test(first: np.ndarray, second: np.ndarray, *, correction: bool = True) -> McNemar:
+    """McNemar's test of ``first`` against ``second`` (bool (N,), paired by image).
+
+    ``b`` counts pairs where only ``first`` is true, ``c`` where only ``second`` is. The exact
+    test is the two-sided binomial test of ``b`` in ``b + c`` trials at 1/2 (as
+    ``scipy.stats.binomtest``); the chi-squared version is ``(|b - c| - 1)^2 / (b + c)`` with
+    one degree of freedom (no -1 when ``correction=False``; 0 when ``b == c``, as R's
+    ``mcnemar.test``).
+
+    >>> t = mcnemar_test(np.array([1, 1, 1, 1, 0, 0], bool), np.array([0, 0, 0, 1, 0, 1], bool))
+    >>> t.b, t.c, round(t.p_exact, 4), round(t.chi2, 4)
+    (3, 1, 0.625, 0.25)
+    """
+    a = np.asarray(first, dtype=bool)
+    s = np.asarray(second, dtype=bool)
+    if a.shape != s.shape or a.ndim != 1:
+        raise InputError(f"McNemar: paired outcomes of shapes {a.shape} and {s.shape}; expected two (N,)")
+    b, c = int((a & ~s).sum()), int((~a & s).sum())
+    n = b + c
+    if n == 0:
+        return McNemar(b, c, 1.0, 1.0, 0.0, 1.0, correction)
+    lo = min(b, c)
+    p_exact = float(min(1.0, 2 * _st.binom.cdf(lo, n, 0.5)))
+    p_greater = float(_st.binom.sf(b - 1, n, 0.5))
+    diff = abs(b - c) - (1 if correction else 0)
+    chi2 = float(max(diff, 0) ** 2 / n)
+    return McNemar(b, c, p_exact, p_greater, chi2, float(_st.chi2.sf(chi2, 1)), correction)
