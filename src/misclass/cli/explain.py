@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from misclass.cli.app import (
@@ -115,23 +116,24 @@ def explain(
 def _print(run, d: dict) -> None:
     acc = d["accounting"]
     sal, rnd = acc["saliency"], acc["random"]
-    table = Table(title=f"{run.model}: {d['method']} saliency towards the {d['target']} class, top "
-                        f"{d['top_percent']:g}% pixels, {d['box']} boxes, fill {d['fill']} "
+    table = Table(box=SIMPLE_HEAD, title=f"{run.model}: {d['method']} saliency towards the {d['target']} "
+                        f"class, top {d['top_percent']:g}% pixels, {d['box']} boxes, fill {d['fill']} "
                         f"({100 * (acc['erased_fraction'] or 0):.1f}% of pixels erased); random: the same "
                         "number of pixels in boxes at random places")
-    for col in ("erasure", "misclassified", "fixed", "moved", "unchanged", "fix rate", "correct", "broken",
-                "break rate"):
+    for col in ("erasure", "errors", "fixed", "moved", "unchanged", "controls", "broken"):
         table.add_column(col, justify="left" if col == "erasure" else "right")
     for name, a in (("saliency", sal), ("random", rnd)):
-        table.add_row(name, str(a["n_misclassified"]), str(a["fixed"]), str(a["moved"]), str(a["unchanged"]),
-                      pct(a["fix_rate"]), str(a["n_correct"]), str(a["broken"]), pct(a["break_rate"]))
+        table.add_row(name, str(a["n_misclassified"]), f"{a['fixed']} ({pct(a['fix_rate'])})",
+                      str(a["moved"]), str(a["unchanged"]), str(a["n_correct"]),
+                      f"{a['broken']} ({pct(a['break_rate'])})")
     console.print(table)
     f, b = d["mcnemar"]["fixes"], d["mcnemar"]["breaks"]
     console.print(f"McNemar, fixes: {f['b']} fixed only by saliency erasure, {f['c']} only by random; exact "
                   f"p = {f['p_exact']:.3g}, chi2 = {f['chi2']:.2f} (p = {f['p_chi2']:.3g}). Breaks: "
                   f"{b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.")
     if len(run.pairs):
-        pt = Table(title="Per confusion pair, true -> predicted (most misclassified images first)")
+        pt = Table(box=SIMPLE_HEAD,
+                   title="Per confusion pair, true -> predicted (most misclassified images first)")
         for col in ("pair", "images", "fixed", "random", "p", "label", "confusion type"):
             pt.add_column(col, justify="right" if col in ("images", "fixed", "random", "p") else "left")
         for r in run.pairs.head(15).itertuples():
@@ -139,7 +141,7 @@ def _print(run, d: dict) -> None:
                        pct(r.random_fix_rate), f"{r.p:.3g}", r.label, r.confusion_type)
         console.print(pt)
     if run.sweep is not None and len(run.sweep):
-        st = Table(title="Sweep: top % x box size (net gain = fixes - breaks)")
+        st = Table(box=SIMPLE_HEAD, title="Sweep: top % x box size (net gain = fixes - breaks)")
         for col in ("top %", "box", "erased", "fixes", "breaks", "net gain", "random fixes", "p (fixes)"):
             st.add_column(col, justify="right")
         for r in run.sweep.itertuples():
