@@ -25,8 +25,9 @@ from misclass.predict.kinds import predictor_kinds, set_predictor_kind
 ModelsOpt = Annotated[list[str] | None,
                       typer.Option("--model", "-m", help="Predictors (repeat). Default: all.")]
 LabelsOpt = Annotated[str | None, typer.Option(
-    "--labels", help="Label sets: 'real' (ImageNet-ReaL, needs misclass\\[imagenet]) or a JSONL/CSV file "
-    "of sample_id -> labels [, problematic].")]
+    "--labels", help="Label sets: 'real' (ImageNet-ReaL, needs misclass\\[imagenet]), 'review' (the "
+    "store's review decisions, see misclass review) or a JSONL/CSV file of sample_id -> labels "
+    "[, problematic].")]
 GroupsOpt = Annotated[list[str] | None, typer.Option(
     "--groups", help="Class groups (repeat): 'imagenet' (objects/organisms/dogs), 'metaclasses' "
     "(imagenet-x's 100) or a class,group CSV. Default: imagenet for ImageNet stores.")]
@@ -68,7 +69,7 @@ def evaluate(
     if not pred.models:
         raise InputError(f"{s.path}: the store holds no models")
     classes = s.classes()
-    sets = load_label_sets(labels, pred.sample_ids, classes) if labels else None
+    sets = load_label_sets(labels, pred.sample_ids, classes, store=s) if labels else None
     grp = load_class_groups(_default_groups(groups, classes), classes)
     kinds = predictor_kinds(s, pred.models)
     ev = evaluate_predictors(pred.models, pred.labels, pred.topk, pred.k, label_sets=sets, groups=grp,
@@ -219,7 +220,7 @@ def factors(
     annotated, fac = imagenet_x_factors(pred.sample_ids, classes["id"].tolist(), which=factor_set,
                                         filter_prototypes=not keep_prototypes)
     if labels:
-        sets = load_label_sets(labels, pred.sample_ids, classes)
+        sets = load_label_sets(labels, pred.sample_ids, classes, store=s)
         correct = multilabel_correct(pred.top1, sets)
         use = annotated & sets.evaluable
     else:

@@ -1,6 +1,7 @@
 """Read label sets and class groups from users' files, or name a built-in source.
 
-Label sets (``--labels``): ``real`` (ImageNet-ReaL from ``imagenet-x``) or a file mapping
+Label sets (``--labels``): ``real`` (ImageNet-ReaL from ``imagenet-x``), ``review`` (the store's
+review decisions, see :mod:`misclass.review`) or a file mapping
 sample ids to lists of correct classes, with an optional ``problematic`` flag:
 
 - JSONL, one object a line: ``{"sample_id": "img1.png", "labels": [3, 5], "problematic": false}``;
@@ -163,10 +164,23 @@ def read_label_sets(path: str | Path, sample_ids: Sequence[str], classes: pd.Dat
     return LabelSets.from_lists(sets, problematic=problematic, source=str(path), n_unmatched=unmatched)
 
 
-def load_label_sets(spec: str, sample_ids: Sequence[str], classes: pd.DataFrame) -> LabelSets:
-    """``real`` (ImageNet-ReaL; needs ``misclass[imagenet]``) or a JSONL/CSV file path."""
+def load_label_sets(spec: str, sample_ids: Sequence[str], classes: pd.DataFrame, *,
+                    store=None) -> LabelSets:
+    """``real`` (ImageNet-ReaL; needs ``misclass[imagenet]``), ``review`` (the decisions of the
+    review app in the store's ``annotations.sqlite``; ``review:URL`` reads another database; needs
+    ``store`` and ``misclass[review]``) or a JSONL/CSV file path."""
     if spec == "real":
         return real_label_sets(list(sample_ids), classes["id"].tolist())
+    if spec == "review" or spec.startswith("review:"):
+        if store is None:
+            raise InputError(f"--labels {spec}: needs the store whose review decisions to read")
+        from misclass.extras import require
+
+        require("sqlalchemy", "review", feature="--labels review")
+        from misclass.review.export import review_label_sets
+
+        return review_label_sets(store, spec.split(":", 1)[1] if ":" in spec else None,
+                                 sample_ids=sample_ids)
     return read_label_sets(spec, sample_ids, classes)
 
 

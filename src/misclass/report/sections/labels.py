@@ -35,7 +35,7 @@ def label_sets_for(ctx: ReportContext, classes: pd.DataFrame) -> tuple[LabelSets
     spec = ctx.options.get("labels")
     ids = ctx.predictions.sample_ids
     if spec:
-        return load_label_sets(str(spec), ids, classes), ""
+        return load_label_sets(str(spec), ids, classes, store=ctx.store), ""
     if not is_imagenet_classes(classes["id"]):
         return None, ""
     try:

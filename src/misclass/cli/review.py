@@ -1,0 +1,175 @@
+"""``misclass review``: serve the review app; add reviewers, create tasks, export decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console, get_store
+from misclass.errors import InputError
+
+review_app = typer.Typer(
+    help="The review web app: people mark which candidate labels of each image are correct, flag "
+    "problematic images and label images; the decisions feed 'misclass evaluate --labels review'.\n\n"
+    "Example: misclass review --store misclass-demo/store   (then open http://127.0.0.1:8000)",
+    invoke_without_command=True,
+)
+app.add_typer(review_app, name="review")
+
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", help="SQLAlchemy URL of the review database. Default: sqlite:///<store>/annotations.sqlite "
+    "(WAL mode); e.g. postgresql+psycopg://user@host/review.")]
+
+
+def _database(store: Path, db: str | None, *, create: bool = True):
+    from misclass.review.schema import open_database
+
+    s = get_store(store)
+    return s, open_database(s.path, db, create=create)
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+@review_app.callback()
+def serve(
+    ctx: typer.Context,
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on. Any address other than loopback requires every reviewer "
+        "to sign in with a token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    db: DbOpt = None,
+    require_tokens: Annotated[bool, typer.Option(
+        "--require-tokens", help="Require tokens even on loopback.")] = False,
+) -> None:
+    """Serve the review app (without a sub-command), or run one of the sub-commands below.
+
+    Example: misclass review --store misclass-demo/store --port 8000
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from misclass.extras import require
+
+    uvicorn = require("uvicorn", "review", feature="misclass review")
+    from misclass.review.context import ReviewContext
+    from misclass.review.web import create_app
+
+    s, database = _database(store, db)
+    tokens = require_tokens or not _loopback(host)
+    web = create_app(ReviewContext.load(s), database, require_tokens=tokens,
+                     hosts=() if _loopback(host) else (host, f"{host}:{port}"))
+    console.print(f"Reviewing {s.path} at http://{host}:{port}  (database: {database.url})"
+                  + ("; sign-in needs a token (misclass review add-user NAME)" if tokens else ""),
+                  soft_wrap=True, highlight=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@review_app.command("add-user")
+def add_user(
+    name: Annotated[str, typer.Argument(help="Reviewer name: letters, digits, '.', '_', '-'.")],
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    db: DbOpt = None,
+    new_token: Annotated[bool, typer.Option("--new-token", help="Issue a new token to an existing reviewer "
+                                            "(the old one stops working).")] = False,
+) -> None:
+    """Add a reviewer and print their sign-in token (shown once; only its hash is kept).
+
+    Example: misclass review add-user alice --store misclass-demo/store
+    """
+    from misclass.review.people import add_user as _add
+
+    _, database = _database(store, db)
+    token = _add(database, name, new_token=new_token)
+    console.print(f"Token of {name}: {token}", soft_wrap=True, highlight=False)
+
+
+@review_app.command("task")
+def task(
+    name: Annotated[str, typer.Argument(help="Task name, e.g. disagreements-1.")],
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="Which images: disagreement (models disagree), all-miss (every model wrong), "
+        "pair (--pair A,B), random (--size), ids (--ids FILE).")] = "disagreement",
+    pair: Annotated[str | None, typer.Option("--pair", help="Two classes (index, id or name), e.g. "
+                                             "'marmot,beaver'.")] = None,
+    ids: Annotated[Path | None, typer.Option("--ids", help="File with one sample id a line (or a CSV with "
+                                             "a sample_id column).")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="At most this many images (a seeded random "
+                                             "subset); random samples default to 100.", min=1)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of random choices.")] = 0,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="review (judge candidate labels), label (pick the class) or training (pick, "
+        "then see the answer).")] = "review",
+    top5: Annotated[bool, typer.Option("--top5", help="Candidates include every model's top-5, not only "
+                                       "top-1.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Create a named task: a set of images in parts of 10.
+
+    Example: misclass review task beavers --kind pair --pair marmot,beaver --store imagenet-store
+    """
+    from misclass.review.context import ReviewContext
+    from misclass.review.tasks import create_task
+
+    s, database = _database(store, db)
+    pair_t = None
+    if pair is not None:
+        parts = [p.strip() for p in pair.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise InputError(f"--pair {pair!r}: expected two classes separated by a comma, "
+                             "e.g. marmot,beaver")
+        pair_t = (parts[0], parts[1])
+    t = create_task(database, ReviewContext.load(s), name, kind, mode=mode, top5=top5, pair=pair_t, size=size,
+                    seed=seed, ids=ids)
+    parts = -(-t.n_items // 10)
+    console.print(f"Task {t.name!r} (#{t.id}): {t.n_items} images in {parts} parts, mode {t.mode}",
+                  soft_wrap=True, highlight=False)
+
+
+@review_app.command("tasks")
+def list_tasks(store: StoreOpt = DEFAULT_STORE_PATH, db: DbOpt = None) -> None:
+    """List the tasks with their size.
+
+    Example: misclass review tasks --store misclass-demo/store
+    """
+    from misclass.review.tasks import list_tasks as _list
+
+    _, database = _database(store, db)
+    table = Table(title="Review tasks")
+    for col in ("id", "name", "kind", "mode", "images"):
+        table.add_column(col, justify="right" if col in ("id", "images") else "left")
+    for t in _list(database):
+        table.add_row(str(t.id), t.name, t.kind, t.mode, str(t.n_items))
+    console.print(table)
+
+
+@review_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")],
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    db: DbOpt = None,
+    humans: Annotated[bool, typer.Option("--humans/--no-humans", help="Also write each labeler's picks as "
+                                         "a predictor human-NAME (kind human) in the store.")] = True,
+) -> None:
+    """Write the decisions as label sets and problematic flags, one JSON object a line.
+
+    A class is in an image's set when more reviewers marked it correct than wrong; an image is
+    problematic when a reviewer flagged it. The file works with --labels of evaluate and report.
+
+    Example: misclass review export --store misclass-demo/store --out review.jsonl
+    """
+    from misclass.review.export import export_jsonl, write_human_predictors
+
+    s, database = _database(store, db, create=False)
+    n = export_jsonl(database, s.sample_ids().tolist(), out)
+    console.print(f"Wrote {n} reviewed images to {out}", soft_wrap=True, highlight=False)
+    if humans:
+        names = write_human_predictors(s, database)
+        if names:
+            console.print(f"Labelers' picks as predictors: {', '.join(names)}", soft_wrap=True,
+                          highlight=False)
