@@ -67,13 +67,18 @@ def test_explain_end_to_end(trained, tmp_path, capsys):
         assert f"figures/{stem}.png" in html
 
 
-def test_explain_other_methods_and_options(trained, capsys):
-    code, stdout, err = run_cli(["explain", "--store", trained, "--model", "cnn-plain", "--method",
+def test_explain_other_methods_and_options(trained, tmp_path, capsys):
+    out = tmp_path / "e.json"
+    code, stdout, err = run_cli(["explain", "--json", out, "--store", trained, "--model", "cnn-plain",
+                                 "--method",
                                  "gradient", "--target", "true", "--fill", "blur", "--box", "3x2",
                                  "--no-sweep", "--spare", "object", "--correct", "10", "--pairs",
                                  "0:1,3:5,8:3"], capsys)
     assert code == 0, err
-    assert "3x2 boxes" in stdout and "fill blur" in stdout
+    d = json.loads(out.read_text())
+    assert (d["box"], d["fill"], d["method"], d["target"]) == ("3x2", "blur", "gradient", "true")
+    assert d["options"]["spare"] == "object" and d["sweep"] is None
+    assert {(p["true"], p["predicted"]) for p in d["pairs"]} <= {(0, 1), (3, 5), (8, 3)}
 
 
 def test_explain_help_has_an_example(capsys):
