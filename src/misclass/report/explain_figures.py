@@ -93,19 +93,21 @@ def sweep_figure(sweep: pd.DataFrame, *, model: str):
 
 def planted_figure(planted: dict, *, model: str):
     """Fix rates on planted and other errors, saliency erasure vs random control."""
-    fig, ax = new_figure(6.5, 3.6)
-    groups = [("planted errors\n(predicted as the patch's class)", "planted_errors"),
-              ("other errors\n(images without a planted patch)", "other_errors"),
-              ("errors on planted images\ntowards a third class", "other_planted_image_errors")]
+    fig, ax = new_figure(7.5, 3.8)
+    groups = [("planted errors\n(follow the patch)", "planted_errors", planted["planted_errors"]),
+              ("other errors\n(no planted patch)", "other_errors", planted["other_errors"]),
+              ("planted images,\nthird class", "other_planted_image_errors",
+               planted.get("other_planted_image_errors", 0))]
     xs = np.arange(len(groups))
-    sal = [planted["fix_rate"].get(k) for _, k in groups]
-    rnd = [planted["random_fix_rate"].get(k) for _, k in groups]
-    ax.bar(xs - 0.2, [100 * (v or 0) for v in sal], width=0.4, color="#2171b5",
-           label="saliency-guided erasure")
-    ax.bar(xs + 0.2, [100 * (v or 0) for v in rnd], width=0.4, color="#bdbdbd",
-           label="random boxes, same area")
-    ax.set_xticks(xs, [g for g, _ in groups])
-    ax.set_ylabel("errors fixed (%)")
+    sal = [100 * (planted["fix_rate"].get(k) or 0) for _, k, _ in groups]
+    rnd = [100 * (planted["random_fix_rate"].get(k) or 0) for _, k, _ in groups]
+    ax.bar(xs - 0.2, sal, width=0.4, color="#2171b5", label="saliency-guided erasure")
+    ax.bar(xs + 0.2, rnd, width=0.4, color="#bdbdbd", label="random boxes, same area")
+    for x, v in zip(xs, sal, strict=True):
+        ax.text(x - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=8)
+    ax.set_xticks(xs, [f"{g}\nn = {n}" for g, _, n in groups], fontsize=8)
+    ax.set_ylabel("errors fixed by the erasure (%)")
+    ax.set_ylim(0, max([*sal, *rnd, 10]) * 1.15)
     ax.set_title(f"{model}: does erasing the salient pixels remove the planted cause?")
     ax.legend(fontsize=8)
     return fig
