@@ -1,0 +1,314 @@
+"""Every endpoint of the review app through FastAPI's test client, on a real SQLite file,
+including bad and hostile input."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the review app needs misclass[review]")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from review_support import csrf_of, make_store, sign_in  # noqa: E402
+
+from misclass.review.context import ReviewContext  # noqa: E402
+from misclass.review.people import add_user  # noqa: E402
+from misclass.review.schema import open_database  # noqa: E402
+from misclass.review.tasks import create_task  # noqa: E402
+from misclass.review.web import create_app  # noqa: E402
+
+JSON = {"accept": "application/json"}
+
+
+@pytest.fixture
+def env(tmp_path):
+    store = make_store(tmp_path / "store")
+    db = open_database(store.path)
+    ctx = ReviewContext.load(store)
+    review = create_task(db, ctx, "dis", "disagreement")
+    label = create_task(db, ctx, "lab", "random", mode="training", size=4)
+    app = create_app(ctx, db)
+    with TestClient(app) as client:
+        yield {"store": store, "db": db, "ctx": ctx, "client": client, "app": app, "review": review,
+               "label": label}
+    db.dispose()
+
+
+def rows(store, sql):
+    with sqlite3.connect(store.path / "annotations.sqlite") as con:
+        return con.execute(sql).fetchall()
+
+
+def test_database_is_sqlite_wal_in_the_store(env):
+    assert (env["store"].path / "annotations.sqlite").is_file()
+    assert rows(env["store"], "pragma journal_mode")[0][0] == "wal"
+
+
+def test_pages_need_sign_in(env):
+    c = env["client"]
+    r = c.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert c.get("/api/classes?q=cat").status_code == 401
+    assert c.get("/images/0.png", follow_redirects=False).status_code in (303, 401)
+    assert c.post("/decide", data={"sample": 0, "class": 0, "value": "correct"}).status_code == 403
+
+
+def test_sign_in_forged_and_out(env):
+    c = env["client"]
+    c.get("/login")
+    r = c.post("/login", data={"name": "ann", "csrf": "forged"}, follow_redirects=False)
+    assert r.status_code == 403
+    r = c.post("/login", data={"name": "../etc", "csrf": csrf_of(c.get("/login").text)}, follow_redirects=False)
+    assert r.status_code == 303 and "error=" in r.headers["location"]
+    csrf = sign_in(c, "ann")
+    assert "signed in as <b>ann</b>" in c.get("/").text
+    assert c.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_tokens_required_beyond_loopback(env):
+    token = add_user(env["db"], "bob")
+    app = create_app(env["ctx"], env["db"], require_tokens=True)
+    with TestClient(app) as c:
+        page = c.get("/login")
+        assert "required" in page.text
+        r = c.post("/login", data={"name": "bob", "csrf": csrf_of(page.text)}, follow_redirects=False)
+        assert "error=" in r.headers["location"]
+        r = c.post("/login", data={"name": "bob", "token": "wrong", "csrf": csrf_of(page.text)},
+                   follow_redirects=False)
+        assert "wrong%20token" in r.headers["location"]
+        sign_in(c, "bob", token)
+        assert c.get("/").status_code == 200
+    # a script uses the token as a bearer token; no cookie, no CSRF needed
+    with TestClient(app) as c:
+        h = {"authorization": f"Bearer {token}", **JSON}
+        r = c.post("/decide", data={"sample": 1, "class": 0, "value": "wrong"}, headers=h)
+        assert r.status_code == 200 and r.json()["decisions"] == {"0": "wrong"}
+        assert c.get("/api/samples/1", headers={"authorization": "Bearer nope"}).status_code == 401
+
+
+def test_unknown_host_refused(env):
+    r = env["client"].get("/login", headers={"host": "evil.example"})
+    assert r.status_code == 400
+
+
+def test_tasks_pages_and_progress(env):
+    c, t = env["client"], env["review"]
+    sign_in(c, "ann")
+    index = c.get("/").text
+    assert "Completed 0 of 4 images (0 of 1 parts)" in index and "lab" in index
+    r = c.get(f"/tasks/{t.id}", follow_redirects=False)
+    assert r.headers["location"] == f"/tasks/{t.id}/0"
+    page = c.get(f"/tasks/{t.id}/0").text
+    assert "img01.png" in page and "dataset label" in page and "a small feline" in page
+    assert "1 of 3 models predict it" in page
+    assert c.get(f"/tasks/{t.id}/4").status_code == 404
+    assert c.get("/tasks/999").status_code == 404
+    assert c.get(f"/tasks/{t.id}/x").status_code == 422
+    assert c.get(f"/api/tasks/{t.id}/progress").json()["text"] == "Completed 0 of 4 images (0 of 1 parts)"
+    assert c.get("/samples/3").status_code == 200
+    assert c.get("/samples/12").status_code == 404
+
+
+def test_decide_commits_each_decision(env):
+    c, t, store = env["client"], env["review"], env["store"]
+    csrf = sign_in(c, "ann")
+    form = {"csrf": csrf, "sample": 1, "task": t.id}
+    r = c.post("/decide", data={**form, "class": 0, "value": "correct"}, headers=JSON)
+    assert r.status_code == 200 and r.json()["decisions"] == {"0": "correct"}
+    # committed: another connection sees it at once
+    assert rows(store, "select sample_id, class_index, value from decisions") == [("img01.png", 0, "correct")]
+    r = c.post("/decide", data={**form, "class": 1, "value": "wrong"}, headers=JSON)
+    assert r.json()["progress"]["done"] == 1  # candidates of image 1 are classes 0 and 1
+    r = c.post("/decide", data={**form, "class": 1, "value": "unreviewed"}, headers=JSON)
+    assert r.json()["decisions"] == {"0": "correct"} and r.json()["progress"]["done"] == 0
+    assert [v for (v,) in rows(store, "select value from decision_log order by id")] == \
+        ["correct", "wrong", "unreviewed"]
+    who = rows(store, "select u.name, d.created_at from decisions d join users u on u.id = d.user_id")
+    assert who[0][0] == "ann" and who[0][1]
+    # without JavaScript: a redirect back to the page
+    r = c.post("/decide", data={**form, "class": 1, "value": "unclear", "next": f"/tasks/{t.id}/0"},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/tasks/{t.id}/0"
+    page = c.get(f"/tasks/{t.id}/0").text
+    assert 'data-value="unclear"' in page and 'data-value="correct"' in page
+    api = c.get("/api/samples/1").json()
+    assert {d["value"] for d in api["all_decisions"]} == {"correct", "unclear"}
+
+
+@pytest.mark.parametrize("data, status, message", [
+    ({"class": 0, "value": "maybe"}, 400, "value"),
+    ({"class": 0, "value": "correct", "sample": 99}, 404, "sample 99"),
+    ({"class": 0, "value": "correct", "sample": -1}, 404, "sample -1"),
+    ({"class": 0, "value": "correct", "sample": "1; drop table decisions"}, 400, "not an integer"),
+    ({"class": 4, "value": "correct"}, 404, "class 4"),
+    ({"value": "correct"}, 400, "'class': missing"),
+    ({"class": 0, "value": "correct", "task": 77}, 404, "task 77"),
+    ({"class": 0, "value": "x" * 5000}, 400, "at most"),
+])
+def test_decide_bad_input(env, data, status, message):
+    c = env["client"]
+    csrf = sign_in(c, "ann")
+    r = c.post("/decide", data={"csrf": csrf, "sample": 1, **data}, headers=JSON)
+    assert r.status_code == status and message in r.json()["error"]
+    assert rows(env["store"], "select count(*) from decision_log")[0][0] == 0
+
+
+def test_forged_and_cross_site_posts_refused(env):
+    c = env["client"]
+    csrf = sign_in(c, "ann")
+    data = {"sample": 1, "class": 0, "value": "correct"}
+    assert c.post("/decide", data=data, headers=JSON).status_code == 403
+    assert c.post("/decide", data={**data, "csrf": "x" + csrf[1:]}, headers=JSON).status_code == 403
+    assert c.post("/decide", data={**data, "csrf": csrf},
+                  headers={**JSON, "origin": "http://evil.example"}).status_code == 403
+    assert c.post("/decide", data={**data, "csrf": csrf},
+                  headers={**JSON, "sec-fetch-site": "cross-site"}).status_code == 403
+    assert c.post("/decide", data={**data, "csrf": csrf}, headers={**JSON, "origin": "null"}).status_code == 403
+    assert c.post("/decide", content=b'{"sample": 1}', headers={**JSON, "content-type": "application/json",
+                                                               "x-csrf-token": csrf}).status_code == 400
+    big = c.post("/decide", data={**data, "csrf": csrf, "pad": "y" * 1900, **{f"f{i}": "z" * 1900 for i in range(9)}},
+                 headers=JSON)
+    assert big.status_code == 400 and "bytes" in big.json()["error"]
+    many = c.post("/decide", data={**data, "csrf": csrf, **{f"f{i}": "1" for i in range(60)}}, headers=JSON)
+    assert many.status_code == 400 and "fields" in many.json()["error"]
+    # the CSRF header works as well as the field (JavaScript sends both)
+    ok = c.post("/decide", data=data, headers={**JSON, "x-csrf-token": csrf, "origin": "http://testserver"})
+    assert ok.status_code == 200
+    assert rows(env["store"], "select count(*) from decision_log")[0][0] == 1
+
+
+def test_open_redirect_refused(env):
+    c = env["client"]
+    csrf = sign_in(c, "ann")
+    for target in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
+        r = c.post("/decide", data={"csrf": csrf, "sample": 1, "class": 0, "value": "wrong", "next": target},
+                   follow_redirects=False)
+        assert r.headers["location"] == "/"
+    r = c.get("/login?next=//evil.example")
+    assert 'name="next" value="/"' in r.text
+
+
+def test_bulk_actions(env):
+    c, t = env["client"], env["review"]
+    csrf = sign_in(c, "ann")
+    form = {"csrf": csrf, "sample": 2, "task": t.id}
+    r = c.post("/bulk", data={**form, "action": "label-correct"}, headers=JSON)
+    assert r.json()["decisions"] == {"1": "correct"}  # image 2 is labeled class 1
+    r = c.post("/bulk", data={**form, "action": "unreviewed-wrong"}, headers=JSON)
+    assert r.json()["decisions"] == {"0": "wrong", "1": "correct", "2": "wrong"}
+    assert r.json()["progress"]["done"] == 1
+    r = c.post("/bulk", data={**form, "action": "everything"}, headers=JSON)
+    assert r.status_code == 400 and "action" in r.json()["error"]
+
+
+def test_flag_with_reason_escaped(env):
+    c, t = env["client"], env["review"]
+    csrf = sign_in(c, "ann")
+    reason = '<script>alert("x")</script>'
+    r = c.post("/flag", data={"csrf": csrf, "sample": 4, "task": t.id, "problematic": "1", "reason": reason},
+               headers=JSON)
+    assert r.json()["problematic"] is True and r.json()["progress"]["done"] == 1
+    page = c.get(f"/tasks/{t.id}/2").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+    assert rows(env["store"], "select problematic, reason from flags") == [(1, reason)]
+    bad = c.post("/flag", data={"csrf": csrf, "sample": 4, "problematic": "yes"}, headers=JSON)
+    assert bad.status_code == 400
+    long = c.post("/flag", data={"csrf": csrf, "sample": 4, "problematic": "1", "reason": "r" * 600},
+                  headers=JSON)
+    assert long.status_code == 400 and "at most 500" in long.json()["error"]
+    r = c.post("/flag", data={"csrf": csrf, "sample": 4, "problematic": "0"}, headers=JSON)
+    assert r.json()["problematic"] is False
+
+
+def test_images_by_index_only(env):
+    c = env["client"]
+    sign_in(c, "ann")
+    r = c.get("/images/3.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
+    from io import BytesIO
+
+    from PIL import Image
+
+    assert Image.open(BytesIO(r.content)).size == (256, 256)
+    assert Image.open(BytesIO(c.get("/images/3.png?size=large").content)).size == (768, 768)
+    assert c.get("/images/12.png").status_code == 404
+    assert c.get("/images/-1.png").status_code == 404
+    assert c.get("/images/3.png?size=../../x").status_code == 400
+    for path in ("/images/..%2F..%2Fsamples.parquet", "/images/../store.json", "/images/%2e%2e/store.json",
+                 "/images/1.png/../../../etc/passwd", "/static/../annotations.sqlite"):
+        r = c.get(path)
+        assert r.status_code in (404, 422) and b"PAR1" not in r.content and b"SQLite" not in r.content
+
+
+def test_labeling_pick_becomes_human_predictor(env):
+    c, t, store = env["client"], env["label"], env["store"]
+    csrf = sign_in(c, "ann")
+    page = c.get(f"/tasks/{t.id}/0").text
+    assert "Browse" in page and "Dataset label" not in page  # hidden until a pick in training mode
+    from misclass.review.tasks import task_items
+
+    items = task_items(env["db"], t.id)
+    i, _ = items[0]
+    label = int(env["ctx"].labels[i])
+    r = c.post("/pick", data={"csrf": csrf, "sample": i, "task": t.id, "class": (label + 1) % 4}, headers=JSON)
+    assert r.json()["answer"] == {"label": label, "name": env["ctx"].names[label], "right": False}
+    r = c.post("/pick", data={"csrf": csrf, "sample": i, "task": t.id, "class": label}, headers=JSON)
+    assert r.json()["answer"]["right"] is True and r.json()["progress"]["done"] == 1
+    assert "Dataset label" in c.get(f"/tasks/{t.id}/0").text
+    assert "human-ann" in store.model_names()
+    meta = store.model_metadata("human-ann")
+    assert meta["kind"] == "human" and meta["n_labeled"] == 1
+    top1 = store.read_model("human-ann").topk_ids[:, 0]
+    assert top1[i] == label and (top1 == -1).sum() == len(top1) - 1
+    assert c.post("/pick", data={"csrf": csrf, "sample": i, "class": 9}, headers=JSON).status_code == 404
+    r = c.post("/pick", data={"csrf": csrf, "sample": i, "task": t.id, "class": ""}, headers=JSON)
+    assert r.json()["pick"] is None
+
+
+def test_class_search(env):
+    c = env["client"]
+    sign_in(c, "ann")
+    assert [x["name"] for x in c.get("/api/classes?q=sea").json()["classes"]] == ["sea lion"]
+    assert [x["name"] for x in c.get("/api/classes?q=LION sea").json()["classes"]] == ["sea lion"]
+    assert c.get("/api/classes?q=").json()["classes"] == []
+    assert c.get("/api/classes?q=" + "a" * 300).status_code == 400
+
+
+def test_create_task_from_the_app(env):
+    c = env["client"]
+    csrf = sign_in(c, "ann")
+    r = c.post("/tasks", data={"csrf": csrf, "name": "pair", "kind": "pair", "pair": "cat, dog"}, headers=JSON)
+    assert r.status_code == 200 and r.json()["n_items"] == 2  # image 1: cat predicted dog; image 2: dog predicted cat
+    r = c.post("/tasks", data={"csrf": csrf, "name": "mine", "kind": "ids", "ids": "img03.png\nimg01.png\n"},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/tasks/")
+    for data, msg in [({"name": "pair", "kind": "random"}, "already exists"),
+                      ({"name": "x", "kind": "everything"}, "task kind"),
+                      ({"name": "x", "kind": "pair", "pair": "cat,zebra"}, "'zebra'"),
+                      ({"name": "x", "kind": "ids", "ids": "img01.png\nnope.png"}, "line 2: sample id 'nope.png'"),
+                      ({"name": "<b>", "kind": "random"}, "task name"),
+                      ({"name": "x", "kind": "random", "mode": "fast"}, "mode"),
+                      ({"name": "x", "kind": "random", "size": "0"}, "size")]:
+        r = c.post("/tasks", data={"csrf": csrf, **data}, headers=JSON)
+        assert r.status_code == 400 and msg in r.json()["error"], (data, r.json())
+
+
+def test_disagreements_and_stats(env):
+    c, t = env["client"], env["review"]
+    csrf = sign_in(c, "ann")
+    c.post("/decide", data={"csrf": csrf, "sample": 1, "class": 0, "value": "correct"}, headers=JSON)
+    c.post("/decide", data={"csrf": csrf, "sample": 1, "class": 1, "value": "wrong"}, headers=JSON)
+    with TestClient(env["app"]) as bob:
+        csrf_b = sign_in(bob, "bob")
+        bob.post("/decide", data={"csrf": csrf_b, "sample": 1, "class": 0, "value": "wrong", "task": t.id},
+                 headers=JSON)
+        bob.post("/decide", data={"csrf": csrf_b, "sample": 1, "class": 1, "value": "wrong"}, headers=JSON)
+        page = bob.get(f"/tasks/{t.id}/0").text
+        assert "ann marked class 0 correct" in page
+    dis = c.get("/disagreements").text
+    assert "img01.png" in dis and "ann: Correct" in dis and "bob: Wrong" in dis
+    stats = c.get("/stats").text
+    assert "Cohen" in stats and "<td>ann</td><td>bob</td>" in stats and "0.500" in stats
