@@ -198,3 +198,50 @@ def test_explain_selection_pairs_images_and_spare(tmp_path, model):
         explain_model(store, _loaded(model), ExplainOptions(images=("nope",), sweep=False), progress=False)
     with pytest.raises(InputError, match="object_y0"):
         explain_model(store, _loaded(model), ExplainOptions(spare="object", sweep=False), progress=False)
+
+
+MODEL_FILE = '''
+import torch
+from torchvision import transforms as T
+
+
+class Region(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        masks = torch.zeros(3, 16, 16)
+        masks[0, :4, :4] = 1
+        masks[1, 12:, 12:] = 1
+        masks[2, :4, 12:] = 1
+        self.register_buffer("masks", masks)
+        self.conv = torch.nn.Conv2d(3, 3, 1, groups=3, bias=False)
+        torch.nn.init.ones_(self.conv.weight)
+
+    def forward(self, x):
+        return self.conv(x.sum(1, keepdim=True) * self.masks[None]).sum(dim=(2, 3))
+
+
+def build():
+    return Region(), T.Compose([T.ToTensor(), T.Normalize([0, 0, 0], [1, 1, 1])])
+
+
+def build_custom():
+    return Region(), lambda image: T.functional.to_tensor(image)
+'''
+
+
+def test_load_explain_model_from_a_spec_or_the_store(tmp_path, model):
+    from misclass.explain import ExplainOptions, explain_model, load_explain_model
+
+    store = _known_store(tmp_path, n_wrong=4, n_right=4)
+    path = tmp_path / "region_model.py"
+    path.write_text(MODEL_FILE)
+    loaded = load_explain_model(store, f"py:{path}:build")
+    assert loaded.name == "build"
+    opts = ExplainOptions(method="gradient", percent=6.25, box=(1, 1), sweep=False)
+    run = explain_model(store, loaded, opts, progress=False)
+    assert run.result.accounting.fixed == 4
+    # a model that 'misclass predict' stored is reloaded from its spec, under its store name
+    store.write_model("region", np.zeros((8, 1), int), metadata={"spec": f"py:{path}:build", "source": "py"})
+    assert load_explain_model(store, "region").name == "region"
+    with pytest.raises(InputError, match="custom transform"):
+        load_explain_model(store, f"py:{path}:build_custom")
