@@ -1,0 +1,137 @@
+"""The torch model ``misclass explain`` explains, as a classifier of ``uint8`` pixels, and the
+store's images as that model sees them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from misclass.errors import InputError
+from misclass.extras import require
+from misclass.store import Store
+from misclass.validation import check_model_name
+
+
+# --------------------------------------------------------------------------- the model
+def load_explain_model(store: Store, text: str, *, seed: int = 0):
+    """The torch model ``text`` names: a model in the store that ``misclass train`` or
+    ``misclass predict`` wrote (its checkpoint or spec), or a model spec (``ckpt:PATH``,
+    ``timm:NAME@PATH``, ...). A clear :class:`InputError` otherwise."""
+    from misclass.predict.specs import SPEC_FORMS, load_model, parse_model_spec
+
+    in_store = False
+    try:
+        in_store = store.has_model(check_model_name(text))
+    except InputError:
+        pass
+    if in_store:
+        meta = store.model_metadata(text)
+        pretrained = bool(meta.get("pretrained", False))
+        if meta.get("checkpoint"):
+            spec = f"{text}=ckpt:{meta['checkpoint']}"
+        elif meta.get("spec"):
+            spec = parse_model_spec(str(meta["spec"]))
+            spec = type(spec)(spec.kind, spec.target, spec.at, text, spec.text)
+            seed = int(meta.get("seed", seed)) if meta.get("weights") == "random" else seed
+        else:
+            raise InputError(
+                f"model {text!r} in {store.path} has no torch weights "
+                f"(source: {meta.get('source', 'unknown')}); "
+                "explain needs a torch model: one stored by 'misclass train' or 'misclass predict', or a "
+                f"spec: {SPEC_FORMS}")
+        loaded = load_model(spec, num_classes=store.n_classes, pretrained=pretrained, seed=seed)
+    elif ":" in text:
+        loaded = load_model(parse_model_spec(text), num_classes=store.n_classes, seed=seed)
+    else:
+        have = ", ".join(store.model_names()) or "none"
+        raise InputError(f"--model {text!r}: no such model in {store.path} (models: {have}) and not a "
+                         f"model spec ({SPEC_FORMS})")
+    if loaded.preprocess.custom is not None:
+        raise InputError(f"model {loaded.name!r}: its preprocessing is a custom transform; explain needs "
+                         "one misclass can read (resize / crop / normalise), to erase pixels the model sees")
+    return loaded
+
+
+class TorchClassifier:
+    """A loaded model as ``classify(uint8 (B, H, W, C)) -> (B,)`` and ``inputs(...)`` tensors."""
+
+    def __init__(self, loaded, device: str = "cpu", batch_size: int = 128):
+        torch = require("torch", "torch", feature="saliency maps")
+        from misclass.predict.device import select_device
+
+        self.torch = torch
+        self.loaded = loaded
+        self.device = select_device(device)
+        self.module = loaded.module.to(self.device).eval()
+        self.batch_size = batch_size
+
+    def inputs(self, images: np.ndarray):
+        """Normalised float tensor (B, C, H, W) of uint8 (B, H, W[, C]) pixels."""
+        from misclass.predict.preprocess import scale_batch
+
+        x = self.torch.from_numpy(np.ascontiguousarray(images))
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        return scale_batch(x.contiguous(), self.loaded.preprocess, self.device)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        out = []
+        with self.torch.inference_mode():
+            for i in range(0, len(images), self.batch_size):
+                y = self.module(self.inputs(images[i:i + self.batch_size]))
+                y = y[0] if isinstance(y, tuple | list) else getattr(y, "logits", y)
+                out.append(y.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.logits(images).argmax(axis=1)
+
+
+def model_view(store: Store, preprocess, *, console=None, progress: bool = True) -> np.ndarray:
+    """Every store image after the model's geometric preprocessing: uint8 (N, H, W, C)."""
+    from PIL import Image
+    from rich.progress import Progress
+
+    from misclass.predict.preprocess import apply_geometry
+
+    arrays = store.images()
+    samples = None
+    if arrays is None:
+        samples = store.samples()
+        if "path" not in samples.columns:
+            raise InputError(f"{store.path}: the store holds no images (no image array, no paths); explain "
+                             "needs the images")
+        root = _image_root(store)
+    n = store.n_samples
+    out = None
+    with Progress(console=console, transient=True, disable=not progress) as bar:
+        task = bar.add_task(f"preparing {n:,} images", total=n)
+        for i in range(n):
+            if arrays is not None:
+                img = Image.fromarray(np.asarray(arrays[i]))
+            else:
+                path = Path(str(samples["path"].iloc[i]))
+                path = path if path.is_absolute() or root is None else root / path
+                try:
+                    with Image.open(path) as im:
+                        img = im.convert("RGB")
+                except OSError as exc:
+                    raise InputError(f"{path}: not a readable image ({exc})") from exc
+            t = apply_geometry(img, preprocess).numpy()
+            t = np.moveaxis(t, 0, -1)
+            if out is None:
+                out = np.empty((n, *t.shape), dtype=np.uint8)
+            if t.shape != out.shape[1:]:
+                raise InputError(f"image {i} becomes {t.shape} after preprocessing, others {out.shape[1:]}")
+            out[i] = t
+            bar.advance(task)
+    return out if out is not None else np.zeros((0, 1, 1, 1), dtype=np.uint8)
+
+
+def _image_root(store: Store) -> Path | None:
+    spec = str(store.info().get("dataset", ""))
+    if spec.startswith("folder:"):
+        return Path(spec[len("folder:"):].split(",")[0].split("[")[0])
+    return None
+
+
