@@ -59,7 +59,8 @@ def test_sign_in_forged_and_out(env):
     c.get("/login")
     r = c.post("/login", data={"name": "ann", "csrf": "forged"}, follow_redirects=False)
     assert r.status_code == 403
-    r = c.post("/login", data={"name": "../etc", "csrf": csrf_of(c.get("/login").text)}, follow_redirects=False)
+    r = c.post("/login", data={"name": "../etc", "csrf": csrf_of(c.get("/login").text)},
+               follow_redirects=False)
     assert r.status_code == 303 and "error=" in r.headers["location"]
     csrf = sign_in(c, "ann")
     assert "signed in as <b>ann</b>" in c.get("/").text
@@ -165,11 +166,12 @@ def test_forged_and_cross_site_posts_refused(env):
                   headers={**JSON, "origin": "http://evil.example"}).status_code == 403
     assert c.post("/decide", data={**data, "csrf": csrf},
                   headers={**JSON, "sec-fetch-site": "cross-site"}).status_code == 403
-    assert c.post("/decide", data={**data, "csrf": csrf}, headers={**JSON, "origin": "null"}).status_code == 403
+    assert c.post("/decide", data={**data, "csrf": csrf},
+                  headers={**JSON, "origin": "null"}).status_code == 403
     assert c.post("/decide", content=b'{"sample": 1}', headers={**JSON, "content-type": "application/json",
                                                                "x-csrf-token": csrf}).status_code == 400
-    big = c.post("/decide", data={**data, "csrf": csrf, "pad": "y" * 1900, **{f"f{i}": "z" * 1900 for i in range(9)}},
-                 headers=JSON)
+    pad = {f"f{i}": "z" * 1900 for i in range(9)}
+    big = c.post("/decide", data={**data, "csrf": csrf, **pad}, headers=JSON)
     assert big.status_code == 400 and "bytes" in big.json()["error"]
     many = c.post("/decide", data={**data, "csrf": csrf, **{f"f{i}": "1" for i in range(60)}}, headers=JSON)
     assert many.status_code == 400 and "fields" in many.json()["error"]
@@ -253,7 +255,8 @@ def test_labeling_pick_becomes_human_predictor(env):
     items = task_items(env["db"], t.id)
     i, _ = items[0]
     label = int(env["ctx"].labels[i])
-    r = c.post("/pick", data={"csrf": csrf, "sample": i, "task": t.id, "class": (label + 1) % 4}, headers=JSON)
+    r = c.post("/pick", data={"csrf": csrf, "sample": i, "task": t.id, "class": (label + 1) % 4},
+               headers=JSON)
     assert r.json()["answer"] == {"label": label, "name": env["ctx"].names[label], "right": False}
     r = c.post("/pick", data={"csrf": csrf, "sample": i, "task": t.id, "class": label}, headers=JSON)
     assert r.json()["answer"]["right"] is True and r.json()["progress"]["done"] == 1
@@ -280,15 +283,18 @@ def test_class_search(env):
 def test_create_task_from_the_app(env):
     c = env["client"]
     csrf = sign_in(c, "ann")
-    r = c.post("/tasks", data={"csrf": csrf, "name": "pair", "kind": "pair", "pair": "cat, dog"}, headers=JSON)
-    assert r.status_code == 200 and r.json()["n_items"] == 2  # image 1: cat predicted dog; image 2: dog predicted cat
+    r = c.post("/tasks", data={"csrf": csrf, "name": "pair", "kind": "pair", "pair": "cat, dog"},
+               headers=JSON)
+    # image 1: a cat predicted dog; image 2: a dog predicted cat
+    assert r.status_code == 200 and r.json()["n_items"] == 2
     r = c.post("/tasks", data={"csrf": csrf, "name": "mine", "kind": "ids", "ids": "img03.png\nimg01.png\n"},
                follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/tasks/")
     for data, msg in [({"name": "pair", "kind": "random"}, "already exists"),
                       ({"name": "x", "kind": "everything"}, "task kind"),
                       ({"name": "x", "kind": "pair", "pair": "cat,zebra"}, "'zebra'"),
-                      ({"name": "x", "kind": "ids", "ids": "img01.png\nnope.png"}, "line 2: sample id 'nope.png'"),
+                      ({"name": "x", "kind": "ids", "ids": "img01.png\nnope.png"},
+                       "line 2: sample id 'nope.png'"),
                       ({"name": "<b>", "kind": "random"}, "task name"),
                       ({"name": "x", "kind": "random", "mode": "fast"}, "mode"),
                       ({"name": "x", "kind": "random", "size": "0"}, "size")]:

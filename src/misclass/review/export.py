@@ -15,7 +15,7 @@ from misclass.analysis.labels import LabelSets
 from misclass.errors import InputError, StoreError
 from misclass.review.aggregate import ReviewedLabels, aggregate_decisions
 from misclass.review.records import all_decisions, all_flags, all_picks
-from misclass.review.schema import DB_FILE, Database, open_database
+from misclass.review.schema import Database, open_database
 from misclass.store import Store, open_store
 
 HUMAN_PREFIX = "human-"
@@ -38,9 +38,6 @@ def review_label_sets(store: Store | str | os.PathLike, db: str | None = None, *
     """The review decisions of a store as :class:`LabelSets` for ``sample_ids`` (default: the
     store's, in order); ``db`` is another SQLAlchemy URL."""
     s = store if isinstance(store, Store) else open_store(store)
-    if db is None and not (s.path / DB_FILE).exists():
-        raise InputError(f"--labels review: {s.path / DB_FILE} does not exist; review images first "
-                         f"(misclass review --store {s.path})")
     database = open_database(s.path, db, create=False)
     try:
         ids = s.sample_ids() if sample_ids is None else sample_ids

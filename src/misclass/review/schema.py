@@ -183,9 +183,14 @@ class Database:
         except (ArgumentError, ImportError, ValueError) as exc:
             raise InputError(f"--db {_safe(url)!r}: not a usable SQLAlchemy URL ({exc})") from None
         self.url = _safe(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        if not create and self.is_sqlite:
+            path = self.engine.url.database
+            if path and path != ":memory:" and not Path(path).exists():
+                raise InputError(f"{path} does not exist: no review decisions yet "
+                                 "(start with: misclass review --store STORE)")
         if journal_mode.upper() not in ("WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"):
             raise InputError(f"journal mode {journal_mode!r}: expected WAL or DELETE")
-        self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             _sqlite_setup(self.engine, journal_mode)
         self.writer = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
@@ -200,6 +205,7 @@ class Database:
             raise InputError(f"{_safe(url)}: cannot open the review database ({exc.orig})") from None
 
     def dispose(self) -> None:
+        """Close the pooled connections."""
         self.engine.dispose()
 
 

@@ -1,0 +1,176 @@
+"""``misclass review`` commands, export -> ``--labels review`` round trip, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason="the review database needs misclass[review]")
+
+from helpers import run_cli  # noqa: E402
+from review_support import make_store  # noqa: E402
+
+from misclass.analysis.labels import multilabel_accuracy  # noqa: E402
+from misclass.data.label_sets import load_label_sets  # noqa: E402
+from misclass.errors import InputError  # noqa: E402
+from misclass.review.people import add_user, sign_in  # noqa: E402
+from misclass.review.records import record_decisions, set_flag, set_pick  # noqa: E402
+from misclass.review.schema import open_database  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path):
+    return make_store(tmp_path / "store")
+
+
+def _review(store):
+    """Two reviewers: image 2 (a dog both cat and dog), image 6 problematic, image 9 really a frog."""
+    db = open_database(store.path)
+    _, ann = sign_in(db, "ann", None, require_token=False)
+    _, bob = sign_in(db, "bob", None, require_token=False)
+    record_decisions(db, ann.id, "img02.png", [(0, "correct"), (1, "correct"), (2, "wrong")])
+    record_decisions(db, bob.id, "img02.png", [(0, "correct"), (1, "unclear"), (2, "wrong")])
+    set_flag(db, ann.id, "img06.png", True, "two animals")
+    record_decisions(db, ann.id, "img09.png", [(1, "wrong"), (2, "correct")])
+    record_decisions(db, bob.id, "img09.png", [(1, "wrong"), (2, "unknown")])
+    set_pick(db, ann.id, "img03.png", 3, 1)
+    db.dispose()
+
+
+def test_add_user_prints_a_token(store, capsys):
+    code, out, _ = run_cli(["review", "add-user", "alice", "--store", store.path], capsys)
+    assert code == 0 and out.startswith("Token of alice: ")
+    token = out.split(": ", 1)[1].strip()
+    db = open_database(store.path)
+    assert sign_in(db, "alice", token, require_token=True)[1].name == "alice"
+    code, _, err = run_cli(["review", "add-user", "alice", "--store", store.path], capsys)
+    assert code == 2 and "already exists" in err
+    code, out, _ = run_cli(["review", "add-user", "alice", "--new-token", "--store", store.path], capsys)
+    assert code == 0 and out.split(": ", 1)[1].strip() != token
+    with pytest.raises(InputError, match="wrong token"):
+        sign_in(db, "alice", token, require_token=True)
+    code, _, err = run_cli(["review", "add-user", "../x", "--store", store.path], capsys)
+    assert code == 2 and "user name '../x'" in err
+
+
+def test_task_commands(store, tmp_path, capsys):
+    s = ["--store", store.path]
+    code, out, _ = run_cli(["review", "task", "dis", *s], capsys)
+    assert code == 0 and "4 images in 1 parts" in out
+    code, out, _ = run_cli(["review", "task", "miss", "--kind", "all-miss", *s], capsys)
+    assert "3 images" in out
+    code, out, _ = run_cli(["review", "task", "cd", "--kind", "pair", "--pair", "cat,dog", "--top5", *s], capsys)
+    assert "2 images" in out
+    code, out, _ = run_cli(["review", "task", "rnd", "--kind", "random", "--size", "5", "--mode", "label", *s],
+                           capsys)
+    assert "5 images" in out and "mode label" in out
+    ids = tmp_path / "ids.txt"
+    ids.write_text("img04.png\n\nimg00.png\n")
+    code, out, _ = run_cli(["review", "task", "mine", "--kind", "ids", "--ids", ids, *s], capsys)
+    assert code == 0 and "2 images" in out
+    code, out, _ = run_cli(["review", "tasks", *s], capsys)
+    assert all(n in out for n in ("dis", "miss", "cd", "rnd", "mine"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["x", "--kind", "ids", "--ids", "IDS"], "IDS: line 2: sample id 'nope.png' is not in the store"),
+    (["x", "--kind", "ids", "--ids", "MISSING"], "no such file"),
+    (["x", "--kind", "ids"], "needs --ids"),
+    (["x", "--kind", "pair", "--pair", "cat,zebra"], "'zebra' is neither"),
+    (["x", "--kind", "pair", "--pair", "cat"], "two classes separated by a comma"),
+    (["x", "--kind", "nearly"], "task kind 'nearly'"),
+    (["x", "--mode", "quick"], "mode 'quick'"),
+    (["bad/name"], "task name"),
+])
+def test_task_bad_input(store, tmp_path, capsys, args, message):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("img01.png\nnope.png\n")
+    args = [str(ids) if a == "IDS" else str(tmp_path / "missing.txt") if a == "MISSING" else a for a in args]
+    message = message.replace("IDS", str(ids))
+    code, _, err = run_cli(["review", "task", *args, "--store", store.path], capsys)
+    assert code == 2 and message in " ".join(err.split()), err
+    db = open_database(store.path)
+    from misclass.review.tasks import list_tasks
+
+    assert list_tasks(db) == []  # nothing half-written
+
+
+def test_unknown_store_and_db(tmp_path, capsys):
+    code, _, err = run_cli(["review", "add-user", "ann", "--store", tmp_path / "nowhere"], capsys)
+    assert code == 2 and "no misclass store here" in err
+    code, _, err = run_cli(["review", "--store", tmp_path / "nowhere"], capsys)
+    assert code == 2 and "no misclass store here" in err
+    store = make_store(tmp_path / "s")
+    code, _, err = run_cli(["review", "export", "--out", tmp_path / "r.jsonl", "--store", store.path], capsys)
+    assert code == 2 and "annotations.sqlite does not exist" in err
+    assert not (store.path / "annotations.sqlite").exists()
+    code, _, err = run_cli(["review", "add-user", "ann", "--db", "nosuchdialect://x", "--store", store.path],
+                           capsys)
+    assert code == 2 and "not a usable SQLAlchemy URL" in err
+    code, _, err = run_cli(["evaluate", "--labels", "review", "--store", store.path], capsys)
+    assert code == 2 and "annotations.sqlite does not exist" in err
+
+
+def test_help_has_examples(capsys):
+    for cmd in ([], ["add-user"], ["task"], ["tasks"], ["export"]):
+        code, out, _ = run_cli(["review", *cmd, "--help"], capsys)
+        assert code == 0 and "Example: misclass review" in " ".join(out.split()), cmd
+
+
+def test_export_round_trip_to_multilabel_accuracy(store, tmp_path, capsys):
+    _review(store)
+    out = tmp_path / "review.jsonl"
+    code, text, _ = run_cli(["review", "export", "--out", out, "--store", store.path], capsys)
+    assert code == 0 and "Wrote 3 reviewed images" in text and "human-ann" in text
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert lines == [
+        {"sample_id": "img02.png", "labels": [0, 1], "problematic": False, "reason": "", "reviewers": 2},
+        {"sample_id": "img06.png", "labels": [], "problematic": True, "reason": "two animals", "reviewers": 1},
+        {"sample_id": "img09.png", "labels": [2], "problematic": False, "reason": "", "reviewers": 2},
+    ]
+    pred = store.load(["m1", "m2", "m3"])
+    from_db = load_label_sets("review", pred.sample_ids, store.classes(), store=store)
+    from_file = load_label_sets(str(out), pred.sample_ids, store.classes())
+    for sets in (from_db, from_file):
+        res = multilabel_accuracy(pred.top1, sets)
+        # evaluable: image 2 (set {cat, dog}) and image 9 (set {frog}); m3 says frog on image 2
+        assert res.n == 2 and res.accuracy.tolist() == [1.0, 1.0, 0.5]
+        assert res.excluded == {"no_set": 9, "empty": 1, "problematic": 0}
+    assert store.model_metadata("human-ann")["kind"] == "human"
+    # the evaluate command counts the decisions too
+    js = tmp_path / "eval.json"
+    code, text, _ = run_cli(["evaluate", "--labels", "review", "--store", store.path, "--json", js], capsys)
+    assert code == 0 and "multi-label accuracy on 2 images" in " ".join(text.split())
+    got = {m["name"]: m["multilabel"] for m in json.loads(js.read_text())["models"]}
+    assert got["m1"] == 1.0 and got["m3"] == 0.5
+    # another database by URL
+    url = f"sqlite:///{store.path / 'annotations.sqlite'}"
+    sets = load_label_sets(f"review:{url}", pred.sample_ids, store.classes(), store=store)
+    assert sets.set_of(2) == [0, 1]
+    with pytest.raises(InputError, match="needs the store"):
+        load_label_sets("review", pred.sample_ids, store.classes())
+
+
+def test_export_refuses_a_folder_and_keeps_old_file(store, tmp_path, capsys):
+    _review(store)
+    code, _, err = run_cli(["review", "export", "--out", tmp_path, "--store", store.path], capsys)
+    assert code == 2 and "is a folder" in err
+
+
+def test_human_predictor_name_clash(store, capsys, tmp_path):
+    import numpy as np
+
+    store.write_model("human-ann", np.zeros((12, 1), dtype=int))
+    _review(store)
+    code, _, err = run_cli(["review", "export", "--out", tmp_path / "r.jsonl", "--store", store.path], capsys)
+    assert code == 2 and "did not come from review" in err
+    assert store.model_metadata("human-ann").get("source") != "review"
+
+
+def test_add_user_with_token_signs_in(store):
+    db = open_database(store.path)
+    token = add_user(db, "cy")
+    assert sign_in(db, "cy", token, require_token=True)[1].name == "cy"
+    with pytest.raises(InputError, match="unknown user name or wrong token"):
+        sign_in(db, "dan", "x", require_token=True)
