@@ -68,6 +68,45 @@ def test_merge_boxes_hand_made():
     assert merge_boxes([[1, 1, 1, 3]]).shape == (0, 4)  # empty boxes vanish
 
 
+def _merge_reference(boxes):
+    """Brute force: merge the first overlapping pair into its bounding box, start over."""
+    out = [tuple(b) for b in np.asarray(boxes).reshape(-1, 4).tolist() if b[2] > b[0] and b[3] > b[1]]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del out[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return sorted(set(out))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 6), st.integers(1, 6)),
+                max_size=40))
+def test_merge_boxes_equals_brute_force_and_leaves_no_overlap(raw):
+    boxes = np.array([(y, x, y + h, x + w) for y, x, h, w in raw], dtype=np.int64).reshape(-1, 4)
+    merged = merge_boxes(boxes)
+    assert [tuple(b) for b in merged.tolist()] == _merge_reference(boxes)
+    y0, x0, y1, x1 = merged.T
+    over = (y0[:, None] < y1) & (y0 < y1[:, None]) & (x0[:, None] < x1) & (x0 < x1[:, None])
+    assert over.sum() == len(merged)  # each box overlaps only itself
+    assert (boxes_mask(merged, (30, 30)) >= boxes_mask(boxes, (30, 30))).all()
+
+
+def test_merge_boxes_scales_to_large_images():
+    sal = np.zeros((224, 224))
+    sal[::3, ::3] = 1  # 5% of the pixels, none of their 2x2 boxes overlap
+    boxes = boxes_around(top_pixels(sal, 5), (2, 2), (224, 224))
+    assert len(merge_boxes(boxes)) == len(boxes) == 2509
+
+
 def test_erasure_mask_hand_made_map():
     sal = np.zeros((8, 8))
     sal[1, 1], sal[2, 2], sal[6, 6] = 3, 2, 1

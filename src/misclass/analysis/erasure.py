@@ -99,35 +99,46 @@ def boxes_around(pixels: np.ndarray, box: tuple[int, int], shape: Sequence[int])
     return np.column_stack([y0, x0, y1, x1])
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two boxes share at least one pixel."""
-    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
-
-
 def merge_boxes(boxes: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
     """Replace every group of overlapping boxes by its bounding box, until no two overlap.
 
-    Boxes that only touch (share an edge but no pixel) stay apart. The result is sorted by
-    (y0, x0, y1, x1).
+    Boxes that only touch (share an edge but no pixel) stay apart. Each round finds the
+    groups of overlapping boxes as connected components of the pairwise-overlap graph; a
+    group's bounding box can overlap another box, so rounds repeat until nothing changes.
+    The result is sorted by (y0, x0, y1, x1).
     """
-    out = [np.asarray(b, dtype=np.int64) for b in np.asarray(boxes, dtype=np.int64).reshape(-1, 4)]
-    out = [b for b in out if b[2] > b[0] and b[3] > b[1]]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(out)):
-            for j in range(i + 1, len(out)):
-                if _overlap(out[i], out[j]):
-                    a, b = out[i], out[j]
-                    out[i] = np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])])
-                    del out[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    if not out:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    arr = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+    arr = arr[(arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1])]
+    while len(arr) > 1:
+        arr = np.unique(arr, axis=0)
+        y0, x0, y1, x1 = (arr[:, i] for i in range(4))
+        rows, cols = [], []
+        for a in range(0, len(arr), 1024):  # pairwise overlaps in blocks of rows, to bound memory
+            b = slice(a, a + 1024)
+            over = ((y0[b, None] < y1[None, :]) & (y0[None, :] < y1[b, None])
+                    & (x0[b, None] < x1[None, :]) & (x0[None, :] < x1[b, None]))
+            i, j = np.nonzero(over)
+            keep = i + a != j
+            rows.append(i[keep] + a)
+            cols.append(j[keep])
+        i, j = np.concatenate(rows), np.concatenate(cols)
+        if not len(i):
+            break
+        graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(arr), len(arr)))
+        n, comp = connected_components(graph, directed=False)
+        merged = np.empty((n, 4), dtype=np.int64)
+        merged[:, :2] = np.iinfo(np.int64).max
+        merged[:, 2:] = np.iinfo(np.int64).min
+        np.minimum.at(merged[:, 0], comp, y0)
+        np.minimum.at(merged[:, 1], comp, x0)
+        np.maximum.at(merged[:, 2], comp, y1)
+        np.maximum.at(merged[:, 3], comp, x1)
+        arr = merged
+    if not len(arr):
         return np.zeros((0, 4), dtype=np.int64)
-    arr = np.stack(out)
     return arr[np.lexsort(arr.T[::-1])]
 
 
