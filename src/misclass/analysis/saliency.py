@@ -45,17 +45,18 @@ def _captum():
     return require("captum.attr", "torch", feature="saliency maps (captum)")
 
 
-def _targets(target, torch):
-    return torch.as_tensor(np.asarray(target, dtype=np.int64))
+def _targets(target, x):
+    import torch
+
+    return torch.as_tensor(np.asarray(target, dtype=np.int64), device=x.device)
 
 
 @register_saliency("gradient")
 def gradient_saliency(model, x, target, **_) -> np.ndarray:
     """Absolute input gradients of the target score, max over channels."""
     attr = _captum()
-    import torch
 
-    a = attr.Saliency(model).attribute(x, target=_targets(target, torch), abs=True)
+    a = attr.Saliency(model).attribute(x, target=_targets(target, x), abs=True)
     return a.amax(dim=1).detach().cpu().numpy().astype(np.float32)
 
 
@@ -71,7 +72,7 @@ def smoothgrad_saliency(model, x, target, *, samples: int = 16, noise: float = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         a = attr.NoiseTunnel(attr.Saliency(model)).attribute(
-            x, target=_targets(target, torch), nt_type="smoothgrad", nt_samples=samples,
+            x, target=_targets(target, x), nt_type="smoothgrad", nt_samples=samples,
             nt_samples_batch_size=samples, stdevs=stdev, abs=True)
     return a.abs().amax(dim=1).detach().cpu().numpy().astype(np.float32)
 
@@ -84,7 +85,7 @@ def integrated_gradients(model, x, target, *, baseline=None, steps: int = 32, **
     import torch
 
     base = torch.zeros_like(x) if baseline is None else baseline.expand_as(x)
-    a = attr.IntegratedGradients(model).attribute(x, baselines=base, target=_targets(target, torch),
+    a = attr.IntegratedGradients(model).attribute(x, baselines=base, target=_targets(target, x),
                                                   n_steps=steps, internal_batch_size=max(len(x), 1) * 8)
     return a.abs().sum(dim=1).detach().cpu().numpy().astype(np.float32)
 
@@ -104,10 +105,9 @@ def last_conv_layer(model):
 def gradcam_saliency(model, x, target, **_) -> np.ndarray:
     """Grad-CAM on the last convolution, ReLU, upsampled to the input size."""
     attr = _captum()
-    import torch
 
     cam = attr.LayerGradCam(model, last_conv_layer(model)).attribute(
-        x, target=_targets(target, torch), relu_attributions=True)
+        x, target=_targets(target, x), relu_attributions=True)
     up = attr.LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
     return up.sum(dim=1).clamp_min(0).detach().cpu().numpy().astype(np.float32)
 
