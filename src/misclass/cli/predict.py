@@ -34,8 +34,8 @@ DeviceOpt = Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), c
 
 @app.command()
 def predict(
-    data: Annotated[str, typer.Option("--data", "-d",
-                                      help="Dataset: digits, cifar10:PATH or folder:PATH[,LABELS.csv].")],
+    data: Annotated[str, typer.Option("--data", "-d", help=(
+        "Dataset: digits, planted-digits, cifar10:PATH or folder:PATH[,LABELS.csv]."))],
     model: Annotated[list[str], typer.Option("--model", "-m", help=(
         "Model spec (repeat): timm:NAME[@PATH], torchvision:NAME[@WEIGHTS|@PATH], ckpt:PATH, "
         "py:MODULE:FUNCTION; prefix NAME= to name it."))],

@@ -16,7 +16,7 @@ from misclass.predict.device import torch_threads
 @app.command()
 def train(
     data: Annotated[str, typer.Option("--data", "-d", help=(
-        "Dataset with train and test splits: digits, cifar10:PATH, or folder:PATH with "
+        "Dataset with train and test splits: digits, planted-digits, cifar10:PATH, or folder:PATH with "
         "PATH/train/<class>/ and PATH/val/<class>/."))],
     arch: Annotated[str, typer.Option(help=(
         "Comma-separated architectures: vgg16, resnet50, googlenet, densenet161, mobilenet_v2, "
