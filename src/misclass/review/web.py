@@ -292,6 +292,10 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         return page(request, "review.html", user, candidates=cands, others=others, **common)
 
     # ------------------------------------------------------------------ images
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status_code=204)
+
     @app.get("/images/{index}.png")
     def image(request: Request, index: int, size: str = "small"):
         need_user(request)

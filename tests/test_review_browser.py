@@ -1,0 +1,112 @@
+"""End to end in real headless Chromium (Debian's chromium driven by Playwright): open a task,
+mark candidates with the mouse and with keys, flag an image, reload and see the decisions kept,
+then check that ``misclass evaluate --labels review`` counts them."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the review app needs misclass[review]")
+pytest.importorskip("uvicorn", reason="the review app needs misclass[review]")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (misclass[dev])")
+
+from helpers import run_cli  # noqa: E402
+from review_support import make_store  # noqa: E402
+
+from misclass.review.context import ReviewContext  # noqa: E402
+from misclass.review.schema import open_database  # noqa: E402
+from misclass.review.server import serve  # noqa: E402
+from misclass.review.tasks import create_task  # noqa: E402
+from misclass.review.web import create_app  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    found = shutil.which("chromium")
+    exe = CHROMIUM if CHROMIUM.exists() else Path(found) if found else None
+    if exe is None:
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); make test installs it")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(exe), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def decisions(store):
+    with sqlite3.connect(store.path / "annotations.sqlite") as con:
+        return dict(((s, c), v) for s, c, v in con.execute(
+            "select sample_id, class_index, value from decisions"))
+
+
+def test_review_in_chromium(tmp_path, browser, capsys):
+    store = make_store(tmp_path / "store")
+    db = open_database(store.path)
+    ctx = ReviewContext.load(store)
+    task = create_task(db, ctx, "disagreements", "disagreement")
+    with serve(create_app(ctx, db)) as url:
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{url}/")
+        page.fill("input[name=name]", "ann")
+        page.click("button[type=submit]")
+        page.click(f"table a[href='/tasks/{task.id}'] >> text=disagreements")
+        page.wait_for_url(f"{url}/tasks/{task.id}/0")
+        assert page.locator("img#image").evaluate("i => i.naturalWidth") == 256
+        # image 1 (img01.png, a cat): candidates cat (dataset label, 2 models) and dog (1 model)
+        cat = page.locator('.cand[data-class="0"]')
+        dog = page.locator('.cand[data-class="1"]')
+        cat.locator("button[value=correct]").click()  # the mouse
+        page.wait_for_selector('.cand[data-class="0"][data-value="correct"]')
+        page.keyboard.press("2")  # focus moved to the next open candidate: dog -> wrong
+        page.wait_for_selector('.cand[data-class="1"][data-value="wrong"]')
+        assert dog.locator("button.on").inner_text().startswith("Wrong")
+        page.wait_for_function(
+            "document.getElementById('progress-text').textContent.startsWith('Completed 1 of 4')")
+        page.keyboard.press("f")  # flag, type a reason, Enter saves it
+        page.wait_for_selector("#flagform.on")
+        page.keyboard.type("blurry scan")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.activeElement.id !== 'reason'")
+        page.reload()
+        assert page.locator('.cand[data-class="0"]').get_attribute("data-value") == "correct"
+        assert page.locator('.cand[data-class="1"]').get_attribute("data-value") == "wrong"
+        assert "on" in page.locator("#flagform").get_attribute("class")
+        assert page.input_value("#reason") == "blurry scan"
+        # keys on the next image (img02.png, a dog that two models call cat): Z enlarges,
+        # L marks the dataset label correct, W sets the rest to wrong
+        page.keyboard.press("n")
+        page.wait_for_url(f"{url}/tasks/{task.id}/1")
+        page.keyboard.press("z")
+        page.wait_for_selector("#overlay.show")
+        page.keyboard.press("Escape")
+        page.keyboard.press("l")
+        page.wait_for_selector('.cand[data-class="1"][data-value="correct"]')
+        page.keyboard.press("w")
+        page.wait_for_selector('.cand[data-class="0"][data-value="wrong"]')
+        page.wait_for_selector('.cand[data-class="2"][data-value="wrong"]')
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_url(f"{url}/tasks/{task.id}/0")
+        page.close()
+    assert decisions(store) == {("img01.png", 0): "correct", ("img01.png", 1): "wrong",
+                                ("img02.png", 1): "correct", ("img02.png", 0): "wrong",
+                                ("img02.png", 2): "wrong"}
+    with sqlite3.connect(store.path / "annotations.sqlite") as con:
+        assert con.execute("select problematic, reason from flags").fetchall() == [(1, "blurry scan")]
+    db.dispose()
+    # image 1 is flagged (excluded); image 2 counts with the set {dog}, which no model predicts
+    js = tmp_path / "eval.json"
+    code, out, _ = run_cli(["evaluate", "--labels", "review", "--store", store.path, "--json", js], capsys)
+    text = " ".join(out.split())
+    assert code == 0 and "multi-label accuracy on 1 images" in text and "1 problematic" in text
+    import json
+
+    models = json.loads(js.read_text())["models"]
+    assert {m["name"]: m["multilabel"] for m in models} == {"m1": 0.0, "m2": 0.0, "m3": 0.0}
