@@ -110,3 +110,41 @@ def test_review_in_chromium(tmp_path, browser, capsys):
 
     models = json.loads(js.read_text())["models"]
     assert {m["name"]: m["multilabel"] for m in models} == {"m1": 0.0, "m2": 0.0, "m3": 0.0}
+
+
+def test_labeling_in_chromium(tmp_path, browser):
+    store = make_store(tmp_path / "store")
+    db = open_database(store.path)
+    ctx = ReviewContext.load(store)
+    task = create_task(db, ctx, "train", "ids", mode="training", ids=_ids(tmp_path, "img06.png", "img07.png"))
+    with serve(create_app(ctx, db)) as url:
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{url}/tasks/{task.id}")
+        page.fill("input[name=name]", "ann")
+        page.click("button[type=submit]")
+        page.goto(f"{url}/tasks/{task.id}")
+        page.wait_for_url(f"{url}/tasks/{task.id}/0")
+        assert page.locator("#answer").is_hidden()
+        page.keyboard.press("/")  # search by keyword, Enter picks the first hit
+        page.keyboard.type("lio")
+        assert page.locator("#results li").all_inner_texts()[0].startswith("sea lion")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#answer.right")  # training mode: the answer after the pick
+        assert "sea lion" in page.inner_text("#answer")
+        page.keyboard.press("Escape")
+        page.keyboard.press("n")
+        page.wait_for_url(f"{url}/tasks/{task.id}/1")
+        page.click("details.group >> nth=0")  # browse: open a group and click a class
+        page.click(".groupclasses button:has-text('cat')")
+        page.wait_for_selector("#answer.wrong")
+        page.close()
+    assert ctx.store.read_model("human-ann").topk_ids[[6, 7], 0].tolist() == [3, 0]
+    assert ctx.store.model_metadata("human-ann")["kind"] == "human"
+    db.dispose()
+
+
+def _ids(folder, *ids):
+    path = folder / "ids.txt"
+    path.write_text("\n".join(ids) + "\n")
+    return path
