@@ -313,7 +313,7 @@ def test_disagreements_and_stats(env):
                  headers=JSON)
         bob.post("/decide", data={"csrf": csrf_b, "sample": 1, "class": 1, "value": "wrong"}, headers=JSON)
         page = bob.get(f"/tasks/{t.id}/0").text
-        assert "ann marked class 0 correct" in page
+        assert 'ann: <b class="val-correct">Correct</b>' in page
     dis = c.get("/disagreements").text
     assert "img01.png" in dis and "ann: Correct" in dis and "bob: Wrong" in dis
     stats = c.get("/stats").text

@@ -69,7 +69,8 @@ class ReviewContext:
     @cached_property
     def groups(self) -> list[tuple[str, list[int]]]:
         """(group name, class indices) for browsing: a ``group`` column of the classes table,
-        the ImageNet groups for an ImageNet store, else classes by first letter."""
+        the ImageNet groups for an ImageNet store, all classes in one group when there are at
+        most 40, else classes by first letter."""
         if "group" in self.classes.columns:
             out: dict[str, list[int]] = {}
             for i, g in enumerate(self.classes["group"]):
@@ -83,6 +84,8 @@ class ReviewContext:
             g = load_class_groups(["imagenet"], self.classes)
             return [(name, np.flatnonzero(row).tolist())
                     for name, row in zip(g.names, g.members, strict=True)]
+        if len(self.names) <= 40:
+            return [("All classes", list(range(len(self.names))))]
         out = {}
         for i, name in enumerate(self.names):
             out.setdefault(name[:1].upper() or "?", []).append(i)

@@ -288,7 +288,10 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
                         pick_name=ctx.names[st["pick"]] if st["pick"] is not None else None,
                         answer=answer, **common)
         cands = ctx.candidates(i, top5=bool(t and t.top5))
-        others = [d for d in records.sample_decisions(db, st["sample_id"]) if d["user"] != user.name]
+        others: dict[int, list[tuple[str, str]]] = {}
+        for d in records.sample_decisions(db, st["sample_id"]):
+            if d["user"] != user.name:
+                others.setdefault(d["class"], []).append((d["user"], d["value"]))
         return page(request, "review.html", user, candidates=cands, others=others, **common)
 
     # ------------------------------------------------------------------ images
