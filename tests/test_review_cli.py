@@ -176,3 +176,41 @@ def test_add_user_with_token_signs_in(store):
     assert sign_in(db, "cy", token, require_token=True)[1].name == "cy"
     with pytest.raises(InputError, match="unknown user name or wrong token"):
         sign_in(db, "dan", "x", require_token=True)
+
+
+def test_store_before_the_subcommand(store, capsys):
+    code, out, _ = run_cli(["review", "--store", store.path, "add-user", "dan"], capsys)
+    assert code == 0 and out.startswith("Token of dan: ")
+    code, out, _ = run_cli(["review", "--store", store.path, "task", "t1", "--kind", "all-miss"], capsys)
+    assert code == 0 and "3 images" in out
+
+
+def test_serve_command_on_loopback(store, tmp_path):
+    """``misclass review --store S --port P`` serves the sign-in page (run as a subprocess)."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from misclass.review.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "from misclass.cli import main; main()", "review",
+                             "--store", str(store.path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
+                time.sleep(0.1)
+        assert r.status_code == 200 and "Sign in to review" in r.text
+        assert "a name is enough" in r.text  # loopback: no token needed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert f"http://127.0.0.1:{port}" in proc.stdout.read().decode()

@@ -24,9 +24,15 @@ DbOpt = Annotated[str | None, typer.Option(
     "(WAL mode); e.g. postgresql+psycopg://user@host/review.")]
 
 
-def _database(store: Path, db: str | None, *, create: bool = True):
+def _database(store: Path, db: str | None, *, create: bool = True, ctx: typer.Context | None = None):
+    """Open the store and its review database; ``--store``/``--db`` given before the sub-command
+    (``misclass review --store S add-user NAME``) count when the sub-command has none."""
     from misclass.review.schema import open_database
 
+    parent = ctx.parent.params if ctx is not None and ctx.parent is not None else {}
+    if store == DEFAULT_STORE_PATH and parent.get("store") not in (None, DEFAULT_STORE_PATH):
+        store = parent["store"]
+    db = db or parent.get("db")
     s = get_store(store)
     return s, open_database(s.path, db, create=create)
 
@@ -71,6 +77,7 @@ def serve(
 
 @review_app.command("add-user")
 def add_user(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Reviewer name: letters, digits, '.', '_', '-'.")],
     store: StoreOpt = DEFAULT_STORE_PATH,
     db: DbOpt = None,
@@ -83,13 +90,14 @@ def add_user(
     """
     from misclass.review.people import add_user as _add
 
-    _, database = _database(store, db)
+    _, database = _database(store, db, ctx=ctx)
     token = _add(database, name, new_token=new_token)
     console.print(f"Token of {name}: {token}", soft_wrap=True, highlight=False)
 
 
 @review_app.command("task")
 def task(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Task name, e.g. disagreements-1.")],
     store: StoreOpt = DEFAULT_STORE_PATH,
     kind: Annotated[str, typer.Option(
@@ -116,7 +124,7 @@ def task(
     from misclass.review.context import ReviewContext
     from misclass.review.tasks import create_task
 
-    s, database = _database(store, db)
+    s, database = _database(store, db, ctx=ctx)
     pair_t = None
     if pair is not None:
         parts = [p.strip() for p in pair.split(",")]
@@ -132,14 +140,14 @@ def task(
 
 
 @review_app.command("tasks")
-def list_tasks(store: StoreOpt = DEFAULT_STORE_PATH, db: DbOpt = None) -> None:
+def list_tasks(ctx: typer.Context, store: StoreOpt = DEFAULT_STORE_PATH, db: DbOpt = None) -> None:
     """List the tasks with their size.
 
     Example: misclass review tasks --store misclass-demo/store
     """
     from misclass.review.tasks import list_tasks as _list
 
-    _, database = _database(store, db)
+    _, database = _database(store, db, ctx=ctx)
     table = Table(title="Review tasks")
     for col in ("id", "name", "kind", "mode", "images"):
         table.add_column(col, justify="right" if col in ("id", "images") else "left")
@@ -150,6 +158,7 @@ def list_tasks(store: StoreOpt = DEFAULT_STORE_PATH, db: DbOpt = None) -> None:
 
 @review_app.command("export")
 def export(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")],
     store: StoreOpt = DEFAULT_STORE_PATH,
     db: DbOpt = None,
@@ -165,7 +174,7 @@ def export(
     """
     from misclass.review.export import export_jsonl, write_human_predictors
 
-    s, database = _database(store, db, create=False)
+    s, database = _database(store, db, create=False, ctx=ctx)
     n = export_jsonl(database, s.sample_ids().tolist(), out)
     console.print(f"Wrote {n} reviewed images to {out}", soft_wrap=True, highlight=False)
     if humans:
