@@ -52,11 +52,7 @@ def test_review_in_chromium(tmp_path, browser, capsys):
     ctx = ReviewContext.load(store)
     task = create_task(db, ctx, "disagreements", "disagreement")
     with serve(create_app(ctx, db)) as url:
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(f"{url}/")
-        page.fill("input[name=name]", "ann")
-        page.click("button[type=submit]")
+        page = _signed_in(browser, url, "ann")
         page.click(f"table a[href='/tasks/{task.id}'] >> text=disagreements")
         page.wait_for_url(f"{url}/tasks/{task.id}/0")
         assert page.locator("img#image").evaluate("i => i.naturalWidth") == 256
@@ -118,11 +114,7 @@ def test_labeling_in_chromium(tmp_path, browser):
     ctx = ReviewContext.load(store)
     task = create_task(db, ctx, "train", "ids", mode="training", ids=_ids(tmp_path, "img06.png", "img07.png"))
     with serve(create_app(ctx, db)) as url:
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(f"{url}/tasks/{task.id}")
-        page.fill("input[name=name]", "ann")
-        page.click("button[type=submit]")
+        page = _signed_in(browser, url, "ann")
         page.goto(f"{url}/tasks/{task.id}")
         page.wait_for_url(f"{url}/tasks/{task.id}/0")
         assert page.locator("#answer").is_hidden()
@@ -142,6 +134,16 @@ def test_labeling_in_chromium(tmp_path, browser):
     assert ctx.store.read_model("human-ann").topk_ids[[6, 7], 0].tolist() == [3, 0]
     assert ctx.store.model_metadata("human-ann")["kind"] == "human"
     db.dispose()
+
+
+def _signed_in(browser, url: str, name: str):
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{url}/login")
+    page.fill("input[name=name]", name)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
 
 
 def _ids(folder, *ids):

@@ -55,32 +55,34 @@ class Base(DeclarativeBase):
     """Base of the review tables."""
 
 
-class User(Base):
+class _Row:
+    """Columns of every table: an id and when the row was made (UTC)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(_Row, Base):
     """A reviewer: name and the SHA-256 hash of their token."""
 
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Session(Base):
+class Session(_Row, Base):
     """A signed-in browser: hashed session token, CSRF token, reviewer."""
 
     __tablename__ = "sessions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Task(Base):
+class Task(_Row, Base):
     """A named set of images to review or label."""
 
     __tablename__ = "tasks"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     mode: Mapped[str] = mapped_column(String(10), default="review")
@@ -88,73 +90,60 @@ class Task(Base):
     params: Mapped[str] = mapped_column(Text, default="{}")
     n_items: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(40), default="cli")
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class TaskItem(Base):
+class TaskItem(_Row, Base):
     """One image of a task, at a position."""
 
     __tablename__ = "task_items"
     __table_args__ = (UniqueConstraint("task_id", "position"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     sample_index: Mapped[int] = mapped_column(Integer)
     sample_id: Mapped[str] = mapped_column(String(512))
 
 
-class Decision(Base):
+class _PerImage(_Row):
+    """Columns of every per-reviewer, per-image row: image, reviewer, task, when."""
+
+    sample_id: Mapped[str] = mapped_column(String(512), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Decision(_PerImage, Base):
     """The latest decision of one reviewer on one candidate class of one image."""
 
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("sample_id", "class_index", "user_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sample_id: Mapped[str] = mapped_column(String(512), index=True)
     class_index: Mapped[int] = mapped_column(Integer)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     value: Mapped[str] = mapped_column(String(10))
-    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class DecisionLog(Base):
+class DecisionLog(_PerImage, Base):
     """Every decision as made (value "unreviewed" when one was taken back)."""
 
     __tablename__ = "decision_log"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sample_id: Mapped[str] = mapped_column(String(512))
     class_index: Mapped[int] = mapped_column(Integer)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     value: Mapped[str] = mapped_column(String(10))
-    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Flag(Base):
-    """A reviewer's problematic flag on an image, with a reason."""
+class Flag(_PerImage, Base):
+    """A reviewer's problematic flag on an image, with a reason (task_id unused)."""
 
     __tablename__ = "flags"
     __table_args__ = (UniqueConstraint("sample_id", "user_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sample_id: Mapped[str] = mapped_column(String(512), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     problematic: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Pick(Base):
+class Pick(_PerImage, Base):
     """The class a labeler picked for an image (labeling mode)."""
 
     __tablename__ = "picks"
     __table_args__ = (UniqueConstraint("sample_id", "user_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sample_id: Mapped[str] = mapped_column(String(512), index=True)
     sample_index: Mapped[int] = mapped_column(Integer)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     class_index: Mapped[int] = mapped_column(Integer)
-    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 def database_url(store_path: str | os.PathLike, db: str | None = None) -> str:

@@ -118,6 +118,12 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
             check_csrf(user.csrf, form.get("csrf") or request.headers.get("x-csrf-token"))
         return user, form
 
+    async def posted_image(request: Request):
+        """A post about one image: reviewer, form, sample index and id, task (or None)."""
+        user, form = await posted(request)
+        i, sid = sample_of(form)
+        return user, form, i, sid, task_of(form)
+
     def sample_of(form) -> tuple[int, str]:
         i = int_field(form, "sample")
         if not 0 <= i < ctx.n:
@@ -312,9 +318,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
     # ------------------------------------------------------------------ decisions
     @app.post("/decide")
     async def decide(request: Request):
-        user, form = await posted(request)
-        i, sid = sample_of(form)
-        t = task_of(form)
+        user, form, i, sid, t = await posted_image(request)
         c = int_field(form, "class")
         if not 0 <= c < len(ctx.classes):
             raise NotFound(f"class {c}: no such class (0..{len(ctx.classes) - 1})")
@@ -326,9 +330,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
 
     @app.post("/bulk")
     async def bulk(request: Request):
-        user, form = await posted(request)
-        i, sid = sample_of(form)
-        t = task_of(form)
+        user, form, i, sid, t = await posted_image(request)
         action = form.get("action", "")
         cands = ctx.candidates(i, top5=bool(t and t.top5))
         if action == "unreviewed-wrong":
@@ -345,9 +347,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
 
     @app.post("/flag")
     async def flag(request: Request):
-        user, form = await posted(request)
-        i, sid = sample_of(form)
-        t = task_of(form)
+        user, form, i, sid, t = await posted_image(request)
         value = form.get("problematic", "")
         if value not in ("0", "1"):
             raise InputError(f"field 'problematic': {value[:40]!r}; expected 0 or 1")
@@ -356,9 +356,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
 
     @app.post("/pick")
     async def pick(request: Request):
-        user, form = await posted(request)
-        i, sid = sample_of(form)
-        t = task_of(form)
+        user, form, i, sid, t = await posted_image(request)
         c = int_field(form, "class", required=False)
         if c is not None and not 0 <= c < len(ctx.classes):
             raise NotFound(f"class {c}: no such class (0..{len(ctx.classes) - 1})")
