@@ -185,8 +185,10 @@ def test_store_before_the_subcommand(store, capsys):
     assert code == 0 and "3 images" in out
 
 
-def test_serve_command_on_loopback(store, tmp_path):
-    """``misclass review --store S --port P`` serves the sign-in page (run as a subprocess)."""
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_serve_command(store, host):
+    """``misclass review --store S --port P`` serves the sign-in page (run as a subprocess); beyond
+    loopback it asks for tokens and answers to any host name."""
     import subprocess
     import sys
     import time
@@ -197,20 +199,24 @@ def test_serve_command_on_loopback(store, tmp_path):
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from misclass.cli import main; main()", "review",
-                             "--store", str(store.path), "--port", str(port)],
+                             "--store", str(store.path), "--port", str(port), "--host", host],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1,
+                              headers={} if host.startswith("127") else {"host": f"review.lab:{port}"})
                 break
             except httpx.HTTPError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
                 time.sleep(0.1)
         assert r.status_code == 200 and "Sign in to review" in r.text
-        assert "a name is enough" in r.text  # loopback: no token needed
+        if host.startswith("127"):
+            assert "a name is enough" in r.text  # loopback: no token needed
+        else:
+            assert "sign in with the token" in " ".join(r.text.split())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert f"http://127.0.0.1:{port}" in proc.stdout.read().decode()
+    assert f"http://{host}:{port}" in proc.stdout.read().decode()

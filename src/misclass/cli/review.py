@@ -68,7 +68,7 @@ def serve(
     s, database = _database(store, db)
     tokens = require_tokens or not _loopback(host)
     web = create_app(ReviewContext.load(s), database, require_tokens=tokens,
-                     hosts=() if _loopback(host) else (host, f"{host}:{port}"))
+                     hosts=() if _loopback(host) else ("*",))  # reached by any name; tokens guard it
     console.print(f"Reviewing {s.path} at http://{host}:{port}  (database: {database.url})"
                   + ("; sign-in needs a token (misclass review add-user NAME)" if tokens else ""),
                   soft_wrap=True, highlight=False)

@@ -101,6 +101,18 @@ class ReviewContext:
             raise InputError(f"{where}: class {c} is outside 0..{len(self.classes) - 1}")
         return int(c)
 
+    @cached_property
+    def _candidate_sets(self) -> dict[tuple[int, bool], frozenset[int]]:
+        return {}
+
+    def candidate_set(self, i: int, *, top5: bool = False) -> frozenset[int]:
+        """The candidate classes of image ``i`` (cached: progress checks ask often)."""
+        key = (int(i), bool(top5))
+        cache = self._candidate_sets
+        if key not in cache:
+            cache[key] = frozenset(c.index for c in self.candidates(i, top5=top5))
+        return cache[key]
+
     def candidates(self, i: int, *, top5: bool = False) -> list[Candidate]:
         return candidate_labels(self.topk[i], int(self.labels[i]), top5=top5, names=self.names,
                                 descriptions=self.descriptions)

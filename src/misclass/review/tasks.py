@@ -46,6 +46,12 @@ def read_id_list(path: str | Path) -> list[tuple[str, str]]:
         text = path.read_text()
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file (expected one sample id a line)") from None
+    return parse_id_list(text, str(path))
+
+
+def parse_id_list(text: str, source: str) -> list[tuple[str, str]]:
+    """``(where, sample_id)`` from text with one id a line, or CSV text with a ``sample_id`` column."""
+    path = source
     lines = text.splitlines()
     first = lines[0].split(",") if lines else []
     if "sample_id" in [c.strip() for c in first]:
@@ -56,9 +62,12 @@ def read_id_list(path: str | Path) -> list[tuple[str, str]]:
 
 
 def select_images(ctx: ReviewContext, kind: str, *, pair: tuple[str, str] | None = None,
-                  size: int | None = None, seed: int = 0, ids: str | Path | None = None
-                  ) -> tuple[np.ndarray, dict]:
-    """Store indices for a task of ``kind`` (see :data:`selection.KINDS`) and the parameters used."""
+                  size: int | None = None, seed: int = 0, ids: str | Path | None = None,
+                  id_text: str | None = None) -> tuple[np.ndarray, dict]:
+    """Store indices for a task of ``kind`` (see :data:`selection.KINDS`) and the parameters used.
+
+    Kind ``ids`` reads the file ``ids`` or, from the app, the text ``id_text``.
+    """
     params: dict = {"seed": seed}
     top1 = ctx.topk[:, :, 0]
     needs_models = kind in ("disagreement", "all-miss", "pair")
@@ -78,10 +87,11 @@ def select_images(ctx: ReviewContext, kind: str, *, pair: tuple[str, str] | None
     elif kind == "random":
         idx = selection.select_random(ctx.n, size or 100, seed=seed)
     elif kind == "ids":
-        if ids is None:
+        if ids is None and id_text is None:
             raise InputError("task kind 'ids' needs --ids FILE (one sample id a line)")
-        idx = selection.select_ids(ctx.sample_ids, read_id_list(ids))
-        params["ids"] = str(ids)
+        wanted = read_id_list(ids) if ids is not None else parse_id_list(id_text, "id list")
+        idx = selection.select_ids(ctx.sample_ids, wanted)
+        params["ids"] = str(ids) if ids is not None else f"{len(idx)} ids"
     else:
         raise InputError(f"task kind {kind!r}: expected one of {', '.join(selection.KINDS)}")
     if kind != "random":
@@ -95,7 +105,8 @@ def select_images(ctx: ReviewContext, kind: str, *, pair: tuple[str, str] | None
 
 def create_task(db: Database, ctx: ReviewContext, name: str, kind: str, *, mode: str = "review",
                 top5: bool = False, pair: tuple[str, str] | None = None, size: int | None = None,
-                seed: int = 0, ids: str | Path | None = None, created_by: str = "cli") -> TaskInfo:
+                seed: int = 0, ids: str | Path | None = None, id_text: str | None = None,
+                created_by: str = "cli") -> TaskInfo:
     """Select the images and store the task with its items in one transaction."""
     name = (name or "").strip()
     if not TASK_NAME.match(name):
@@ -104,7 +115,7 @@ def create_task(db: Database, ctx: ReviewContext, name: str, kind: str, *, mode:
         raise InputError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     if size is not None and size < 1:
         raise InputError(f"size {size}: must be at least 1")
-    idx, params = select_images(ctx, kind, pair=pair, size=size, seed=seed, ids=ids)
+    idx, params = select_images(ctx, kind, pair=pair, size=size, seed=seed, ids=ids, id_text=id_text)
     with db.write() as s, s.begin():
         if s.scalar(select(Task.id).where(Task.name == name)) is not None:
             raise InputError(f"a task named {name!r} already exists")
@@ -164,8 +175,7 @@ def item_completed(ctx: ReviewContext, task: TaskInfo, items: list[tuple[int, st
                 if sid in flagged:
                     done[p] = True
                 elif sid in decided:
-                    need = {c.index for c in ctx.candidates(i, top5=task.top5)}
-                    done[p] = need <= decided[sid]
+                    done[p] = ctx.candidate_set(i, top5=task.top5) <= decided[sid]
         else:
             picked = set(s.scalars(select(Pick.sample_id)
                                    .join(TaskItem, TaskItem.sample_id == Pick.sample_id)

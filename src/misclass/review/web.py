@@ -228,23 +228,11 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         user, form = await posted(request)
         pair_text = form.get("pair", "").strip()
         pair = tuple(x.strip() for x in pair_text.split(",")) if pair_text else None
-        ids_text = form.get("ids", "")
-        ids_file = None
-        if form.get("kind") == "ids":
-            import tempfile
-
-            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
-                fh.write(ids_text)
-                ids_file = fh.name
-        try:
-            t = tasks.create_task(db, ctx, form.get("name", ""), form.get("kind", ""),
-                                  mode=form.get("mode", "review"), top5=form.get("top5") in ("1", "on"),
-                                  pair=pair, size=int_field(form, "size", required=False),
-                                  seed=int_field(form, "seed", required=False) or 0, ids=ids_file,
-                                  created_by=user.name)
-        finally:
-            if ids_file:
-                Path(ids_file).unlink(missing_ok=True)
+        t = tasks.create_task(db, ctx, form.get("name", ""), form.get("kind", ""),
+                              mode=form.get("mode", "review"), top5=form.get("top5") in ("1", "on"),
+                              pair=pair, size=int_field(form, "size", required=False),
+                              seed=int_field(form, "seed", required=False) or 0,
+                              id_text=form.get("ids", ""), created_by=user.name)
         if wants_json(request):
             return JSONResponse({"ok": True, "task": t.id, "n_items": t.n_items})
         return RedirectResponse(f"/tasks/{t.id}", status_code=303)
