@@ -318,3 +318,33 @@ def test_disagreements_and_stats(env):
     assert "img01.png" in dis and "ann: Correct" in dis and "bob: Wrong" in dis
     stats = c.get("/stats").text
     assert "Cohen" in stats and "<td>ann</td><td>bob</td>" in stats and "0.500" in stats
+
+
+def test_images_from_dataset_files(tmp_path):
+    """A folder dataset: paths relative to the dataset root recorded in store.json; a missing
+    file is a 404, never another file."""
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from misclass.store import Store
+
+    root = tmp_path / "photos"
+    (root / "cat").mkdir(parents=True)
+    Image.fromarray(np.full((40, 60, 3), 200, dtype=np.uint8)).save(root / "cat" / "a.png")
+    samples = pd.DataFrame({"sample_id": ["cat/a.png", "cat/gone.png"], "label": [0, 0],
+                            "path": ["cat/a.png", "cat/gone.png"]})
+    store = Store.create(tmp_path / "store", samples=samples, classes=pd.DataFrame({"name": ["cat", "dog"]}),
+                         info={"dataset": f"folder:{root}"})
+    db = open_database(store.path)
+    with TestClient(create_app(ReviewContext.load(store), db)) as c:
+        sign_in(c, "ann")
+        r = c.get("/images/0.png")
+        assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+        from io import BytesIO
+
+        assert Image.open(BytesIO(r.content)).size == (60 * 4, 40 * 4)  # small photos enlarged
+        r = c.get("/images/1.png")
+        assert r.status_code == 404 and "no readable image" in r.text
+        assert "Sign in" not in c.get("/samples/0").text  # a store without models still reviews
+    db.dispose()
