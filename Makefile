@@ -33,7 +33,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/import_bench.py
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

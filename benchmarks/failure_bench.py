@@ -44,7 +44,8 @@ def cnn_predictions(data, seed):
         train_cnn_zoo(data, f"{tmp}/store", seed=seed, progress=False)
         store = Store(f"{tmp}/store")
         test = data.split("test")
-        assert np.array_equal(store.sample_ids(), test.samples["sample_id"].astype(str).to_numpy()), "test order"
+        ids = test.samples["sample_id"].astype(str).to_numpy()
+        assert np.array_equal(store.sample_ids(), ids), "the store keeps the test split's order"
         return [SimpleNamespace(name=name, probs=store.read_probs(name),
                                 topk_probs=store.read_model(name).topk_probs,
                                 features=store.read_features(name))

@@ -31,7 +31,8 @@ def test_topk_from_probs_marks_zero_probability_classes():
 def test_demo_writes_store_and_offline_report(demo_dirs, tmp_path, capsys):
     store_dir, report = demo_dirs  # the session's demo run (conftest.py)
     out = (store_dir.parent / "demo-output.txt").read_text()
-    assert "Report:" in " ".join(out.split()) and str((report / "index.html").resolve()) in out.replace("\n", "")
+    assert "Report:" in " ".join(out.split())
+    assert str((report / "index.html").resolve()) in out.replace("\n", "")
     store = Store(store_dir)
     assert len(store.model_names()) >= 6 and store.n_samples == 360
     html = (report / "index.html").read_text()

@@ -328,7 +328,8 @@ def test_checkpoint_weights_round_trip(image_folder, tmp_path):
 
     tvm = torchvision.models.resnet18(num_classes=3)
     torch.save(tvm.state_dict(), tmp_path / "r18.pth")
-    assert load_model(f"torchvision:resnet18@{tmp_path / 'r18.pth'}", num_classes=7).module.fc.out_features == 3
+    loaded = load_model(f"torchvision:resnet18@{tmp_path / 'r18.pth'}", num_classes=7)
+    assert loaded.module.fc.out_features == 3
 
 
 def test_uncached_pretrained_weights_fail_fast(image_folder, tmp_path, monkeypatch, capsys):

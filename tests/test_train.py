@@ -78,7 +78,8 @@ def test_split_is_seeded_stratified_and_normalisation_uses_the_train_part():
 def test_training_is_deterministic_and_records_curves(tmp_path):
     data = load_digits(seed=0).split("train")
     x, y = data.images[:300], data.labels[:300]
-    config = TrainConfig(epochs=3, batch_size=64, lr=0.01, optimizer="adam", weight_decay=0.0, width=8, seed=4)
+    config = TrainConfig(epochs=3, batch_size=64, lr=0.01, optimizer="adam", weight_decay=0.0, width=8,
+                         seed=4)
     a = train_architecture("cnn-plain", x, y, classes=[str(i) for i in range(10)], config=config,
                            out_dir=tmp_path / "a", progress=False)
     b = train_architecture("cnn-plain", x, y, classes=[str(i) for i in range(10)], config=config,
@@ -130,7 +131,8 @@ def test_misclass_train_two_architectures_on_digits(tmp_path, capsys):
     report = json.loads((tmp_path / "t.json").read_text())
     assert [a["arch"] for a in report["architectures"]] == ["resnet50", "mobilenet_v2"]
     # the checkpoint predicts the same as what train stored
-    code, _, err = run_cli(["predict", "--data", "digits", "-m", f"again=ckpt:{store}/training/mobilenet_v2/best.pt",
+    code, _, err = run_cli(["predict", "--data", "digits",
+                            "-m", f"again=ckpt:{store}/training/mobilenet_v2/best.pt",
                             "--store", store, "--workers", "0"], capsys)
     assert code == 0, err
     assert np.array_equal(s.read_model("again").topk_ids, s.read_model("mobilenet_v2").topk_ids)
@@ -141,7 +143,8 @@ def test_misclass_train_two_architectures_on_digits(tmp_path, capsys):
 
 
 def test_train_errors(tmp_path, capsys):
-    code, _, err = run_cli(["train", "--data", "digits", "--arch", "resnet50,alexnet", "--store", tmp_path], capsys)
+    code, _, err = run_cli(["train", "--data", "digits", "--arch", "resnet50,alexnet", "--store", tmp_path],
+                           capsys)
     assert code == 2 and "unknown architecture(s) alexnet" in err
     code, _, err = run_cli(["train", "--data", "digits", "--arch", "cnn-plain", "--optimizer", "rmsprop",
                             "--store", tmp_path], capsys)

@@ -15,7 +15,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a file-safe model name, else raise."""
-    if not isinstance(name, str) or not _NAME.match(name) or name.endswith((".parquet", ".json", ".npy", ".per_image")):
+    reserved = (".parquet", ".json", ".npy", ".per_image")
+    if not isinstance(name, str) or not _NAME.match(name) or name.endswith(reserved):
         raise InputError(
             f"model name {name!r} is not file-safe: use letters, digits, '.', '_', '+', '-' "
             "(at most 128 characters, starting with a letter or digit)"

@@ -205,9 +205,9 @@ def factors(
     top: Annotated[int, typer.Option("--top", help="Factors listed per model.", min=1)] = 3,
     json: JsonOpt = None,
 ) -> None:
-    """ImageNet-X error ratios: error rate on images with a factor / error rate on all annotated images.
+    r"""ImageNet-X error ratios: error rate on images with a factor / error rate on all annotated images.
 
-    Needs an ImageNet validation store and misclass\\[imagenet]. With --labels, an error is a
+    Needs an ImageNet validation store and misclass\[imagenet]. With --labels, an error is a
     top-1 prediction outside the image's label set (images without a usable set are left out).
 
     Example: misclass factors --store imagenet-store --json factors.json
