@@ -21,6 +21,16 @@ def small_store(tmp_path) -> Store:
     return store
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread: tiny models run faster so, and the test machine's cores are shared."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def demo_dirs(tmp_path_factory):
     """Run ``misclass demo`` once per test session; return (store path, report path). What

@@ -23,15 +23,7 @@ from misclass.predict.specs import load_model, parse_model_spec  # noqa: E402
 from misclass.store import Store  # noqa: E402
 
 CLASSES = ("cat", "dog", "frog")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and the test machine's cores are shared."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

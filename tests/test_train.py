@@ -19,13 +19,7 @@ from misclass.predict.small_inputs import SMALL_INPUT_ARCHS  # noqa: E402
 from misclass.predict.train import TrainConfig, channel_stats, split_train_val, train_architecture  # noqa: E402
 from misclass.store import Store  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("arch", sorted(SMALL_INPUT_ARCHS))
