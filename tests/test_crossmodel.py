@@ -197,6 +197,35 @@ def test_class_corrections_hand_case():
     assert shown.values.tolist() == [[0, "p", 2, 0.0]]
 
 
+@pytest.mark.parametrize("m", [1, 2, 7, 9, 12])
+def test_class_sum_paths_agree_with_a_loop(m, monkeypatch):
+    """Both ways of summing per class (pattern counts for few models, weighted bincounts over
+    mixed images for many) equal the definition computed image by image."""
+    from misclass.analysis import class_corrections as cc_mod
+
+    rng = np.random.default_rng(m)
+    n, c = 300, 6
+    labels = rng.integers(0, c, n)
+    correct = rng.random((n, m)) < rng.uniform(0.3, 0.9, m)
+    correct[:20] = True  # images every model gets right
+    correct[20:40] = False  # and images every model misses
+    n_ok = correct.sum(axis=1)
+    want = np.zeros((3, c, m), dtype=np.int64)
+    for i in range(n):
+        for j in range(m):
+            if correct[i, j]:
+                want[0, labels[i], j] += m - n_ok[i]  # the models it corrects on image i
+                want[2, labels[i], j] += 1
+            else:
+                want[1, labels[i], j] += n_ok[i]  # the models that correct it
+    n_right = cc_mod._row_counts(correct)
+    fast = cc_mod._class_sums(labels, correct, c, n_right)
+    monkeypatch.setattr(cc_mod, "_PATTERN_BINS", 0)
+    general = cc_mod._class_sums(labels, correct, c, n_right)
+    for got in (fast, general):
+        assert [g.tolist() for g in got] == [w.tolist() for w in want]
+
+
 def test_shared_failures():
     sf = find_shared_failures(LABELS, TOP1, models=MODELS)
     assert len(sf.all_wrong) == 0

@@ -158,21 +158,47 @@ def _row_counts(correct: np.ndarray) -> np.ndarray:
     return n_right
 
 
+_PATTERN_BINS = 1 << 18  # classes x 2**models counts of the pattern path (2 MiB of int64)
+
+
+def _class_sums_by_pattern(labels: np.ndarray, correct: np.ndarray,
+                           c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_class_sums` for few models: count the images of each (class, pattern of which
+    models are right) in one bincount; every sum is then a product with a small table over
+    the 2**M patterns (exact: float64 holds these integer sums exactly)."""
+    n, m = correct.shape
+    width = 1 << m
+    pattern = np.zeros(n, dtype=np.uint16)  # bit j: model j is right (M <= 16)
+    for j, col in enumerate(np.ascontiguousarray(correct.T).view(np.uint8)):
+        pattern += col.astype(np.uint16) << np.uint16(j)
+    counts = np.bincount(labels * width + pattern, minlength=c * width).reshape(c, width)
+    bit = (np.arange(width)[:, None] >> np.arange(m)[None, :]) & 1  # (patterns, M): model j right
+    n_ok = bit.sum(axis=1, keepdims=True)
+    weights = np.concatenate([bit * (m - n_ok), (1 - bit) * n_ok, bit], axis=1).astype(np.float64)
+    sums = np.rint(counts.astype(np.float64) @ weights).astype(np.int64)  # (C, 3M)
+    return (np.ascontiguousarray(sums[:, :m]), np.ascontiguousarray(sums[:, m:2 * m]),
+            np.ascontiguousarray(sums[:, 2 * m:]))
+
+
 def _class_sums(labels: np.ndarray, correct: np.ndarray, c: int,
                 n_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per class and model: corrected, got-corrected and correct counts, each (C, M).
 
-    Only images some models get right and others not can be corrected: the sums run over
-    those (one weighted bincount per model and quantity); images every model gets right
-    add to the correct counts by one bincount.
+    Up to 16 models (and classes x 2**M small), the images are counted per (class, pattern
+    of right models) once (:func:`_class_sums_by_pattern`). Otherwise only images some
+    models get right and others not can be corrected: the sums run over those (one weighted
+    bincount per model and quantity); images every model gets right add to the correct
+    counts by one bincount.
     """
     n, m = correct.shape
+    if m <= 16 and c << m <= _PATTERN_BINS:
+        return _class_sums_by_pattern(labels, correct, c)
     mixed = np.flatnonzero((n_right > 0) & (n_right < m))
     lab = labels[mixed]
-    n_ok = n_right[mixed].astype(np.float64)
-    n_bad = m - n_ok
     everyone = np.bincount(labels[n_right == m], minlength=c)
     columns = np.ascontiguousarray(correct.T[:, mixed])  # (M, mixed images)
+    n_ok = n_right[mixed].astype(np.float64)
+    n_bad = m - n_ok
     corrected = np.empty((c, m), dtype=np.int64)
     got_corrected = np.empty((c, m), dtype=np.int64)
     right = np.empty((c, m), dtype=np.int64)
