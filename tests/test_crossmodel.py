@@ -199,8 +199,8 @@ def test_class_corrections_hand_case():
 
 @pytest.mark.parametrize("m", [1, 2, 7, 9, 12])
 def test_class_sum_paths_agree_with_a_loop(m, monkeypatch):
-    """Both ways of summing per class (pattern counts for few models, weighted bincounts over
-    mixed images for many) equal the definition computed image by image."""
+    """Both ways of summing per class (a cell table for few models, weighted bincounts for
+    many) equal the definition computed image by image."""
     from misclass.analysis import class_corrections as cc_mod
 
     rng = np.random.default_rng(m)
@@ -220,7 +220,7 @@ def test_class_sum_paths_agree_with_a_loop(m, monkeypatch):
                 want[1, labels[i], j] += n_ok[i]  # the models that correct it
     n_right = cc_mod._row_counts(correct)
     fast = cc_mod._class_sums(labels, correct, c, n_right)
-    monkeypatch.setattr(cc_mod, "_PATTERN_BINS", 0)
+    monkeypatch.setattr(cc_mod, "_TABLE_BINS", 0)
     general = cc_mod._class_sums(labels, correct, c, n_right)
     for got in (fast, general):
         assert [g.tolist() for g in got] == [w.tolist() for w in want]

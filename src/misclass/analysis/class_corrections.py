@@ -158,45 +158,44 @@ def _row_counts(correct: np.ndarray) -> np.ndarray:
     return n_right
 
 
-_PATTERN_BINS = 1 << 18  # classes x 2**models counts of the pattern path (2 MiB of int64)
+_TABLE_BINS = 1 << 22  # (models x classes x (models + 1)) counts: 32 MiB of int64 at most
 
 
-def _class_sums_by_pattern(labels: np.ndarray, correct: np.ndarray,
-                           c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_class_sums` for few models: count the images of each (class, pattern of which
-    models are right) in one bincount; every sum is then a product with a small table over
-    the 2**M patterns (exact: float64 holds these integer sums exactly)."""
-    n, m = correct.shape
-    width = 1 << m
-    pattern = np.zeros(n, dtype=np.uint16)  # bit j: model j is right (M <= 16)
-    for j, col in enumerate(np.ascontiguousarray(correct.T).view(np.uint8)):
-        pattern += col.astype(np.uint16) << np.uint16(j)
-    counts = np.bincount(labels * width + pattern, minlength=c * width).reshape(c, width)
-    bit = (np.arange(width)[:, None] >> np.arange(m)[None, :]) & 1  # (patterns, M): model j right
-    n_ok = bit.sum(axis=1, keepdims=True)
-    weights = np.concatenate([bit * (m - n_ok), (1 - bit) * n_ok, bit], axis=1).astype(np.float64)
-    sums = np.rint(counts.astype(np.float64) @ weights).astype(np.int64)  # (C, 3M)
-    return (np.ascontiguousarray(sums[:, :m]), np.ascontiguousarray(sums[:, m:2 * m]),
-            np.ascontiguousarray(sums[:, 2 * m:]))
+def _class_sums_by_table(lab: np.ndarray, n_ok: np.ndarray, columns: np.ndarray, c: int,
+                         everyone: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_class_sums` for few models: per model, one bincount of the (class, number of
+    correct models) cells of the images it gets right gives all three sums."""
+    m = len(columns)
+    cell = lab.astype(np.int64) * (m + 1) + n_ok  # (class, n correct) of each mixed image
+    total = np.bincount(cell, minlength=c * (m + 1)).reshape(c, m + 1)
+    right_cells = np.stack([np.bincount(cell[col], minlength=c * (m + 1)) for col in columns])
+    right_cells = right_cells.reshape(m, c, m + 1)
+    wrong_cells = total[None] - right_cells
+    k = np.arange(m + 1)
+    corrected = (right_cells @ (m - k)).T  # each right image corrects its m - n_ok wrong models
+    got_corrected = (wrong_cells @ k).T  # each wrong image is corrected by its n_ok right models
+    right = right_cells.sum(axis=2).T + everyone[:, None]
+    return (np.ascontiguousarray(corrected), np.ascontiguousarray(got_corrected),
+            np.ascontiguousarray(right))
 
 
 def _class_sums(labels: np.ndarray, correct: np.ndarray, c: int,
                 n_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per class and model: corrected, got-corrected and correct counts, each (C, M).
 
-    Up to 16 models (and classes x 2**M small), the images are counted per (class, pattern
-    of right models) once (:func:`_class_sums_by_pattern`). Otherwise only images some
-    models get right and others not can be corrected: the sums run over those (one weighted
-    bincount per model and quantity); images every model gets right add to the correct
-    counts by one bincount.
+    Only images some models get right and others not can be corrected: the sums run over
+    those; images every model gets right add to the correct counts by one bincount. For few
+    models one bincount per model of (class, number of right models) cells gives all three
+    sums (:func:`_class_sums_by_table`; its temporaries stay small); otherwise one weighted
+    bincount per model and quantity.
     """
     n, m = correct.shape
-    if m <= 16 and c << m <= _PATTERN_BINS:
-        return _class_sums_by_pattern(labels, correct, c)
     mixed = np.flatnonzero((n_right > 0) & (n_right < m))
     lab = labels[mixed]
     everyone = np.bincount(labels[n_right == m], minlength=c)
     columns = np.ascontiguousarray(correct.T[:, mixed])  # (M, mixed images)
+    if m * c * (m + 1) <= _TABLE_BINS:
+        return _class_sums_by_table(lab, n_right[mixed], columns, c, everyone)
     n_ok = n_right[mixed].astype(np.float64)
     n_bad = m - n_ok
     corrected = np.empty((c, m), dtype=np.int64)
