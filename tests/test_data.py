@@ -100,3 +100,29 @@ def test_imagenet_classes():
     c = imagenet_classes()
     assert len(c) == 1000 and c.id.iloc[0] == "n01440764" and c.name.iloc[0] == "tench"
     assert len(imagenet_val_labels()) == 50000
+
+
+def test_store_images_from_arrays_and_dataset_folder(tmp_path):
+    import pandas as pd
+
+    from misclass.data.store_images import StoreImages, fit_image
+    from misclass.store import Store
+
+    classes = pd.DataFrame({"name": ["a", "b"]})
+    arrays = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
+    s = Store.create(tmp_path / "arr", samples=pd.DataFrame({"sample_id": ["x", "y"], "label": [0, 1]}),
+                     classes=classes, images=arrays)
+    assert np.array_equal(np.asarray(StoreImages(s).load(1)), arrays[1])
+    # relative paths resolve against the dataset folder the store records, not the cwd
+    root = tmp_path / "imgs"
+    (root / "a").mkdir(parents=True)
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(root / "a" / "one.png")
+    samples = pd.DataFrame({"sample_id": ["one", "two"], "label": [0, 0], "path": ["a/one.png", "a/two.png"]})
+    s = Store.create(tmp_path / "files", samples=samples, classes=classes,
+                     info={"dataset": f"folder:{root},labels.csv"})
+    images = StoreImages(s)
+    assert images.available and images.load(0).size == (40, 30)
+    with pytest.raises(InputError, match=r"two\.png: not a readable image"):
+        images.load(1)
+    assert fit_image(Image.new("L", (8, 8)), 128).size == (128, 128)  # enlarged 16x, sharp
+    assert fit_image(Image.new("RGB", (400, 300)), 128).size == (128, 96)  # shrunk, aspect kept

@@ -3,10 +3,9 @@ store's images as that model sees them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from misclass.data.store_images import StoreImages
 from misclass.errors import InputError
 from misclass.extras import require
 from misclass.store import Store
@@ -89,34 +88,20 @@ class TorchClassifier:
 
 def model_view(store: Store, preprocess, *, console=None, progress: bool = True) -> np.ndarray:
     """Every store image after the model's geometric preprocessing: uint8 (N, H, W, C)."""
-    from PIL import Image
     from rich.progress import Progress
 
     from misclass.predict.preprocess import apply_geometry
 
-    arrays = store.images()
-    samples = None
-    if arrays is None:
-        samples = store.samples()
-        if "path" not in samples.columns:
-            raise InputError(f"{store.path}: the store holds no images (no image array, no paths); explain "
-                             "needs the images")
-        root = _image_root(store)
+    images = StoreImages(store)
+    if not images.available:
+        raise InputError(f"{store.path}: the store holds no images (no image array, no paths); explain "
+                         "needs the images")
     n = store.n_samples
     out = None
     with Progress(console=console, transient=True, disable=not progress) as bar:
         task = bar.add_task(f"preparing {n:,} images", total=n)
         for i in range(n):
-            if arrays is not None:
-                img = Image.fromarray(np.asarray(arrays[i]))
-            else:
-                path = Path(str(samples["path"].iloc[i]))
-                path = path if path.is_absolute() or root is None else root / path
-                try:
-                    with Image.open(path) as im:
-                        img = im.convert("RGB")
-                except OSError as exc:
-                    raise InputError(f"{path}: not a readable image ({exc})") from exc
+            img = images.load(i)
             t = apply_geometry(img, preprocess).numpy()
             t = np.moveaxis(t, 0, -1)
             if out is None:
@@ -126,12 +111,3 @@ def model_view(store: Store, preprocess, *, console=None, progress: bool = True)
             out[i] = t
             bar.advance(task)
     return out if out is not None else np.zeros((0, 1, 1, 1), dtype=np.uint8)
-
-
-def _image_root(store: Store) -> Path | None:
-    spec = str(store.info().get("dataset", ""))
-    if spec.startswith("folder:"):
-        return Path(spec[len("folder:"):].split(",")[0].split("[")[0])
-    return None
-
-

@@ -4,45 +4,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
+from misclass.data.store_images import StoreImages, fit_image
+from misclass.errors import InputError
 from misclass.report.registry import ReportContext
 
 THUMB = 128
-
-
-def _thumbnail(image: Image.Image) -> Image.Image:
-    if max(image.size) < THUMB:  # small images (digits, CIFAR): enlarge without blurring
-        scale = THUMB // max(image.size)
-        return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    image.thumbnail((THUMB, THUMB))
-    return image
-
-
-def _source_images(ctx: ReportContext):
-    """A function index -> PIL image, or None when the store holds no images."""
-    arrays = ctx.store.images()
-    if arrays is not None:
-        return lambda i: Image.fromarray(np.asarray(arrays[i]))
-    samples = ctx.options.get("_samples")
-    if samples is None:
-        samples = ctx.store.samples()
-        ctx.options["_samples"] = samples
-    if "path" not in samples.columns:
-        return None
-    paths = samples["path"].astype(str).to_numpy()
-
-    def load(i: int) -> Image.Image | None:
-        p = Path(paths[i])
-        if not p.is_file():
-            return None
-        with Image.open(p) as im:
-            return im.convert("RGB")
-
-    return load
 
 
 def gallery_html(ctx: ReportContext, indices: Sequence[int], captions: Sequence[str], *,
@@ -52,8 +19,10 @@ def gallery_html(ctx: ReportContext, indices: Sequence[int], captions: Sequence[
     Returns a note instead when the store holds no images it can show (e.g. imported
     predictions without image files).
     """
-    load = _source_images(ctx)
-    if load is None:
+    images = ctx.options.get("_images")
+    if images is None:
+        images = ctx.options["_images"] = StoreImages(ctx.store)
+    if not images.available:
         return ("<p class=note>No images to show: this store holds predictions only (no image "
                 "arrays or file paths).</p>")
     folder = ctx.out_dir / "images"
@@ -62,10 +31,11 @@ def gallery_html(ctx: ReportContext, indices: Sequence[int], captions: Sequence[
     for i, caption in list(zip(indices, captions, strict=True))[:max_images]:
         name = f"{int(i)}.png"
         if not (folder / name).exists():
-            image = load(int(i))
-            if image is None:
+            try:
+                image = images.load(int(i))
+            except InputError:
                 continue
-            _thumbnail(image).save(folder / name)
+            fit_image(image, THUMB).save(folder / name)
         text = html.escape(caption)
         items.append(f'<figure><img src="images/{name}" alt="{text}"><figcaption>{text}'
                      "</figcaption></figure>")
