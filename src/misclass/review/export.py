@@ -16,7 +16,7 @@ from misclass.errors import InputError, StoreError
 from misclass.review.aggregate import ReviewedLabels, aggregate_decisions
 from misclass.review.records import all_decisions, all_flags, all_picks
 from misclass.review.schema import Database, open_database
-from misclass.store import Store, open_store
+from misclass.store import Store, _atomic_write, open_store
 
 HUMAN_PREFIX = "human-"
 _write_lock = threading.Lock()
@@ -57,19 +57,12 @@ def export_jsonl(db: Database, sample_ids: Sequence[str], out: str | os.PathLike
     out = Path(out)
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give a file name such as review.jsonl")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    n = 0
-    with tmp.open("w") as fh:
-        for i, s in enumerate(labels.sets):
-            if s is None:
-                continue
-            fh.write(json.dumps({"sample_id": str(sample_ids[i]), "labels": s,
-                                 "problematic": bool(labels.problematic[i]), "reason": labels.reasons[i],
-                                 "reviewers": int(labels.reviewers[i])}) + "\n")
-            n += 1
-    os.replace(tmp, out)
-    return n
+    rows = [json.dumps({"sample_id": str(sample_ids[i]), "labels": s,
+                        "problematic": bool(labels.problematic[i]), "reason": labels.reasons[i],
+                        "reviewers": int(labels.reviewers[i])})
+            for i, s in enumerate(labels.sets) if s is not None]
+    _atomic_write(out, lambda tmp: tmp.write_text("".join(r + "\n" for r in rows)))
+    return len(rows)
 
 
 def write_human_predictors(store: Store, db: Database, *, users: Sequence[str] | None = None) -> list[str]:
