@@ -32,12 +32,12 @@ from misclass.predict.zoo import train_zoo
 def cnn_predictions(data, seed):
     """Held-out predictions of the builtin digits CNN zoo, trained by misclass's training loop
     on ``data``'s train split (None without torch)."""
-    try:
-        from misclass.predict.train_run import train_cnn_zoo
-    except ImportError:
-        return None
+    import importlib.util
     import tempfile
 
+    if importlib.util.find_spec("torch") is None:
+        return None
+    from misclass.predict.train_run import train_cnn_zoo
     from misclass.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:

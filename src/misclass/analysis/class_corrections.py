@@ -166,7 +166,7 @@ def _class_sums_by_table(lab: np.ndarray, n_ok: np.ndarray, columns: np.ndarray,
     """:func:`_class_sums` for few models: per model, one bincount of the (class, number of
     correct models) cells of the images it gets right gives all three sums."""
     m = len(columns)
-    cell = lab.astype(np.int64) * (m + 1) + n_ok  # (class, n correct) of each mixed image
+    cell = lab * (m + 1) + n_ok  # (class, n correct) of each mixed image (labels are int64)
     total = np.bincount(cell, minlength=c * (m + 1)).reshape(c, m + 1)
     right_cells = np.stack([np.bincount(cell[col], minlength=c * (m + 1)) for col in columns])
     right_cells = right_cells.reshape(m, c, m + 1)

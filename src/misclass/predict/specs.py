@@ -119,17 +119,18 @@ def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = Fa
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
     torch = require("torch", "torch", feature="running torch models")
-    torch.manual_seed(seed)
-    if spec.kind == "timm":
-        loaded = _load_timm(spec, num_classes=num_classes, pretrained=pretrained)
-    elif spec.kind == "torchvision":
-        loaded = _load_torchvision(spec, num_classes=num_classes, pretrained=pretrained)
-    elif spec.kind == "ckpt":
-        from misclass.predict.checkpoint import load_checkpoint_model
+    with torch.random.fork_rng(devices=[]):  # seed the weights, leave the caller's RNG as it was
+        torch.manual_seed(seed)
+        if spec.kind == "timm":
+            loaded = _load_timm(spec, num_classes=num_classes, pretrained=pretrained)
+        elif spec.kind == "torchvision":
+            loaded = _load_torchvision(spec, num_classes=num_classes, pretrained=pretrained)
+        elif spec.kind == "ckpt":
+            from misclass.predict.checkpoint import load_checkpoint_model
 
-        loaded = load_checkpoint_model(Path(spec.target), name=spec.name)
-    else:
-        loaded = _load_py(spec)
+            loaded = load_checkpoint_model(Path(spec.target), name=spec.name)
+        else:
+            loaded = _load_py(spec)
     loaded.module.eval()
     if loaded.metadata.get("weights") == "random":
         loaded.metadata["seed"] = seed
