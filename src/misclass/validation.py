@@ -119,8 +119,8 @@ def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tu
         if len(hits) > 1:
             raise InputError(f"{source}: class name {token!r} in {pair!r} is shared by classes "
                              f"{', '.join(map(str, hits))}; give the class id instead")
-        raise InputError(f"{source}: {token!r} in {pair!r} is neither a class name nor a class id "
-                         f"0..{len(class_names) - 1}")
+        raise InputError(f"{source}: unknown class: {token!r} in {pair!r} is neither a class name nor "
+                         f"a class id 0..{len(class_names) - 1}")
 
     pairs = []
     for pair in (p.strip() for p in str(text).split(",")):

@@ -11,6 +11,7 @@ from misclass.analysis.erasure import FILLS, check_percent, spare_mask
 from misclass.analysis.saliency import SALIENCY_METHODS, TARGETS
 from misclass.data.planted import sample_boxes
 from misclass.errors import InputError
+from misclass.validation import check_class_pairs
 
 SPARE_CHOICES = "object (the samples' object_y0..object_x1 columns) or Y0,X0,Y1,X1"
 DEFAULT_SWEEP_PERCENTS = (1.0, 2.0, 5.0, 10.0, 20.0)
@@ -94,24 +95,7 @@ def select_images(labels: np.ndarray, before: np.ndarray, sample_ids: np.ndarray
 
 def parse_pairs(text: str, class_names: list[str]) -> tuple[tuple[int, int], ...]:
     """``"ship:airplane,cat:dog"`` (names or ids, true:predicted) as class-id pairs."""
-    lookup = {n: i for i, n in enumerate(class_names)}
-    out = []
-    for part in [p.strip() for p in text.split(",") if p.strip()]:
-        t, sep, p = part.partition(":")
-        if not sep:
-            raise InputError(f"--pairs {part!r}: expected TRUE:PREDICTED, e.g. ship:airplane")
-        ids = []
-        for name in (t.strip(), p.strip()):
-            if name in lookup:
-                ids.append(lookup[name])
-            elif name.isdigit() and int(name) < len(class_names):
-                ids.append(int(name))
-            else:
-                raise InputError(f"--pairs {part!r}: unknown class {name!r}")
-        out.append((ids[0], ids[1]))
-    if not out:
-        raise InputError("--pairs: name at least one TRUE:PREDICTED pair")
-    return tuple(out)
+    return tuple(check_class_pairs(text, class_names, "--pairs"))
 
 
 def parse_spare(text: str | None) -> str | tuple[int, int, int, int] | None:
