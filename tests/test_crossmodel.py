@@ -199,9 +199,10 @@ def test_class_corrections_hand_case():
 
 @pytest.mark.parametrize("m", [1, 2, 7, 9, 12])
 def test_class_sum_paths_agree_with_a_loop(m, monkeypatch):
-    """Both ways of summing per class (a cell table for few models, weighted bincounts for
-    many) equal the definition computed image by image."""
+    """Every way of summing per class (a (class, pattern) table, a cell table for few
+    models, weighted bincounts for many) equals the definition computed image by image."""
     from misclass.analysis import class_corrections as cc_mod
+    from misclass.analysis import patterns
 
     rng = np.random.default_rng(m)
     n, c = 300, 6
@@ -222,7 +223,10 @@ def test_class_sum_paths_agree_with_a_loop(m, monkeypatch):
     fast = cc_mod._class_sums(labels, correct, c, n_right)
     monkeypatch.setattr(cc_mod, "_TABLE_BINS", 0)
     general = cc_mod._class_sums(labels, correct, c, n_right)
-    for got in (fast, general):
+    code = (correct * (1 << np.arange(m))).sum(axis=1)
+    by_pattern = patterns.class_pattern_sums(patterns.class_pattern_table(labels, code, m, c), m)
+    assert by_pattern[3].tolist() == np.bincount(labels, minlength=c).tolist()
+    for got in (fast, general, by_pattern[:3]):
         assert [g.tolist() for g in got] == [w.tolist() for w in want]
 
 

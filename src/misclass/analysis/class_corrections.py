@@ -138,15 +138,33 @@ def _class_corrections(labels: np.ndarray, correct: np.ndarray, models: Sequence
     c = len(class_names)
     corrected, got_corrected, right = _class_sums(labels, correct, c, n_right)
     n_images = np.bincount(labels, minlength=c).astype(np.int64)
+    return _summarise(models, class_names, top, n_images, corrected, got_corrected, right)
+
+
+def _summarise(models: Sequence[str], class_names: Sequence[str], top: int, n_images: np.ndarray,
+               corrected: np.ndarray, got_corrected: np.ndarray, right: np.ndarray) -> ClassCorrections:
+    """Accuracies, top corrected classes and hard classes from the per-class sums."""
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(n_images[:, None] > 0, right / np.maximum(n_images, 1)[:, None], np.nan)
-    # the top classes of every model at once: a stable sort keeps ties in class order
-    order = np.argsort(-corrected, axis=0, kind="stable")[:top]  # (top, M)
+    order = _top_classes(corrected, top)
     hard = np.flatnonzero((n_images > 0) & (np.nan_to_num(acc, nan=1.0) < HARD_CLASS_ACCURACY).all(axis=1))
     best = acc[hard].max(axis=1) if len(hard) else np.zeros(0)
     hard = hard[np.lexsort((hard, best))]
     return ClassCorrections(tuple(models), tuple(class_names), n_images, corrected, got_corrected, acc,
                             order, hard)
+
+
+def _top_classes(counts: np.ndarray, top: int) -> np.ndarray:
+    """(top, M): the rows of the largest counts of each column, largest first, ties in row
+    order (as a stable sort of ``-counts`` would give)."""
+    c = counts.shape[0]
+    if top >= c or counts.max(initial=0) >= np.iinfo(np.int64).max // (c + 1):
+        return np.argsort(-counts, axis=0, kind="stable")[:top]
+    # distinct keys (count, then earlier row) let a partial sort pick the top of every column
+    key = counts.T * c + (c - 1 - np.arange(c))
+    part = np.argpartition(-key, top - 1, axis=1)[:, :top] if top > 0 else np.zeros((len(key), 0), int)
+    ranked = np.take_along_axis(part, np.argsort(-np.take_along_axis(key, part, axis=1), axis=1), axis=1)
+    return np.ascontiguousarray(ranked.T)
 
 
 def _row_counts(correct: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ there is no Python loop over images.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import comb
@@ -31,6 +32,7 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from misclass.analysis.patterns import missed_counts, subset_sums
 from misclass.errors import InputError
 
 #: Sizes with at most this many combinations are enumerated and every value listed.
@@ -212,6 +214,31 @@ def _enumerate_size(wrong: np.ndarray, size: int, progress: Progress | None,
     return combos, missed
 
 
+def _enumerate_by_patterns(sums: np.ndarray, m: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_enumerate_size` by lookups in the subset sums of the pattern histogram."""
+    combos = np.array(list(itertools.combinations(range(m), size)), dtype=np.int32).reshape(-1, size)
+    masks = np.bitwise_or.reduce(np.left_shift(1, combos, dtype=np.int64), axis=1)
+    return combos, missed_counts(sums, masks, m)
+
+
+def _greedy_by_patterns(sums: np.ndarray, m: int) -> tuple[list[int], list[int]]:
+    """:func:`_greedy` by lookups in the subset sums of the pattern histogram."""
+    n = int(sums[-1])
+    chosen: list[int] = []
+    covered: list[int] = []
+    mask = 0
+    available = np.ones(m, dtype=bool)
+    singles = np.left_shift(1, np.arange(m), dtype=np.int64)
+    for _ in range(m):
+        cover = np.where(available, n - missed_counts(sums, mask | singles, m), -1)
+        c = int(np.argmax(cover))
+        chosen.append(c)
+        available[c] = False
+        mask |= 1 << c
+        covered.append(int(cover[c]))
+    return chosen, covered
+
+
 def virtual_accuracy_table(correct: np.ndarray, sizes: Sequence[int], *, models: Sequence[str],
                            progress: Progress | None = None) -> pd.DataFrame:
     """Virtual accuracy of every combination of each size in ``sizes``.
@@ -357,8 +384,8 @@ def _best(right: np.ndarray, valid: np.ndarray, n: int, size: int, models: Seque
 
 def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
                         list_limit: int = LIST_LIMIT, max_combinations: int = MAX_COMBINATIONS,
-                        progress: Progress | None = None, bits: np.ndarray | None = None
-                        ) -> CombinationSearch:
+                        progress: Progress | None = None, bits: np.ndarray | None = None,
+                        patterns: np.ndarray | None = None) -> CombinationSearch:
     """Virtual accuracy of combinations of 2..k models, the best of each size 1..k and the
     greedy curve.
 
@@ -372,6 +399,9 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
     k : largest combination size (clipped to M)
     models : M names
     bits : ``pack_columns(correct)`` when the caller has it
+    patterns : the histogram of right/wrong patterns (:mod:`misclass.analysis.patterns`), for
+        few models: listed sizes and the greedy curve are then counted by lookups in its
+        subset sums instead of popcounts over the images (same results)
     """
     correct = _check(correct)
     n, m = correct.shape
@@ -381,14 +411,21 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
         raise InputError(f"k = {k}: the largest combination size must be at least 1")
     k = min(k, m)
     listed = [s for s in range(2, k + 1) if comb(m, s) <= list_limit]
-    right = pack_columns(correct) if bits is None else bits
-    valid = _valid_bits(n)
-    wrong = ~correct
-    missed_bits = None if m > PROJECT_ABOVE else valid & ~right
-    found = {s: _enumerate_size(wrong, s, progress, missed_bits) for s in listed}
-    order, covered = _greedy(right, valid, m)
+    if patterns is not None:
+        sums = subset_sums(patterns, m)
+        found = {s: _enumerate_by_patterns(sums, m, s) for s in listed}
+        order, covered = _greedy_by_patterns(sums, m)
+        acc = (n - missed_counts(sums, 1 << np.arange(m), m)) / n
+        right = valid = None  # packed only for a branch and bound
+    else:
+        right = pack_columns(correct) if bits is None else bits
+        valid = _valid_bits(n)
+        wrong = ~correct
+        missed_bits = None if m > PROJECT_ABOVE else valid & ~right
+        found = {s: _enumerate_size(wrong, s, progress, missed_bits) for s in listed}
+        order, covered = _greedy(right, valid, m)
+        acc = popcount(right) / n
     best: dict[int, BestCombination] = {}
-    acc = popcount(right) / n
     top = int(np.argmax(acc))
     best[1] = BestCombination(1, (models[top],), float(acc[top]), "exact", "exhaustive")
     for s in range(2, k + 1):
@@ -400,6 +437,8 @@ def search_combinations(correct: np.ndarray, k: int, *, models: Sequence[str],
         elif comb(m, s) <= max_combinations:
             if progress is not None:
                 progress(f"best {s}-model combination (branch and bound)", 0, 1)
+            if right is None:
+                right, valid = pack_columns(correct), _valid_bits(n)
             best[s] = _best(right, valid, n, s, models, "exact")
         else:
             chosen = tuple(models[j] for j in sorted(order[:s]))

@@ -10,11 +10,13 @@ images with a known label:
 - the rate of equal top-1 predictions.
 
 All pair quantities come from one Gram matrix ``correct.T @ correct`` (popcounts of the
-bit-packed columns) and a comparison of top-1 predictions on the images not every model gets
-right; combinations of more models are in :mod:`misclass.analysis.combinations`, per-class
-corrections in :mod:`misclass.analysis.class_corrections`, images all or one model miss in
-:mod:`misclass.analysis.shared_failures`, real ensembles in
-:mod:`misclass.analysis.ensembles`. :func:`compare_models` runs everything.
+bit-packed columns; for up to 12 models, :func:`compare_models` takes it, the combinations and
+the per-class sums from the histogram of right/wrong patterns, :mod:`misclass.analysis.patterns`)
+and a comparison of top-1 predictions on the images not every model gets right; combinations
+of more models are in :mod:`misclass.analysis.combinations`, per-class corrections in
+:mod:`misclass.analysis.class_corrections`, images all or one model miss in
+:mod:`misclass.analysis.shared_failures`, real ensembles in :mod:`misclass.analysis.ensembles`.
+:func:`compare_models` runs everything.
 
 Data contract: ``labels (N,)`` int (-1 unknown: such images are left out), ``top1 (N, M)``
 int, ``correct (N, M)`` bool.
@@ -34,10 +36,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from misclass.analysis import patterns
 from misclass.analysis.class_corrections import (
     ClassCorrections,
     _class_corrections,
     _row_counts,
+    _summarise,
     class_corrections,
 )
 from misclass.analysis.combinations import (
@@ -54,6 +58,7 @@ from misclass.analysis.shared_failures import (
     SharedFailures,
     _shared_failures,
     check_predictions,
+    failure_rows,
     find_shared_failures,
 )
 from misclass.errors import InputError
@@ -224,14 +229,14 @@ def pair_matrices(labels: np.ndarray, top1: np.ndarray, *, models: Sequence[str]
         raise InputError("no image has a known label: cross-model comparison needs labels")
     if not known.all():
         labels, top1 = labels[known], top1[known]
-    return _pair_matrices(top1 == labels[:, None], top1, models)
+    correct = top1 == labels[:, None]
+    return _pair_matrices(top1, models, _gram(correct), _row_counts(correct) == len(models))
 
 
-def _pair_matrices(correct: np.ndarray, top1: np.ndarray, models: Sequence[str],
-                   bits: np.ndarray | None = None, n_right: np.ndarray | None = None) -> PairMatrices:
-    n, m = correct.shape
-    gram = _gram(correct, bits)
-    n_right = _row_counts(correct) if n_right is None else n_right
+def _pair_matrices(top1: np.ndarray, models: Sequence[str], gram: np.ndarray,
+                   unanimous: np.ndarray) -> PairMatrices:
+    """``gram``: ``correct.T @ correct``; ``unanimous``: the images every model gets right."""
+    n = top1.shape[0]
     return PairMatrices(
         models=tuple(models),
         n=n,
@@ -239,7 +244,7 @@ def _pair_matrices(correct: np.ndarray, top1: np.ndarray, models: Sequence[str],
         correction_rate=_correction_rate(gram, n),
         virtual_accuracy=_virtual_accuracy(gram, n),
         error_consistency=_error_consistency(gram, n),
-        equal_top1=equal_top1_rate(top1, unanimous=n_right == m),
+        equal_top1=equal_top1_rate(top1, unanimous=unanimous),
         both_correct=gram,
     )
 
@@ -346,14 +351,34 @@ def compare_models(
         ids = None if ids is None else ids[known]
     if lab.max() >= len(class_names):
         raise InputError(f"labels must lie in 0..{len(class_names) - 1} (one per class name)")
-    correct = t1 == lab[:, None]
-    bits = pack_columns(correct)
-    n_right = _row_counts(correct)
-    pairs = _pair_matrices(correct, t1, models, bits, n_right)
-    search = search_combinations(correct, k, models=models, list_limit=list_limit,
-                                 max_combinations=max_combinations, progress=progress, bits=bits)
-    classes = _class_corrections(lab, correct, models, class_names, 5, n_right)
-    failures = _shared_failures(lab, t1, ~correct, m - n_right, models, ids, index)
+    c = len(class_names)
+    if m <= patterns.MAX_PATTERN_MODELS:  # every count from the histogram of right/wrong patterns
+        correct, code = patterns.pattern_codes(t1, lab)
+        table = patterns.class_pattern_table(lab, code, m, c) if c << m <= patterns.MAX_CLASS_CELLS else None
+        hist = np.bincount(code, minlength=1 << m) if table is None else table.sum(axis=0)
+        gram = patterns.pattern_gram(hist, m)
+        unanimous = code == (1 << m) - 1
+        search = search_combinations(correct, k, models=models, list_limit=list_limit,
+                                     max_combinations=max_combinations, progress=progress, patterns=hist)
+        if table is not None:
+            corrected, got, right, n_images = patterns.class_pattern_sums(table, m)
+            classes = _summarise(models, class_names, 5, n_images, corrected, got, right)
+        else:
+            classes = _class_corrections(lab, correct, models, class_names, 5,
+                                         patterns.right_counts(m)[code])
+        rows = patterns.failure_rows(code, m)
+    else:
+        correct = t1 == lab[:, None]
+        bits = pack_columns(correct)
+        n_right = _row_counts(correct)
+        gram = _gram(correct, bits)
+        unanimous = n_right == m
+        search = search_combinations(correct, k, models=models, list_limit=list_limit,
+                                     max_combinations=max_combinations, progress=progress, bits=bits)
+        classes = _class_corrections(lab, correct, models, class_names, 5, n_right)
+        rows = failure_rows(correct, n_right)
+    pairs = _pair_matrices(t1, models, gram, unanimous)
+    failures = _shared_failures(lab, t1, *rows, models, ids, index)
     results: list[EnsembleResult] = []
     if ensembles:
         sets = [search.best[s].models for s in sorted(search.best) if s >= 2]

@@ -128,21 +128,29 @@ def find_shared_failures(labels: np.ndarray, top1: np.ndarray, *, models: Sequen
     """
     labels, top1 = check_predictions(labels, top1, models)
     wrong = (top1 != labels[:, None]) & (labels[:, None] >= 0)
-    return _shared_failures(labels, top1, wrong, wrong.sum(axis=1), models, sample_ids, index)
+    return _shared_failures(labels, top1, *failure_rows(~wrong, wrong.shape[1] - wrong.sum(axis=1)),
+                            models, sample_ids, index)
 
 
-def _shared_failures(labels: np.ndarray, top1: np.ndarray, wrong: np.ndarray, n_wrong: np.ndarray,
-                     models: Sequence[str], sample_ids: Sequence[str] | None,
+def failure_rows(correct: np.ndarray, n_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows every model misses, rows exactly one model misses and that model's column, from
+    ``correct`` (N, M) and its row sums ``n_right``."""
+    every = np.flatnonzero(n_right == 0)
+    one = np.flatnonzero(n_right == correct.shape[1] - 1)
+    who = np.argmin(correct[one], axis=1) if len(one) else np.zeros(0, dtype=np.int64)
+    return every, one, who
+
+
+def _shared_failures(labels: np.ndarray, top1: np.ndarray, every: np.ndarray, one: np.ndarray,
+                     who: np.ndarray, models: Sequence[str], sample_ids: Sequence[str] | None,
                      index: np.ndarray | None) -> SharedFailures:
+    """The tables of :class:`SharedFailures` from the rows :func:`failure_rows` finds."""
     n, m = top1.shape
     ids = None if sample_ids is None else np.asarray(sample_ids, dtype=object)
 
     def at(rows: np.ndarray) -> np.ndarray:
         return (rows if index is None else np.asarray(index)[rows]).astype(np.int64)
 
-    every = np.flatnonzero(n_wrong == m)
-    one = np.flatnonzero(n_wrong == 1)
-    who = np.argmax(wrong[one], axis=1) if len(one) else np.zeros(0, dtype=np.int64)
     rows = {"ids": ids, "labels": labels, "all_wrong": every, "only_one": one}
     return SharedFailures(tuple(models), at(every), top1[every].astype(np.int64), at(one), who,
                           top1[one, who].astype(np.int64), np.bincount(who, minlength=m).astype(np.int64),
