@@ -151,8 +151,9 @@ def imagenet_part(results: list) -> None:
         return compare_models(pred.labels, pred.top1, models=models, class_names=names, k=3,
                               sample_ids=pred.sample_ids, ensembles=False)
 
-    base, t_base, m_base = measure(lambda: pandas_baseline(frames, len(names)))
-    res, t_ours, m_ours = measure(ours)
+    # 20 runs each: a shared 2-core machine makes single runs of a few ms noisy
+    base, t_base, m_base = measure(lambda: pandas_baseline(frames, len(names)), repeat=20)
+    res, t_ours, m_ours = measure(ours, repeat=20)
     # same numbers
     pcr = np.array([[base["pcr"][a, b] for b in models] for a in models], dtype=float)
     assert np.allclose(pcr, res.pairs.correction_rate, equal_nan=True)
@@ -201,8 +202,8 @@ def main() -> int:
 
     print(f"cores available: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f}; "
           f"numpy {np.__version__}, pandas {pd.__version__}")
-    print("times: best of 5 runs (the 30-model pandas triples: best of 1); peaks: allocations traced by "
-          "tracemalloc in one more run")
+    print("times: best of 20 runs for [1], of 5 for [2] and [3] (the 30-model pandas triples: "
+          "best of 1); peaks: allocations traced by tracemalloc in one more run")
     results: list[bool] = []
     imagenet_part(results)
     synthetic_part(results)
