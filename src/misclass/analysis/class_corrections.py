@@ -158,11 +158,11 @@ def _top_classes(counts: np.ndarray, top: int) -> np.ndarray:
     """(top, M): the rows of the largest counts of each column, largest first, ties in row
     order (as a stable sort of ``-counts`` would give)."""
     c = counts.shape[0]
-    if top >= c or counts.max(initial=0) >= np.iinfo(np.int64).max // (c + 1):
+    if not 0 < top < c or counts.max(initial=0) >= np.iinfo(np.int64).max // (c + 1):
         return np.argsort(-counts, axis=0, kind="stable")[:top]
     # distinct keys (count, then earlier row) let a partial sort pick the top of every column
     key = counts.T * c + (c - 1 - np.arange(c))
-    part = np.argpartition(-key, top - 1, axis=1)[:, :top] if top > 0 else np.zeros((len(key), 0), int)
+    part = np.argpartition(-key, top - 1, axis=1)[:, :top]
     ranked = np.take_along_axis(part, np.argsort(-np.take_along_axis(key, part, axis=1), axis=1), axis=1)
     return np.ascontiguousarray(ranked.T)
 

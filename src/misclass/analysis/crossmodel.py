@@ -249,6 +249,36 @@ def _pair_matrices(top1: np.ndarray, models: Sequence[str], gram: np.ndarray,
     )
 
 
+def _count_on_patterns(lab: np.ndarray, t1: np.ndarray, models: Sequence[str], class_names: Sequence[str],
+                       options: dict) -> tuple:
+    """The counts of :func:`compare_models` for few models, from the histogram of right/wrong
+    patterns: Gram matrix, images every model gets right, combinations (``options`` for
+    :func:`search_combinations`), per-class tables, failure rows."""
+    m, c = len(models), len(class_names)
+    correct, code = patterns.pattern_codes(t1, lab)
+    table = patterns.class_pattern_table(lab, code, m, c) if c << m <= patterns.MAX_CLASS_CELLS else None
+    hist = np.bincount(code, minlength=1 << m) if table is None else table.sum(axis=0)
+    if table is not None:
+        corrected, got, right, n_images = patterns.class_pattern_sums(table, m)
+        classes = _summarise(models, class_names, 5, n_images, corrected, got, right)
+    else:
+        classes = _class_corrections(lab, correct, models, class_names, 5, patterns.right_counts(m)[code])
+    search = search_combinations(correct, models=models, patterns=hist, **options)
+    unanimous = code == (1 << m) - 1
+    return patterns.pattern_gram(hist, m), unanimous, search, classes, patterns.failure_rows(code, m)
+
+
+def _count_on_bits(lab: np.ndarray, t1: np.ndarray, models: Sequence[str], class_names: Sequence[str],
+                   options: dict) -> tuple:
+    """:func:`_count_on_patterns` for many models, on bit sets of the images."""
+    correct = t1 == lab[:, None]
+    bits = pack_columns(correct)
+    n_right = _row_counts(correct)
+    search = search_combinations(correct, models=models, bits=bits, **options)
+    classes = _class_corrections(lab, correct, models, class_names, 5, n_right)
+    return _gram(correct, bits), n_right == len(models), search, classes, failure_rows(correct, n_right)
+
+
 # --------------------------------------------------------------------------- everything
 @dataclass(frozen=True)
 class ModelComparison:
@@ -351,32 +381,10 @@ def compare_models(
         ids = None if ids is None else ids[known]
     if lab.max() >= len(class_names):
         raise InputError(f"labels must lie in 0..{len(class_names) - 1} (one per class name)")
-    c = len(class_names)
-    if m <= patterns.MAX_PATTERN_MODELS:  # every count from the histogram of right/wrong patterns
-        correct, code = patterns.pattern_codes(t1, lab)
-        table = patterns.class_pattern_table(lab, code, m, c) if c << m <= patterns.MAX_CLASS_CELLS else None
-        hist = np.bincount(code, minlength=1 << m) if table is None else table.sum(axis=0)
-        gram = patterns.pattern_gram(hist, m)
-        unanimous = code == (1 << m) - 1
-        search = search_combinations(correct, k, models=models, list_limit=list_limit,
-                                     max_combinations=max_combinations, progress=progress, patterns=hist)
-        if table is not None:
-            corrected, got, right, n_images = patterns.class_pattern_sums(table, m)
-            classes = _summarise(models, class_names, 5, n_images, corrected, got, right)
-        else:
-            classes = _class_corrections(lab, correct, models, class_names, 5,
-                                         patterns.right_counts(m)[code])
-        rows = patterns.failure_rows(code, m)
-    else:
-        correct = t1 == lab[:, None]
-        bits = pack_columns(correct)
-        n_right = _row_counts(correct)
-        gram = _gram(correct, bits)
-        unanimous = n_right == m
-        search = search_combinations(correct, k, models=models, list_limit=list_limit,
-                                     max_combinations=max_combinations, progress=progress, bits=bits)
-        classes = _class_corrections(lab, correct, models, class_names, 5, n_right)
-        rows = failure_rows(correct, n_right)
+    count = _count_on_patterns if m <= patterns.MAX_PATTERN_MODELS else _count_on_bits
+    gram, unanimous, search, classes, rows = count(
+        lab, t1, models, class_names,
+        {"k": k, "list_limit": list_limit, "max_combinations": max_combinations, "progress": progress})
     pairs = _pair_matrices(t1, models, gram, unanimous)
     failures = _shared_failures(lab, t1, *rows, models, ids, index)
     results: list[EnsembleResult] = []

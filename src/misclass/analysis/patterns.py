@@ -123,7 +123,7 @@ def class_pattern_sums(table: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarra
     misses are corrected by their k right models).
     """
     bits = pattern_bits(m)
-    k = bits.sum(axis=1, keepdims=True)
+    k = right_counts(m)[:, None]
     weights = np.hstack([bits, bits * k, np.ones_like(k)]).astype(np.float64)
     sums = np.rint(table.astype(np.float64) @ weights).astype(np.int64)  # exact: counts < 2^53
     right, weighted, n_images = sums[:, :m], sums[:, m:2 * m], sums[:, 2 * m]

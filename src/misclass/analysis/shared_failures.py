@@ -127,9 +127,9 @@ def find_shared_failures(labels: np.ndarray, top1: np.ndarray, *, models: Sequen
     ({'index': [0], 'sample_id': ['0'], 'label': [0], 'a': [1], 'b': [2]}, [[1, 'b', 0]])
     """
     labels, top1 = check_predictions(labels, top1, models)
-    wrong = (top1 != labels[:, None]) & (labels[:, None] >= 0)
-    return _shared_failures(labels, top1, *failure_rows(~wrong, wrong.shape[1] - wrong.sum(axis=1)),
-                            models, sample_ids, index)
+    correct = (top1 == labels[:, None]) | (labels[:, None] < 0)  # unknown labels: never a failure
+    return _shared_failures(labels, top1, *failure_rows(correct, correct.sum(axis=1)), models, sample_ids,
+                            index)
 
 
 def failure_rows(correct: np.ndarray, n_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
