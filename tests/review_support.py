@@ -1,4 +1,5 @@
-"""Helpers for the review app's tests: a small store with images, a signed-in test client."""
+"""Helpers for the review app's tests: a small store with images, a test client on loopback,
+signing in."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def make_store(path) -> Store:
         second = (np.asarray(top1) + 1) % len(CLASSES)
         store.write_model(name, np.stack([top1, second], axis=1))
     return store
+
+
+HOST = "127.0.0.1"
+"""The host the test clients call and come from: the app answers to loopback names only."""
+
+
+def review_client(app, **kwargs):
+    """FastAPI's test client for ``app`` as a browser on loopback would use it (Host and peer
+    127.0.0.1, not the test client's default "testserver", which the app refuses)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url=f"http://{HOST}", client=(HOST, 50000), **kwargs)
 
 
 def csrf_of(html: str) -> str:

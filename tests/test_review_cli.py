@@ -188,7 +188,7 @@ def test_store_before_the_subcommand(store, capsys):
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_serve_command(store, host):
     """``misclass review --store S --port P`` serves the sign-in page (run as a subprocess); beyond
-    loopback it asks for tokens and answers to any host name."""
+    loopback it asks for tokens and answers to the names given with --allowed-host only."""
     import subprocess
     import sys
     import time
@@ -198,24 +198,28 @@ def test_serve_command(store, host):
     from misclass.review.server import free_port
 
     port = free_port()
+    loopback = host.startswith("127")
+    extra = [] if loopback else ["--allowed-host", "review.lab"]
     proc = subprocess.Popen([sys.executable, "-c", "from misclass.cli import main; main()", "review",
-                             "--store", str(store.path), "--port", str(port), "--host", host],
+                             "--store", str(store.path), "--port", str(port), "--host", host, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/login"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1,
-                              headers={} if host.startswith("127") else {"host": f"review.lab:{port}"})
+                r = httpx.get(url, timeout=1, headers={} if loopback else {"host": f"review.lab:{port}"})
                 break
             except httpx.HTTPError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
                 time.sleep(0.1)
         assert r.status_code == 200 and "Sign in to review" in r.text
-        if host.startswith("127"):
+        if loopback:
             assert "a name is enough" in r.text  # loopback: no token needed
         else:
             assert "sign in with the token" in " ".join(r.text.split())
+        other = httpx.get(url, timeout=5, headers={"host": f"elsewhere.example:{port}"})
+        assert other.status_code == 400 and "'elsewhere.example' is not a name" in other.json()["error"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)

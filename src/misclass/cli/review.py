@@ -37,10 +37,6 @@ def _database(store: Path, db: str | None, *, create: bool = True, ctx: typer.Co
     return s, open_database(s.path, db, create=create)
 
 
-def _loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
 @review_app.callback()
 def serve(
     ctx: typer.Context,
@@ -51,7 +47,14 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
     db: DbOpt = None,
     require_tokens: Annotated[bool, typer.Option(
-        "--require-tokens", help="Require tokens even on loopback.")] = False,
+        "--require-tokens", help="Require tokens even on loopback; sessions opened by name alone "
+        "(by an earlier run without it) are refused.")] = False,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another host name reviewers reach the server by (the Host header); "
+        "repeat for several. Without it only --host (and the loopback names on loopback) is "
+        "accepted.")] = None,
+    session_hours: Annotated[float, typer.Option(
+        "--session-hours", help="How long a sign-in lasts, in hours.")] = 12.0,
 ) -> None:
     """Serve the review app (without a sub-command), or run one of the sub-commands below.
 
@@ -63,14 +66,18 @@ def serve(
 
     uvicorn = require("uvicorn", "review", feature="misclass review")
     from misclass.review.context import ReviewContext
+    from misclass.review.security import is_loopback
     from misclass.review.web import create_app
 
     s, database = _database(store, db)
-    tokens = require_tokens or not _loopback(host)
-    web = create_app(ReviewContext.load(s), database, require_tokens=tokens,
-                     hosts=() if _loopback(host) else ("*",))  # reached by any name; tokens guard it
+    tokens = require_tokens or not is_loopback(host)
+    web = create_app(ReviewContext.load(s), database, require_tokens=tokens, host=host,
+                     allowed_hosts=tuple(allowed_host or ()), session_hours=session_hours)
     console.print(f"Reviewing {s.path} at http://{host}:{port}  (database: {database.url})"
-                  + ("; sign-in needs a token (misclass review add-user NAME)" if tokens else ""),
+                  + ("; sign-in needs a token (misclass review add-user NAME)" if tokens else "")
+                  + (f"; also answers to {', '.join(allowed_host)}" if allowed_host else
+                     "; give --allowed-host NAME for each name reviewers open it by"
+                     if host in ("0.0.0.0", "::") else ""),
                   soft_wrap=True, highlight=False)
     uvicorn.run(web, host=host, port=port, log_level="warning")
 

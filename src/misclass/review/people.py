@@ -1,11 +1,13 @@
 """Reviewers and their sign-in: users with tokens, browser sessions with CSRF tokens.
 
 Tokens are random (``secrets.token_urlsafe``) and stored only as SHA-256 hashes; the CLI
-prints a user's token once (``misclass review add-user NAME``).
+prints a user's token once (``misclass review add-user NAME``). A session records whether it
+was opened with the user's token; it lasts a fixed time from sign-in (12 hours by default).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import hmac
 import re
@@ -15,9 +17,16 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from misclass.errors import InputError
-from misclass.review.schema import Database, Session, User
+from misclass.review.schema import Database, Session, User, utcnow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+SESSION_HOURS = 12.0
+"""How long a browser session lasts from sign-in, unless the app is given another time."""
+
+
+class SessionRefused(Exception):
+    """A session cookie that no longer signs anyone in: expired, or opened without a token
+    where the server now requires one. The message tells the reviewer to sign in again."""
 
 
 @dataclass(frozen=True)
@@ -83,18 +92,33 @@ def sign_in(db: Database, name: str, token: str | None, *, require_token: bool) 
             user = User(name=name, token_hash=hash_token(secrets.token_urlsafe(24)))
             s.add(user)
             s.flush()
-        s.add(Session(token_hash=hash_token(session_token), csrf=csrf, user_id=user.id))
+        s.add(Session(token_hash=hash_token(session_token), csrf=csrf, user_id=user.id,
+                      with_token=bool(token)))
         return session_token, Reviewer(user.id, user.name, csrf)
 
 
-def session_reviewer(db: Database, session_token: str | None) -> Reviewer | None:
-    """The reviewer of a session cookie, or None."""
+def session_reviewer(db: Database, session_token: str | None, *, require_token: bool = False,
+                     hours: float = SESSION_HOURS) -> Reviewer | None:
+    """The reviewer of a session cookie, or None when there is no such session.
+
+    Raises :class:`SessionRefused` for a session older than ``hours``, and, with
+    ``require_token``, for one opened by name alone (for example by an earlier run of the
+    server on loopback without ``--require-tokens``).
+    """
     if not session_token or len(session_token) > 100:
         return None
     with db.read() as s:
-        row = s.execute(select(User.id, User.name, Session.csrf).join(Session, Session.user_id == User.id)
+        row = s.execute(select(User.id, User.name, Session.csrf, Session.created_at, Session.with_token)
+                        .join(Session, Session.user_id == User.id)
                         .where(Session.token_hash == hash_token(session_token))).first()
-    return None if row is None else Reviewer(row[0], row[1], row[2])
+    if row is None:
+        return None
+    if require_token and not row.with_token:
+        raise SessionRefused("this session was opened without a token and this server requires one: "
+                             "sign in again with your token")
+    if utcnow() - row.created_at > _dt.timedelta(hours=hours):
+        raise SessionRefused(f"your session expired (sessions last {hours:g} hours): sign in again")
+    return Reviewer(row.id, row.name, row.csrf)
 
 
 def token_reviewer(db: Database, token: str | None) -> Reviewer | None:

@@ -5,10 +5,11 @@ for the writer; each decision is its own short transaction); any SQLAlchemy URL 
 ``postgresql+psycopg://user@host/db``) works instead.
 
 Tables: ``users`` (name, hashed token), ``sessions`` (signed-in browsers, hashed session
-token, CSRF token), ``tasks`` and ``task_items`` (named image sets in order), ``decisions``
-(the latest value per image, class and reviewer), ``decision_log`` (every decision ever
-made, append-only), ``flags`` (problematic images per reviewer) and ``picks`` (labeling
-mode: the class a labeler chose for an image).
+token, CSRF token, whether signed in with a token), ``tasks`` and ``task_items`` (named image
+sets in order), ``decisions`` (the latest value per image, class and reviewer),
+``decision_log`` (every decision ever made, append-only), ``flags`` (problematic images per
+reviewer) and ``picks`` (labeling mode: the class a labeler chose for an image). Opening a
+database made by an older misclass adds the columns it lacks.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from sqlalchemy import (  # noqa: E402
     UniqueConstraint,
     create_engine,
     event,
+    false,
     inspect,
 )
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import ArgumentError, OperationalError  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker  # noqa: E402
+from sqlalchemy.schema import CreateColumn  # noqa: E402
 
 DB_FILE = "annotations.sqlite"
 VALUES = ("correct", "wrong", "unclear", "unknown")
@@ -71,12 +74,14 @@ class User(_Row, Base):
 
 
 class Session(_Row, Base):
-    """A signed-in browser: hashed session token, CSRF token, reviewer."""
+    """A signed-in browser: hashed session token, CSRF token, reviewer, and whether the reviewer
+    signed in with their token (a server that requires tokens refuses the other sessions)."""
 
     __tablename__ = "sessions"
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    with_token: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Task(_Row, Base):
@@ -188,6 +193,7 @@ class Database:
         try:
             if create:
                 Base.metadata.create_all(self.engine)
+                _add_missing_columns(self.engine)
             elif not inspect(self.engine).has_table("decisions"):
                 raise InputError(f"{_safe(url)}: holds no review database (no decisions table)")
         except OperationalError as exc:
@@ -204,6 +210,23 @@ def _safe(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns that a database made by an older misclass lacks (their server defaults fill
+    the old rows: a session from before ``with_token`` counts as opened without a token)."""
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            ddl = CreateColumn(column).compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+            except OperationalError:  # another process added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 def _sqlite_setup(engine: Engine, journal_mode: str) -> None:

@@ -1,9 +1,17 @@
-"""Request checks for the review app: bounded form parsing, same-origin posts, CSRF tokens,
-safe redirects."""
+"""Request checks for the review app: loopback addresses, Host names, bounded form parsing,
+same-origin posts, CSRF tokens, safe redirects.
+
+>>> is_loopback("127.0.0.2"), is_loopback("::1"), is_loopback("10.0.0.1")
+(True, True, False)
+>>> host_name("[::1]:8000"), host_name("Review.Lab:80"), host_name("127.0.0.1")
+('::1', 'review.lab', '127.0.0.1')
+"""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import socket
 from urllib.parse import parse_qsl, urlsplit
 
 from misclass.errors import InputError
@@ -12,10 +20,62 @@ MAX_BODY = 16_384
 MAX_FIELDS = 40
 MAX_FIELD = 2_000
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Host names a loopback server answers to besides the one it was started for."""
 
 
 class Forbidden(Exception):
     """A request that must be refused (403): forged, cross-site or unauthenticated."""
+
+
+def is_loopback(host: str | None, *, resolve: bool = True) -> bool:
+    """True when ``host`` is an address in 127.0.0.0/8 or ``::1``, or (with ``resolve``) a name
+    such as ``localhost`` whose every address is; a name is never judged by how it starts
+    ("127.evil.com" is whatever it resolves to)."""
+    if not host:
+        return False
+    host = host.strip().strip("[]").split("%")[0]
+    try:
+        return _loopback_ip(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not resolve:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(_loopback_ip(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos)
+
+
+def _loopback_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def host_name(value: str) -> str:
+    """The name of a ``Host`` header value (or a bound address), without port or IPv6 brackets,
+    in lower case."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value
+    if value.count(":") > 1:  # a bare IPv6 address (a bound host, not a Host header)
+        return value
+    name, _, port = value.rpartition(":")
+    return name.rstrip(".") if name and port.isdigit() else value.rstrip(".")
+
+
+def allowed_host_names(bound: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """The Host names a server bound to ``bound`` answers to: that address, the loopback names
+    when it is loopback, and ``extra`` (each a host name or address; no ports, no wildcards)."""
+    names = {host_name(bound)}
+    if is_loopback(bound):
+        names.update(LOOPBACK)
+    for name in extra:
+        clean = host_name(name)
+        if not clean or any(ch in clean for ch in "/\\*@ "):
+            raise InputError(f"--allowed-host {name!r}: expected a host name or address, e.g. review.lab")
+        names.add(clean)
+    return frozenset(names)
 
 
 def parse_form(body: bytes, content_type: str) -> dict[str, str]:

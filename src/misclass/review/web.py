@@ -3,8 +3,11 @@
 Build it with :func:`create_app`; ``misclass review --store S`` serves it with uvicorn.
 Every page needs a signed-in reviewer (a session cookie, or ``Authorization: Bearer TOKEN``
 for scripts); every post must come from the app's own pages (same origin and the session's
-CSRF token, or a bearer token). Posts answer JSON when asked (``Accept: application/json``),
-else redirect back.
+CSRF token, or a bearer token). Sessions last ``session_hours`` from sign-in; where tokens are
+required (beyond loopback, with ``require_tokens``, or for a peer that is not loopback) a
+session opened by name alone is refused. :class:`~misclass.review.guard.RequestGuard` refuses
+unknown Host names and oversized bodies before any handler runs. Posts answer JSON when asked
+(``Accept: application/json``), else redirect back.
 """
 
 from __future__ import annotations
@@ -23,21 +26,23 @@ require("fastapi", "review", feature="The review app")
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response  # noqa: E402
 from fastapi.templating import Jinja2Templates  # noqa: E402
-from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
 from misclass.review import people, records, tasks  # noqa: E402
 from misclass.review.aggregate import find_disagreements  # noqa: E402
 from misclass.review.agreement import reviewer_agreement  # noqa: E402
 from misclass.review.context import ReviewContext  # noqa: E402
 from misclass.review.export import write_human_predictors  # noqa: E402
+from misclass.review.guard import RequestGuard  # noqa: E402
 from misclass.review.images import ImageSource  # noqa: E402
 from misclass.review.schema import VALUES, Database  # noqa: E402
 from misclass.review.security import (  # noqa: E402
-    LOOPBACK,
+    MAX_BODY,
     Forbidden,
+    allowed_host_names,
     check_csrf,
     check_same_origin,
     int_field,
+    is_loopback,
     parse_form,
     safe_next,
 )
@@ -61,6 +66,7 @@ class AppState:
     db: Database
     images: ImageSource
     require_tokens: bool
+    session_hours: float
     publish_lock: threading.Lock
 
 
@@ -72,29 +78,42 @@ def _templates() -> Jinja2Templates:
     return t
 
 
-def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False,
-               hosts: tuple[str, ...] = ()) -> FastAPI:
+def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False, host: str = "127.0.0.1",
+               allowed_hosts: tuple[str, ...] = (), session_hours: float = people.SESSION_HOURS) -> FastAPI:
     """The review app for a store's :class:`ReviewContext` and a :class:`Database`.
 
-    ``require_tokens``: sign-in needs the user's token (always when serving beyond loopback).
-    ``hosts``: Host header values to accept besides the loopback names (DNS-rebinding guard).
+    ``require_tokens``: sign-in needs the user's token (always when ``host`` is not loopback).
+    ``host``: the address the app is served on; the Host header must name it (or a loopback
+    name when it is loopback) or one of ``allowed_hosts`` (DNS-rebinding guard).
+    ``session_hours``: how long a browser session lasts from sign-in.
     """
+    if not (isinstance(session_hours, int | float) and 0 < session_hours < math.inf):
+        raise InputError(f"--session-hours {session_hours!r}: expected a positive number of hours")
     app = FastAPI(title="misclass review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(TrustedHostMiddleware,
-                       allowed_hosts=list(LOOPBACK) + ["[::1]", "testserver", *hosts])
-    state = AppState(ctx, db, ImageSource(ctx.store), require_tokens, threading.Lock())
+    app.add_middleware(RequestGuard, hosts=allowed_host_names(host, tuple(allowed_hosts)), max_body=MAX_BODY)
+    state = AppState(ctx, db, ImageSource(ctx.store), require_tokens or not is_loopback(host),
+                     float(session_hours), threading.Lock())
     app.state.review = state
     templates = _templates()
 
     # ------------------------------------------------------------------ helpers
+    def tokens_needed(request: Request) -> bool:
+        """Tokens are needed where the app requires them and for any peer beyond loopback."""
+        return state.require_tokens or not is_loopback(request.client and request.client.host, resolve=False)
+
     def reviewer(request: Request) -> people.Reviewer | None:
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             return people.token_reviewer(db, auth[7:].strip())
-        return people.session_reviewer(db, request.cookies.get(SESSION_COOKIE))
+        return people.session_reviewer(db, request.cookies.get(SESSION_COOKIE),
+                                       require_token=tokens_needed(request), hours=state.session_hours)
 
     def wants_json(request: Request) -> bool:
         return "application/json" in request.headers.get("accept", "")
+
+    def answers_json(request: Request) -> bool:
+        """Errors of posts and of the JSON API are JSON; those of pages are pages."""
+        return wants_json(request) or request.method == "POST" or request.url.path.startswith("/api/")
 
     def page(request: Request, name: str, user, **context) -> HTMLResponse:
         return templates.TemplateResponse(request, name, dict(context, user=user, store=str(ctx.store.path)))
@@ -154,11 +173,15 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         return RedirectResponse(safe_next(form.get("next")), status_code=303)
 
     # ------------------------------------------------------------------ errors
-    @app.exception_handler(_SignIn)
     async def _to_login(request: Request, exc):
-        if wants_json(request) or request.url.path.startswith("/api/"):
-            return JSONResponse({"ok": False, "error": "sign in first"}, status_code=401)
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        """No session (401 "sign in first"), or one refused with a reason to sign in again."""
+        if answers_json(request):
+            return JSONResponse({"ok": False, "error": str(exc) or "sign in first"}, status_code=401)
+        error = f"error={_q(str(exc))}&" if str(exc) else ""
+        return RedirectResponse(f"/login?{error}next={_q(request.url.path)}", status_code=303)
+
+    app.add_exception_handler(_SignIn, _to_login)
+    app.add_exception_handler(people.SessionRefused, _to_login)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc):
@@ -173,7 +196,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         return _error(request, 400, str(exc))
 
     def _error(request: Request, status: int, message: str) -> Response:
-        if wants_json(request) or request.method == "POST" or request.url.path.startswith("/api/"):
+        if answers_json(request):
             return JSONResponse({"ok": False, "error": message}, status_code=status)
         return templates.TemplateResponse(request, "error.html", {"status": status, "message": message,
                                                                   "user": None, "store": ""},
@@ -186,7 +209,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
 
         token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
         resp = page(request, "login.html", None, csrf=token, next=safe_next(next), error=error[:200],
-                    require_tokens=state.require_tokens)
+                    require_tokens=tokens_needed(request))
         resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict")
         return resp
 
@@ -197,7 +220,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         check_csrf(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf"))
         try:
             token, _ = people.sign_in(db, form.get("name", "").strip(), form.get("token", "").strip() or None,
-                                      require_token=state.require_tokens)
+                                      require_token=tokens_needed(request))
         except InputError as exc:
             return RedirectResponse(f"/login?error={_q(str(exc))}&next={_q(safe_next(form.get('next')))}",
                                     status_code=303)
