@@ -132,10 +132,18 @@ def test_batch_is_all_or_nothing(tmp_path, store_with_model, capsys):
 def test_align_intersect(tmp_path, store_with_model, capsys):
     csv = write(tmp_path / "part.csv", ["img2.JPEG,1,1", "img1.JPEG,0,0", "img3.JPEG,0,1",
                                         "extra.JPEG,0,0"])
+    before = snapshot(store_with_model)
     code, out, err = run_cli(["import", "timm-csv", csv, "--store", store_with_model,
                               "--align", "intersect"], capsys)
+    assert code == 2
+    assert "part.csv: lacks 1 of the store's images" in " ".join(err.split())
+    assert "models (base) would lose 1 of its 4 images. Pass --shrink-store" in " ".join(err.split())
+    assert snapshot(store_with_model) == before
+    code, out, err = run_cli(["import", "timm-csv", csv, "--store", store_with_model,
+                              "--align", "intersect", "--shrink-store"], capsys)
     assert code == 0, err
     s = Store(store_with_model)
+    assert s.model_metadata("base")["n"] == 3 and s.model_metadata("base")["top1"] == 2 / 3
     pred = s.load()
     assert pred.sample_ids.tolist() == ["img1.JPEG", "img2.JPEG", "img3.JPEG"]
     assert pred.top1.tolist() == [[0, 0], [1, 1], [2, 0]]

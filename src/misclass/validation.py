@@ -69,11 +69,34 @@ def check_topk(topk_ids: np.ndarray, topk_probs: np.ndarray | None, n: int, sour
             raise InputError(
                 f"{source}: topk_probs has shape {probs.shape}; expected {ids.shape} like topk_ids"
             )
-        if not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1 + 1e-3).any():
-            row = int(np.flatnonzero(~(np.isfinite(probs) & (probs >= 0) & (probs <= 1 + 1e-3))
-                                     .reshape(n, -1).any(axis=1))[0])
-            raise InputError(f"{source}: row {row + 1}, topk_probs: expected probabilities in [0, 1]")
+        ok = np.isfinite(probs) & (probs >= 0) & (probs <= 1 + 1e-3)
+        if not ok.all():
+            bad = ~ok.reshape(n, -1)
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            value = probs.reshape(n, -1)[row][bad[row]][0]
+            raise InputError(f"{source}: row {row + 1}, topk_probs: {value!r} is not a probability; "
+                             f"expected values in [0, 1] ({int(bad.any(axis=1).sum())} rows affected)")
     return ids.astype(np.int32, copy=False), probs
+
+
+def check_distinct_topk(ids: np.ndarray, source: str) -> None:
+    """Raise if a top-k row names one class twice (-1 padding aside).
+
+    >>> check_distinct_topk(np.array([[1, 2], [3, 3]]), "f.csv")
+    Traceback (most recent call last):
+    ...
+    misclass.errors.InputError: f.csv: row 2, topk_ids: class 3 appears twice; a ranking names each class once
+    """
+    arr = np.asarray(ids)
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        return
+    s = np.sort(arr, axis=1)
+    dup = (s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)
+    if dup.any():
+        row = int(np.flatnonzero(dup.any(axis=1))[0])
+        value = int(s[row, 1:][dup[row]][0])
+        raise InputError(f"{source}: row {row + 1}, topk_ids: class {value} appears twice; a ranking "
+                         "names each class once")
 
 
 def check_probability_matrix(probs: np.ndarray, source: str) -> np.ndarray:

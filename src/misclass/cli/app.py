@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,8 @@ import typer
 from rich.console import Console
 
 from misclass.store import DEFAULT_STORE, Store, open_store
+from misclass.store.files import write_json as _write_json_file
+from misclass.store.lock import DEFAULT_LOCK_TIMEOUT
 
 app = typer.Typer(
     name="misclass",
@@ -34,12 +35,22 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[
     Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
 ]
+LockTimeoutOpt = Annotated[
+    float, typer.Option("--lock-timeout", help="Seconds to wait while another misclass command "
+                        "writes to the store, before stopping with an error.", min=0)
+]
 DEFAULT_STORE_PATH = Path(DEFAULT_STORE)
 
 
 def get_store(path: Path) -> Store:
     """Open an existing store (a clear error when there is none)."""
     return open_store(path)
+
+
+def writable_store(path: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Store:
+    """A store handle for writing: it waits ``lock_timeout`` s for other writers, saying so."""
+    return Store(path, lock_timeout=lock_timeout,
+                 on_wait=lambda message: err_console.print(message, highlight=False, soft_wrap=True))
 
 
 def _clean(obj: Any) -> Any:
@@ -64,10 +75,7 @@ def write_json(path: Path | None, obj: dict) -> None:
     """Write ``obj`` as JSON to ``path`` (atomically) when a path is given."""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_clean(obj), indent=2))
-    tmp.replace(path)
+    _write_json_file(path, _clean(obj))
     console.print(f"Wrote {path}")
 
 

@@ -22,6 +22,7 @@ from misclass.analysis.confusion_scores import ScoreAnalysis
 from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, _clean, app, console, get_store, pct
 from misclass.errors import InputError
 from misclass.gather import confusion_scores
+from misclass.store.files import atomic_write, write_text
 from misclass.validation import check_class_pairs
 
 
@@ -64,10 +65,7 @@ def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
     parts = [f'{dump(name)}:{dump(d)[:-1]},"v":{_matrix_json(res.models[name].v)}}}'
              for name, d in models.items()]
     text = '{"models":{' + ",".join(parts) + "}," + dump(_clean(rest))[1:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text(path, text)
     console.print(f"Wrote {path}")
 
 
@@ -237,9 +235,8 @@ def confusion(
         files = {}
         for name in pred.models:
             path = graphml / f"{name}.graphml"
-            tmp = path.with_name(f".{path.name}.tmp")
-            nx.write_graphml(misclassification_network(res.models[name], names), tmp)
-            tmp.replace(path)
+            network = misclassification_network(res.models[name], names)
+            atomic_write(path, lambda tmp, g=network: nx.write_graphml(g, tmp))
             files[name] = str(path)
         console.print(f"Wrote {len(files)} GraphML networks to {graphml}")
         out["graphml"] = files

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console
+from misclass.cli.app import (
+    DEFAULT_STORE_PATH,
+    LockTimeoutOpt,
+    StoreOpt,
+    app,
+    console,
+    err_console,
+)
 from misclass.errors import InputError
 from misclass.predict.importers import ImportResult, import_predictions
 from misclass.predict.readers import read_npy, read_table, read_timm_csv
@@ -35,8 +42,17 @@ NumClassesOpt = Annotated[
     int | None, typer.Option("--num-classes", help="Number of classes for a new store.", min=1)
 ]
 AlignOpt = Annotated[
-    str, typer.Option("--align", help="'exact': files must hold the store's samples; "
-                      "'intersect': keep only samples common to all.")
+    str, typer.Option("--align", help="'exact': files must hold the store's samples. "
+                      "'intersect': skip rows the store lacks; a file lacking store images is an "
+                      "error unless --shrink-store.")
+]
+ShrinkOpt = Annotated[
+    bool, typer.Option("--shrink-store", help="With --align intersect: drop store images the "
+                       "files lack, from the store and every model in it.")
+]
+HalfOpt = Annotated[
+    bool, typer.Option("--half", help="Keep full probabilities and logits as float16 (half the "
+                       "space; ties among confident images). Default float32.")
 ]
 ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Overwrite models of the same name.")]
 NameOpt = Annotated[
@@ -53,6 +69,11 @@ def _check_align(align: str) -> str:
 def _check_name(name: str | None, files: list[Path]) -> None:
     if name is not None and len(files) != 1:
         raise InputError("--name needs exactly one file")
+
+
+def _write_options(shrink_store: bool, lock_timeout: float) -> dict:
+    return {"shrink_store": shrink_store, "lock_timeout": lock_timeout,
+            "on_wait": lambda message: err_console.print(message, highlight=False, soft_wrap=True)}
 
 
 def _report(result: ImportResult, store: Path) -> None:
@@ -84,8 +105,10 @@ def import_timm_csv(
     classes: ClassesOpt = None,
     num_classes: NumClassesOpt = None,
     align: AlignOpt = "exact",
+    shrink_store: ShrinkOpt = False,
     replace: ReplaceOpt = False,
     name: NameOpt = None,
+    lock_timeout: LockTimeoutOpt = 600.0,
 ) -> None:
     """Import timm's inference CSVs: file_name,pred_1[,...,pred_k][,target], no header.
 
@@ -98,7 +121,8 @@ def import_timm_csv(
                       f"{'yes' if it.metadata['target_column'] else 'no'} "
                       f"({it.metadata['target_column_decided']})", highlight=False)
     result = import_predictions(store, items, labels=labels, classes=classes,
-                                num_classes=num_classes, align=_check_align(align), replace=replace)
+                                num_classes=num_classes, align=_check_align(align), replace=replace,
+                                **_write_options(shrink_store, lock_timeout))
     _report(result, store)
 
 
@@ -110,8 +134,10 @@ def import_table(
     classes: ClassesOpt = None,
     num_classes: NumClassesOpt = None,
     align: AlignOpt = "exact",
+    shrink_store: ShrinkOpt = False,
     replace: ReplaceOpt = False,
     name: NameOpt = None,
+    lock_timeout: LockTimeoutOpt = 600.0,
 ) -> None:
     """Import tables with columns sample_id, [label,] pred | topk_ids [, topk_probs].
 
@@ -120,7 +146,8 @@ def import_table(
     _check_name(name, files)
     items = [read_table(f, name=name) for f in files]
     result = import_predictions(store, items, labels=labels, classes=classes,
-                                num_classes=num_classes, align=_check_align(align), replace=replace)
+                                num_classes=num_classes, align=_check_align(align), replace=replace,
+                                **_write_options(shrink_store, lock_timeout))
     _report(result, store)
 
 
@@ -135,15 +162,18 @@ def import_npy(
     labels: LabelsOpt = None,
     classes: ClassesOpt = None,
     align: AlignOpt = "exact",
+    shrink_store: ShrinkOpt = False,
     replace: ReplaceOpt = False,
     name: NameOpt = None,
+    half: HalfOpt = False,
+    lock_timeout: LockTimeoutOpt = 600.0,
 ) -> None:
-    """Import a probability or logit matrix; full probabilities are kept (float16).
+    """Import a probability or logit matrix; full probabilities are kept (float32).
 
     Example: misclass import npy logits.npy --logits --ids ids.txt --labels labels.csv --store S
     """
     item = read_npy(file, ids, logits=logits, k=k, name=name)
     result = import_predictions(store, [item], labels=labels, classes=classes,
                                 num_classes=item.probs.shape[1], align=_check_align(align),
-                                replace=replace)
+                                replace=replace, half=half, **_write_options(shrink_store, lock_timeout))
     _report(result, store)

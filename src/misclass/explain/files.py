@@ -9,14 +9,15 @@ from typing import Any
 import numpy as np
 
 from misclass.explain.run import ExplainRun
-from misclass.store import Store, _atomic_write
+from misclass.store import Store
+from misclass.store.files import atomic_write as _atomic_write
 from misclass.validation import check_model_name
 
 
 # --------------------------------------------------------------------------- files
 def explain_dir(store: Store) -> Path:
     """The folder of a store's explain results."""
-    return store.path / "explain"
+    return store.layout.explain
 
 
 def save_explain(store: Store, run: ExplainRun, payload: dict[str, Any]) -> Path:

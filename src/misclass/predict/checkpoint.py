@@ -11,13 +11,12 @@ A checkpoint is a ``torch.save`` dict of plain values and tensors (loadable with
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 from misclass.errors import InputError
 from misclass.predict.preprocess import Preprocess, fixed_size
+from misclass.store.files import atomic_write
 
 FORMAT = "misclass-checkpoint"
 VERSION = 1
@@ -35,14 +34,7 @@ def save_checkpoint(path: Path, *, model, arch: str, arch_kwargs: dict[str, Any]
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "preprocess": dict(preprocess), "classes": list(classes), "training": dict(training),
     }
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:

@@ -17,7 +17,14 @@ import pandas as pd
 from misclass.errors import InputError, StoreError
 from misclass.predict.readers import ForeignPredictions
 from misclass.store import Store, numbered_classes
-from misclass.validation import check_class_ids, check_model_name, check_unique_ids
+from misclass.validation import (
+    check_class_ids,
+    check_distinct_topk,
+    check_model_name,
+    check_probability_matrix,
+    check_topk,
+    check_unique_ids,
+)
 
 Align = Literal["exact", "intersect"]
 
@@ -83,7 +90,52 @@ def resolve_classes(spec: str | None) -> pd.DataFrame | None:
 
 def _describe(ids: np.ndarray) -> str:
     shown = ", ".join(repr(x) for x in ids[:3])
-    return f"{len(ids)} (first: {shown})"
+    return f"{len(ids):,} (first: {shown})"
+
+
+#: A store inferred from ids alone may have at most this many classes.
+MAX_INFERRED_CLASSES = 100_000
+
+
+def _check_inferred_classes(items: Sequence[ForeignPredictions], labels: np.ndarray) -> int:
+    """The class count of a new store numbered from the ids seen; refuse one far above them."""
+    seen = np.unique(np.concatenate([labels.reshape(-1)] + [np.asarray(it.topk_ids).reshape(-1)
+                                                            for it in items]))
+    seen = seen[seen >= 0]
+    if not len(seen):
+        raise InputError("no class id in the files or labels; pass --classes or --num-classes")
+    top = int(seen[-1])
+    c = top + 1
+    if c > MAX_INFERRED_CLASSES or c > 4 * len(seen) + 100:
+        where = next(it.source for it in items if (np.asarray(it.topk_ids) == top).any()) \
+            if any((np.asarray(it.topk_ids) == top).any() for it in items) else "labels"
+        nxt = int(seen[-2]) if len(seen) > 1 else None
+        raise InputError(
+            f"{where}: class id {top:,} is far above the other ids ({len(seen):,} distinct ids"
+            + (f", the next largest {nxt:,}" if nxt is not None else "")
+            + f"); a store of {c:,} classes needs --num-classes or --classes"
+        )
+    return c
+
+
+def check_items(items: Sequence[ForeignPredictions]) -> None:
+    """Check each file on its own: names, ids, top-k shape, probabilities, repeated classes."""
+    if not items:
+        raise InputError("no prediction files given")
+    names = [check_model_name(it.name) for it in items]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"two files would both be imported as model {dup!r}; use --name")
+    for it in items:
+        n = len(it.sample_ids)
+        check_unique_ids(it.sample_ids, it.source)
+        ids, _ = check_topk(it.topk_ids, it.topk_probs, n, it.source)
+        check_distinct_topk(ids, it.source)
+        if it.probs is not None:
+            check_probability_matrix(it.probs, it.source)
+        if it.logits is not None and not np.isfinite(it.logits).all():
+            row = int(np.flatnonzero(~np.isfinite(it.logits).all(axis=1))[0])
+            raise InputError(f"{it.source}: row {row + 1}: NaN or infinite logit")
 
 
 def import_predictions(
@@ -95,8 +147,15 @@ def import_predictions(
     num_classes: int | None = None,
     align: Align = "exact",
     replace: bool = False,
+    shrink_store: bool = False,
+    half: bool = False,
+    lock_timeout: float | None = 600.0,
+    on_wait=None,
 ) -> ImportResult:
     """Validate ``items`` against the store (or each other, for a new store), then write.
+
+    The whole batch is one commit under the store's lock: any failure leaves the store (or
+    its absence) exactly as it was.
 
     Parameters
     ----------
@@ -106,24 +165,30 @@ def import_predictions(
         Class metadata for a new store; ``--labels imagenet-val`` implies ``imagenet``.
         Without it a new store numbers classes 0..max id seen (or ``num_classes``).
     align : ``"exact"`` or ``"intersect"``
-        ``exact``: every file must hold exactly the store's samples. ``intersect``: keep only
-        the samples common to the store and every file (the store is shrunk to match).
+        ``exact``: every file must hold exactly the store's samples. ``intersect``: rows of
+        the files that the store lacks are skipped; store images a file lacks are an error
+        unless ``shrink_store``, which drops them from the store and every model in it.
     replace : bool
         Overwrite models of the same name.
+    half : bool
+        Keep full probabilities / logits as float16 instead of float32.
+    lock_timeout, on_wait
+        How long to wait for another writer (seconds), and where the waiting message goes.
     """
-    if not items:
-        raise InputError("no prediction files given")
-    store = Store(store_path)
-    exists = store.exists()
-    names = [check_model_name(it.name) for it in items]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise InputError(f"two files would both be imported as model {dup!r}; use --name")
-    for it in items:
-        check_unique_ids(it.sample_ids, it.source)
-    notes: list[str] = []
-
+    check_items(items)
+    names = [it.name for it in items]
     label_frame, label_source = resolve_labels(labels)
+    class_spec = resolve_classes(classes or ("imagenet" if labels == "imagenet-val" else None))
+    store = Store(store_path, lock_timeout=lock_timeout, on_wait=on_wait)
+    with store.transaction(create=True):
+        return _import_locked(store, items, names, label_frame, label_source, class_spec,
+                              num_classes, align, replace, shrink_store, half)
+
+
+def _import_locked(store, items, names, label_frame, label_source, class_spec, num_classes,
+                   align, replace, shrink_store, half) -> ImportResult:
+    exists = store.exists()
+    notes: list[str] = []
     if exists:
         present = [n for n in names if store.has_model(n)]
         if present and not replace:
@@ -135,7 +200,7 @@ def import_predictions(
     else:
         base_ids = np.asarray(items[0].sample_ids, dtype=object)
         base_labels = np.full(len(base_ids), -1, dtype=np.int64)
-        class_table = resolve_classes(classes or ("imagenet" if labels == "imagenet-val" else None))
+        class_table = class_spec
 
     # ---- alignment: which store rows survive, and each file's row for every surviving row
     keep = np.ones(len(base_ids), dtype=bool)
@@ -192,8 +257,7 @@ def import_predictions(
 
     # ---- classes
     if class_table is None:
-        top = max([int(merged.max(initial=-1))] + [int(it.topk_ids.max()) for it in items])
-        c = num_classes if num_classes is not None else top + 1
+        c = num_classes if num_classes is not None else _check_inferred_classes(items, merged)
         class_table = numbered_classes(c)
         if num_classes is None:
             notes.append(f"classes numbered 0..{c - 1} from the largest class id seen; pass "
@@ -208,20 +272,32 @@ def import_predictions(
             raise InputError(f"{it.source}: {it.probs.shape[1]} classes in the matrix but the store "
                              f"has {n_classes}")
 
-    # ---- all checks passed: write
+    # ---- all checks passed: stage every write; they commit together
     dropped_from_store = int((~keep).sum()) if exists else 0
+    if dropped_from_store and not shrink_store:
+        models = store.model_names()
+        lacking = next(it.source for it in items
+                       if not np.isin(base_ids, np.asarray(it.sample_ids, dtype=object)).all())
+        losses = (f"each of its {len(models)} models ({', '.join(models)}) would lose "
+                  f"{dropped_from_store:,} of its {len(base_ids):,} images" if models
+                  else f"it would lose {dropped_from_store:,} of its {len(base_ids):,} images")
+        raise InputError(
+            f"{lacking}: lacks {dropped_from_store:,} of the store's images; --align intersect "
+            f"keeps the store's images unless told otherwise: {losses}. Pass --shrink-store to "
+            "drop them, or import a file that holds every image of the store"
+        )
     if exists:
         if dropped_from_store:
             store.restrict(keep)
-            notes.append(f"store shrunk to the {len(kept_ids)} common samples "
-                         f"({dropped_from_store} dropped)")
+            notes.append(f"store shrunk to the {len(kept_ids):,} common samples "
+                         f"({dropped_from_store:,} dropped from every model)")
         filled = store.update_labels(merged, "labels")
     else:
         filled = int((merged >= 0).sum())
-        store = Store.create(store.path, samples=pd.DataFrame({"sample_id": kept_ids, "label": merged}),
-                             classes=class_table)
+        Store.create(store.path, samples=pd.DataFrame({"sample_id": kept_ids, "label": merged}),
+                     classes=class_table, store=store)
     if dropped_from_files:
-        notes.append(f"{dropped_from_files} rows of the files are not in the store and were skipped")
+        notes.append(f"{dropped_from_files:,} rows of the files are not in the store and were skipped")
     for it, file_pos in zip(items, rows, strict=True):
         store.write_model(
             it.name,
@@ -232,6 +308,7 @@ def import_predictions(
             metadata=dict(it.metadata),
             replace=replace,
             source=it.source,
+            half=half,
         )
     return ImportResult(names, not exists, len(kept_ids), dropped_from_store, dropped_from_files,
                         filled, notes)

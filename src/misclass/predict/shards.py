@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-PARTIAL_DIR = ".partial"
+from misclass.store.files import atomic_write, write_bytes
+from misclass.store.layout import PARTIAL
+
+PARTIAL_DIR = PARTIAL
 
 
 def samples_digest(sample_ids: np.ndarray) -> str:
@@ -64,22 +66,34 @@ class PartialRun:
             except (OSError, ValueError):
                 old = None
             if old == self.signature:
-                return {int(p.stem.split("-")[1]) for p in self.root.glob("shard-*.npz")}
+                return self._readable_shards()
             self.restarted = True
             self.clear()
         self.root.mkdir(parents=True, exist_ok=True)
         self._write_bytes(self.manifest_path, json.dumps(self.signature, indent=2).encode())
         return set()
 
+    def _readable_shards(self) -> set[int]:
+        """Shards on disk that load whole; an empty or damaged one is removed and redone."""
+        done = set()
+        for path in self.root.glob("shard-*.npz"):
+            try:
+                shard = int(path.stem.split("-")[1])
+                with np.load(path, allow_pickle=False) as data:
+                    for key in data.files:
+                        data[key]
+            except (OSError, ValueError, EOFError, IndexError, zipfile.BadZipFile):
+                path.unlink(missing_ok=True)
+                continue
+            done.add(shard)
+        return done
+
     def save(self, shard: int, arrays: dict[str, np.ndarray]) -> None:
-        path = self.shard_path(shard)
-        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}.npz")
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        atomic_write(self.shard_path(shard), write)
 
     def load(self, n_shards: int) -> dict[str, np.ndarray]:
         """All shards concatenated in order."""
@@ -97,6 +111,4 @@ class PartialRun:
             parent.rmdir()
 
     def _write_bytes(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_bytes(path, data)

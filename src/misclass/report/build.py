@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from misclass import __version__
 from misclass.report.registry import ReportContext, Section, sections
 from misclass.store import Store
+from misclass.store.files import write_text
 
 
 def build_report(
@@ -57,7 +58,5 @@ def build_report(
         version=__version__,
     )
     index = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(html)
-    tmp.replace(index)
+    write_text(index, html)
     return index

@@ -16,7 +16,8 @@ from misclass.errors import InputError, StoreError
 from misclass.review.aggregate import ReviewedLabels, aggregate_decisions
 from misclass.review.records import all_decisions, all_flags, all_picks
 from misclass.review.schema import Database, open_database
-from misclass.store import Store, _atomic_write, open_store
+from misclass.store import Store, open_store
+from misclass.store.files import atomic_write as _atomic_write
 
 HUMAN_PREFIX = "human-"
 _write_lock = threading.Lock()
