@@ -36,12 +36,12 @@ HOST = "127.0.0.1"
 """The host the test clients call and come from: the app answers to loopback names only."""
 
 
-def review_client(app, **kwargs):
-    """FastAPI's test client for ``app`` as a browser on loopback would use it (Host and peer
-    127.0.0.1, not the test client's default "testserver", which the app refuses)."""
+def review_client(app, *, peer: str = HOST, **kwargs):
+    """FastAPI's test client for ``app`` as a browser on loopback would use it (Host 127.0.0.1,
+    not the test client's default "testserver", which the app refuses), from address ``peer``."""
     from fastapi.testclient import TestClient
 
-    return TestClient(app, base_url=f"http://{HOST}", client=(HOST, 50000), **kwargs)
+    return TestClient(app, base_url=f"http://{HOST}", client=(peer, 50000), **kwargs)
 
 
 def csrf_of(html: str) -> str:

@@ -11,6 +11,7 @@ pytest.importorskip("fastapi", reason="the review app needs misclass[review]")
 
 from review_support import HOST, csrf_of, make_store, review_client, sign_in  # noqa: E402
 
+from misclass.errors import InputError  # noqa: E402
 from misclass.review.context import ReviewContext  # noqa: E402
 from misclass.review.people import add_user  # noqa: E402
 from misclass.review.schema import open_database  # noqa: E402
@@ -89,8 +90,218 @@ def test_tokens_required_beyond_loopback(env):
 
 
 def test_unknown_host_refused(env):
-    r = env["client"].get("/login", headers={"host": "evil.example"})
-    assert r.status_code == 400
+    c = env["client"]
+    for host in ("evil.example", "testserver", "127.evil.com", "localhost.evil.com"):
+        r = c.get("/login", headers={"host": host})
+        assert r.status_code == 400
+        assert f"Host '{host}' is not a name this server answers to" in r.json()["error"]
+    for host in ("127.0.0.1:8000", "localhost", "LOCALHOST:80", "[::1]:8000"):
+        assert c.get("/login", headers={"host": host}).status_code == 200, host
+
+
+def test_allowed_hosts_of_a_server_beyond_loopback(env):
+    app = create_app(env["ctx"], env["db"], host="10.1.2.3", allowed_hosts=("review.lab",))
+    with review_client(app) as c:
+        for host in ("10.1.2.3:8000", "review.lab", "Review.Lab:8000"):
+            r = c.get("/login", headers={"host": host})
+            assert r.status_code == 200 and "sign in with the token" in " ".join(r.text.split()), host
+        for host in ("127.0.0.1", "localhost", "testserver", "other.lab"):
+            r = c.get("/login", headers={"host": host})
+            assert r.status_code == 400 and "--allowed-host" in r.json()["error"], host
+    for bad in ("*", "a/b", ""):
+        with pytest.raises(InputError, match="--allowed-host"):
+            create_app(env["ctx"], env["db"], allowed_hosts=(bad,))
+
+
+def _old_session(env, name: str = "ann") -> dict[str, str]:
+    """The cookies of a session opened by name alone on a loopback server without tokens."""
+    with review_client(env["app"]) as c:
+        sign_in(c, name)
+        return {"misclass_session": c.cookies["misclass_session"]}
+
+
+def test_session_without_token_refused_after_restart_with_require_tokens(env):
+    cookies = _old_session(env)
+    token = add_user(env["db"], "bob")
+    restarted = create_app(env["ctx"], env["db"], require_tokens=True)  # same database
+    with review_client(restarted, cookies=cookies) as c:
+        csrf = csrf_of(c.get("/login").text)  # any page's CSRF field; the session's own is refused anyway
+        for r in (c.get("/api/samples/0"),
+                  c.post("/decide", data={"csrf": csrf, "sample": 0, "class": 0, "value": "correct"},
+                         headers=JSON)):
+            assert r.status_code == 401
+            assert r.json()["error"] == ("this session was opened without a token and this server "
+                                         "requires one: sign in again with your token")
+        r = c.get("/", follow_redirects=False)
+        assert r.status_code == 303 and "opened%20without%20a%20token" in r.headers["location"]
+        assert "opened without a token" in c.get(r.headers["location"]).text
+    assert rows(env["store"], "select count(*) from decision_log")[0][0] == 0
+    # a session opened with the token works across the restart; the old app still takes both
+    with review_client(env["app"]) as c:
+        csrf = sign_in(c, "bob", token)
+        bob = {"misclass_session": c.cookies["misclass_session"]}
+    with review_client(restarted, cookies=bob) as c:
+        assert c.get("/api/samples/0").status_code == 200
+        r = c.post("/decide", data={"csrf": csrf, "sample": 0, "class": 0, "value": "correct"}, headers=JSON)
+        assert r.status_code == 200
+    with review_client(env["app"], cookies=cookies) as c:
+        assert c.get("/api/samples/0").status_code == 200
+
+
+def test_session_from_an_older_database_counts_as_without_token(tmp_path):
+    """A database made before sessions recorded their token: the column is added on open, and
+    its old sessions are refused where tokens are required."""
+    store = make_store(tmp_path / "store")
+    db = open_database(store.path)
+    ctx = ReviewContext.load(store)
+    with review_client(create_app(ctx, db)) as c:
+        sign_in(c, "ann")
+        cookies = {"misclass_session": c.cookies["misclass_session"]}
+    db.dispose()
+    path = store.path / "annotations.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("alter table sessions drop column with_token")
+    db = open_database(store.path)
+    with sqlite3.connect(path) as con:
+        assert con.execute("select with_token from sessions").fetchall() == [(0,)]
+    with review_client(create_app(ctx, db, require_tokens=True), cookies=cookies) as c:
+        r = c.get("/api/samples/0")
+        assert r.status_code == 401 and "opened without a token" in r.json()["error"]
+    with review_client(create_app(ctx, db), cookies=cookies) as c:
+        assert c.get("/api/samples/0").status_code == 200
+    db.dispose()
+
+
+def test_session_from_a_peer_beyond_loopback_needs_a_token(env):
+    """A loopback app reached from another address (say, served by hand on 0.0.0.0) treats that
+    peer as if tokens were required."""
+    cookies = _old_session(env)
+    with review_client(env["app"], peer="203.0.113.7", cookies=cookies) as c:
+        r = c.get("/api/samples/0")
+        assert r.status_code == 401 and "opened without a token" in r.json()["error"]
+        page = c.get("/login")
+        assert "sign in with the token" in " ".join(page.text.split())
+        r = c.post("/login", data={"name": "eve", "csrf": csrf_of(page.text)}, follow_redirects=False)
+        assert "wrong%20token" in r.headers["location"]
+
+
+def _age_sessions(store, hours: float) -> None:
+    import datetime as dt
+
+    then = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours)
+    with sqlite3.connect(store.path / "annotations.sqlite") as con:
+        con.execute("update sessions set created_at = ?", (then.strftime("%Y-%m-%d %H:%M:%S.%f"),))
+
+
+def test_sessions_expire(env):
+    c = env["client"]
+    csrf = sign_in(c, "ann")
+    _age_sessions(env["store"], 11.9)
+    assert c.get("/api/samples/0").status_code == 200
+    _age_sessions(env["store"], 12.1)  # the default: 12 hours
+    expired = "your session expired (sessions last 12 hours): sign in again"
+    r = c.get("/api/samples/0")
+    assert r.status_code == 401 and r.json()["error"] == expired
+    r = c.post("/decide", data={"csrf": csrf, "sample": 0, "class": 0, "value": "correct"}, headers=JSON)
+    assert r.status_code == 401 and r.json()["error"] == expired
+    r = c.get("/tasks/1/0", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?error=your%20session%20expired")
+    sign_in(c, "ann")  # a new session
+    assert c.get("/api/samples/0").status_code == 200
+    # another time, set by the app factory
+    short = create_app(env["ctx"], env["db"], session_hours=0.5)
+    with review_client(short, cookies={"misclass_session": c.cookies["misclass_session"]}) as c2:
+        assert c2.get("/api/samples/0").status_code == 200
+        _age_sessions(env["store"], 0.6)
+        r = c2.get("/api/samples/0")
+        assert r.status_code == 401 and "sessions last 0.5 hours" in r.json()["error"]
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="--session-hours"):
+            create_app(env["ctx"], env["db"], session_hours=bad)
+
+
+def _counting(app, counter: list[int]):
+    """``app`` behind an ASGI layer that counts the body bytes the app reads."""
+    async def counted_app(scope, receive, send):
+        async def counted():
+            message = await receive()
+            counter[0] += len(message.get("body", b""))
+            return message
+
+        await app(scope, counted, send)
+
+    return counted_app
+
+
+def test_content_length_over_the_limit_refused_unread(env):
+    read = [0]
+    with review_client(_counting(env["app"], read)) as c:
+        csrf = sign_in(c, "ann")
+        read[0] = 0
+        r = c.post("/decide", content=b"csrf=" + csrf.encode(), headers={
+            **JSON, "content-type": "application/x-www-form-urlencoded", "content-length": str(300 * 2**20)})
+        assert r.status_code == 413
+        assert r.json()["error"] == "request body of 314572800 bytes refused; at most 16384"
+        assert read[0] == 0 and r.headers["connection"] == "close"
+        r = c.post("/tasks", content=b"x", headers={**JSON, "content-length": "12abc"})
+        assert r.status_code == 400 and "Content-Length '12abc' is not a number" in r.json()["error"]
+
+
+def test_streamed_body_refused_at_the_limit(env):
+    """A 300 MB chunked post (no Content-Length) to a real uvicorn server: the app reads about
+    the limit, answers 413 and closes; the client could send little more."""
+    pytest.importorskip("uvicorn", reason="the review app needs misclass[review]")
+    from misclass.review.server import serve
+
+    read, offered = [0], [0]
+
+    def body():  # 300 MB in 64 KiB pieces, framed for Transfer-Encoding: chunked
+        piece = b"a=" + b"x" * (2**16 - 2)
+        for _ in range(300 * 2**20 // len(piece)):
+            offered[0] += len(piece)
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
+        yield b"0\r\n\r\n"
+
+    with serve(_counting(env["app"], read)) as url:
+        status, reply = _post_chunked(int(url.rsplit(":", 1)[1]), "/decide", body())
+    assert status == 413 and b"request body over 16384 bytes refused" in reply
+    assert read[0] <= 16384 + 2**18, read[0]  # the limit and at most one of the server's reads
+    assert offered[0] < 32 * 2**20, offered[0]  # of 300 MB: the socket buffers, no more
+
+
+def _post_chunked(port: int, path: str, chunks) -> tuple[int, bytes]:
+    """Send a chunked POST on a raw socket until the server answers; (status, whole reply)."""
+    import select
+    import socket
+    import time
+
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n\r\n")
+    reply, pending, sending = b"", b"", True
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        sock.setblocking(False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock] if sending else [], [], 5)
+            if readable:
+                try:
+                    data = sock.recv(2**16)
+                except ConnectionResetError:
+                    break
+                if not data:
+                    break
+                reply, sending = reply + data, False
+            elif writable:
+                pending = pending or next(chunks, b"")
+                if not pending:  # all sent: wait for the reply
+                    sending = False
+                    continue
+                try:
+                    pending = pending[sock.send(pending):]
+                except (BrokenPipeError, ConnectionResetError):
+                    sending = False
+    return int(reply.split(b" ", 2)[1]) if reply else 0, reply
 
 
 def test_tasks_pages_and_progress(env):

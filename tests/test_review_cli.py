@@ -224,3 +224,66 @@ def test_serve_command(store, host):
         proc.terminate()
         proc.wait(timeout=10)
     assert f"http://{host}:{port}" in proc.stdout.read().decode()
+
+
+def _hostile_dns(monkeypatch):
+    """A resolver that sends 127.evil.com to a public address (as its owner may) and knows no
+    other name but localhost."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host == "127.evil.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.9", 0))]
+        if host == "localhost":
+            return real(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+def test_loopback_is_an_address_not_a_prefix(monkeypatch):
+    from misclass.review.security import is_loopback
+
+    _hostile_dns(monkeypatch)
+    for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1", "localhost"):
+        assert is_loopback(host), host
+    for host in ("127.evil.com", "127.0.0.1.evil.com", "0.0.0.0", "::", "10.0.0.1", "no.such.name", "",
+                 "128.0.0.1"):
+        assert not is_loopback(host), host
+    assert not is_loopback("localhost", resolve=False)  # peers are addresses: no look-up
+
+
+def _served_app(monkeypatch, capsys, store, *args):
+    """Run ``misclass review --store S ARGS`` in-process with uvicorn.run caught; (exit code,
+    output, the app it would serve, or None)."""
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    code, out, err = run_cli(["review", "--store", store.path, *args], capsys)
+    return code, " ".join((out + err).split()), served.get("app")
+
+
+def test_serve_decides_loopback_by_address(store, monkeypatch, capsys):
+    pytest.importorskip("uvicorn", reason="the review app needs misclass[review]")
+    _hostile_dns(monkeypatch)
+    code, out, app = _served_app(monkeypatch, capsys, store, "--host", "127.evil.com")
+    assert code == 0 and "sign-in needs a token" in out
+    assert app.state.review.require_tokens
+    code, out, app = _served_app(monkeypatch, capsys, store, "--host", "localhost")
+    assert code == 0 and "sign-in needs a token" not in out and not app.state.review.require_tokens
+    code, out, app = _served_app(monkeypatch, capsys, store, "--host", "0.0.0.0")
+    assert "give --allowed-host NAME" in out and app.state.review.require_tokens
+
+
+def test_serve_session_hours_and_allowed_hosts(store, monkeypatch, capsys):
+    pytest.importorskip("uvicorn", reason="the review app needs misclass[review]")
+    code, out, app = _served_app(monkeypatch, capsys, store, "--session-hours", "2", "--allowed-host",
+                                 "review.lab", "--allowed-host", "r2.lab")
+    assert code == 0 and app.state.review.session_hours == 2.0 and "also answers to review.lab, r2.lab" in out
+    code, out, app = _served_app(monkeypatch, capsys, store, "--session-hours", "0")
+    assert code == 2 and "--session-hours 0.0: expected a positive number of hours" in out and app is None
+    code, out, app = _served_app(monkeypatch, capsys, store, "--allowed-host", "*")
+    assert code == 2 and "--allowed-host '*': expected a host name or address" in out and app is None
