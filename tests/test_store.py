@@ -80,10 +80,21 @@ def test_probs_and_features_roundtrip(small_store):
     probs = np.full((6, 3), 1 / 3)
     feats = np.arange(12, dtype=float).reshape(6, 2)
     small_store.write_model("p", np.zeros((6, 1), dtype=int), probs=probs, features=feats)
-    assert small_store.read_probs("p").dtype == np.float16
+    assert small_store.read_probs("p").dtype == np.float32
+    assert small_store.read_features("p").dtype == np.float32
     assert small_store.load(["p"]).probs("p").shape == (6, 3)
     assert small_store.read_features("p")[5].tolist() == [10.0, 11.0]
-    assert json.loads(small_store.model_path("p", ".json").read_text())["has_probs"] is True
+    meta = json.loads(small_store.model_path("p", ".json").read_text())
+    assert meta["has_probs"] is True and meta["precision"] == "float32"
+
+
+def test_half_precision_is_asked_for_and_recorded(small_store):
+    probs = np.array([[0.5, 0.25, 0.25]] * 6)
+    small_store.write_model("h", np.zeros((6, 1), dtype=int), probs=probs, logits=np.log(probs), half=True)
+    assert small_store.read_probs("h").dtype == np.float16
+    assert small_store.read_logits("h").dtype == np.float16
+    assert small_store.model_metadata("h")["precision"] == "float16"
+    assert small_store.load(["h"]).probs("h")[0].tolist() == [0.5, 0.25, 0.25]
 
 
 def test_restrict_keeps_every_file_aligned(small_store):

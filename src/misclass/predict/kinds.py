@@ -32,17 +32,12 @@ def predictor_kinds(store: Store, names: Sequence[str]) -> list[str]:
 def set_predictor_kind(store: Store, name: str, kind: str) -> bool:
     """Record ``kind`` in the predictor's metadata; return False when it already had it.
 
-    The model is rewritten through :meth:`Store.write_model` (atomically, side files kept).
+    Only the model's metadata file is rewritten (one commit).
     """
     if kind not in KINDS:
         raise InputError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
-    rec = store.read_model(name)
-    if rec.metadata.get("kind", "model") == kind and "kind" in rec.metadata:
+    meta = store.model_metadata(name)
+    if meta.get("kind", "model") == kind and "kind" in meta:
         return False
-    meta = dict(rec.metadata, kind=kind)
-    store.write_model(
-        name, rec.topk_ids, rec.topk_probs, metadata=meta,
-        probs=store.read_probs(name), logits=store.read_logits(name),
-        features=store.read_features(name), per_image=store.read_per_image(name), replace=True,
-    )
+    store.update_model_metadata(name, {"kind": kind})
     return True

@@ -68,11 +68,11 @@ def export_jsonl(db: Database, sample_ids: Sequence[str], out: str | os.PathLike
 
 def write_human_predictors(store: Store, db: Database, *, users: Sequence[str] | None = None) -> list[str]:
     """Write each labeler's picks as predictor ``human-NAME`` (kind ``human``; -1 where the
-    labeler gave no class). Returns the predictor names written."""
+    labeler gave no class), all in one commit. Returns the predictor names written."""
     picks = all_picks(db)
     n = store.n_samples
     written = []
-    with _write_lock:
+    with _write_lock, store.transaction():  # every labeler's predictor in one commit
         for user, rows in picks.items():
             if users is not None and user not in users:
                 continue

@@ -224,7 +224,8 @@ class Store:
         try:
             return json.loads(real.read_text())
         except (OSError, ValueError) as exc:
-            raise StoreError(f"{path}: not readable JSON ({_first_line(exc)}); the store is damaged") from None
+            raise StoreError(f"{path}: not readable JSON ({_first_line(exc)}); the store is "
+                             "damaged") from None
 
     def _load_npy(self, path: Path) -> np.ndarray | None:
         real = self._file(path)

@@ -3,8 +3,10 @@ renamed over the target, so a reader sees the old file or the new one, never a p
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.json"
->>> write_json(p, {"x": 1}); p.read_text()
-'{\\n  "x": 1\\n}'
+>>> _ = write_json(p, {"x": 1}); print(p.read_text())
+{
+  "x": 1
+}
 """
 
 from __future__ import annotations
@@ -64,8 +66,22 @@ def describe_os_error(exc: OSError, path: Path | str, doing: str = "writing") ->
         errno.EEXIST: "a file is in the way",
         errno.EISDIR: "a folder is in the way",
     }
-    why = hints.get(exc.errno or -1, exc.strerror or str(exc))
+    code = exc.errno
+    if code is None and _nearly_full(Path(path)):
+        code = errno.ENOSPC  # numpy reports a short write without an errno
+    why = hints.get(code or -1, exc.strerror or str(exc))
     return f"{path}: error {doing}: {why}"
+
+
+def _nearly_full(path: Path) -> bool:
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                st = os.statvfs(folder)
+            except OSError:
+                return False
+            return st.f_bavail * st.f_frsize < 1 << 20
+    return False
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

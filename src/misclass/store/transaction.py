@@ -39,6 +39,7 @@ class Transaction:
         self.dir = layout.txn / uuid.uuid4().hex[:12]
         self._writes: dict[str, str] = {}  # target (relative) -> staged name
         self._deletes: set[str] = set()
+        self.committed = False
 
     # ------------------------------------------------------------------ staging
     def write(self, target: Path, write: Callable[[Path], None]) -> None:
@@ -94,10 +95,14 @@ class Transaction:
         except StoreError as exc:
             self.abort()
             raise StoreError(f"{exc}; the store is unchanged") from exc
+        self.committed = True  # from here on the write rolls forward, never back
         with FileLock(self.layout.commit_lock, what="commit lock", timeout=None):
             apply(self.layout, self.dir)
 
     def abort(self) -> None:
+        """Drop the staged files; a committed write is left for :func:`recover` to finish."""
+        if self.committed:
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
         _remove_if_empty(self.layout.txn)
 
