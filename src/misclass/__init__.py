@@ -1,12 +1,41 @@
-"""misclass: find which images image classifiers get wrong, and why."""
+"""misclass: find which images image classifiers get wrong, and why.
 
-from misclass.errors import InputError, MisclassError, MissingExtraError, StoreError
-from misclass.store import ModelRecord, Predictions, Store, open_store
+The workflows (``misclass.confusion``, ``misclass.compare``, ``misclass.evaluate``,
+``misclass.failure``, ...) take a store and a command's options and return results whose
+``to_dict()`` is the command's ``--json``; they load on first use (PEP 562), so
+``import misclass`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from misclass.errors import InputError, MemoryBudgetError, MisclassError, MissingExtraError, StoreError
 
 __version__ = "0.1.0"
 
+_STORE_NAMES = ("ModelRecord", "Predictions", "Store", "open_store")
+
+
+def __getattr__(name: str):
+    if name in _STORE_NAMES:
+        return getattr(importlib.import_module("misclass.store"), name)
+    from misclass.workflows import WORKFLOWS
+
+    if name in WORKFLOWS:
+        return getattr(importlib.import_module("misclass.workflows"), name)
+    raise AttributeError(f"module 'misclass' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    from misclass.workflows import WORKFLOWS
+
+    return sorted(set(__all__) | set(WORKFLOWS))
+
+
 __all__ = [
     "InputError",
+    "MemoryBudgetError",
     "MisclassError",
     "MissingExtraError",
     "ModelRecord",

@@ -54,21 +54,10 @@ def writable_store(path: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> St
 
 
 def _clean(obj: Any) -> Any:
-    """Make numpy values JSON-ready; NaN and inf become null."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return None if math.isnan(f) or math.isinf(f) else f
-    return obj
+    """JSON-ready values (see :func:`misclass.workflows.common.json_ready`)."""
+    from misclass.workflows.common import json_ready
+
+    return json_ready(obj)
 
 
 def write_json(path: Path | None, obj: dict) -> None:
