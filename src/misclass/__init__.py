@@ -22,8 +22,10 @@ def __getattr__(name: str):
         return getattr(importlib.import_module("misclass.store"), name)
     from misclass.workflows import WORKFLOWS
 
-    if name in WORKFLOWS:
-        return getattr(importlib.import_module("misclass.workflows"), name)
+    if name in WORKFLOWS:  # the function, even where its module shares its name
+        value = getattr(importlib.import_module(f"misclass.workflows.{WORKFLOWS[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'misclass' has no attribute {name!r}")
 
 

@@ -5,7 +5,9 @@ what it needs from the store, calls the pure analyses and returns a frozen resul
 ``to_dict()`` is exactly what the command's ``--json`` writes. The CLI, the report, the app
 and notebooks call these functions and nothing below them, so they cannot disagree.
 
-Modules load on first use (``misclass.confusion`` imports only the confusion workflow).
+Modules load on first use (``misclass.confusion`` imports only the confusion workflow). Use
+the functions as ``misclass.<name>``: once loaded, a module that shares its function's name
+(``misclass.workflows.models``) is the module.
 """
 
 from __future__ import annotations
