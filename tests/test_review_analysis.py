@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
+from misclass.analysis.agreement import cohen_kappa, fleiss_kappa, pairwise_agreement, reviewer_agreement
 from misclass.errors import InputError
 from misclass.review.aggregate import aggregate_decisions, find_disagreements
-from misclass.review.agreement import cohen_kappa, fleiss_kappa, pairwise_agreement, reviewer_agreement
 from misclass.review.candidates import candidate_labels
 from misclass.review.selection import (
     select_all_miss,
@@ -105,7 +107,7 @@ def test_cohen_and_agreement_by_hand():
     # p_o = 4/6; p_e = (3/6)(3/6) + (2/6)(3/6) + (1/6)(0) = 15/36
     assert pairwise_agreement(a, b) == pytest.approx(4 / 6)
     assert cohen_kappa(a, b) == pytest.approx((4 / 6 - 15 / 36) / (1 - 15 / 36))
-    assert cohen_kappa(["correct"] * 3, ["correct"] * 3) == 1.0
+    assert np.isnan(cohen_kappa(["correct"] * 3, ["correct"] * 3))  # p_e = 1: undefined
     assert np.isnan(cohen_kappa([], []))
 
 
@@ -114,10 +116,9 @@ def test_cohen_and_agreement_by_hand():
 def test_cohen_matches_sklearn(pairs):
     a, b = zip(*pairs, strict=True)
     ours = cohen_kappa(a, b)
-    if len(set(a) | set(b)) == 1:
-        assert ours == 1.0
-        return
-    ref = cohen_kappa_score(a, b)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = cohen_kappa_score(a, b)
     if np.isnan(ref):
         assert np.isnan(ours)
     else:
@@ -163,3 +164,12 @@ def test_reviewer_agreement_table():
         reviewer_agreement(["i1", "i1"], ["ann", "ann"], ["correct", "wrong"])
     empty = reviewer_agreement([], [], [])
     assert np.isnan(empty.fleiss) and empty.n_items == 0
+
+
+def test_one_kappa_convention_for_reviewers_and_models():
+    from misclass.analysis.crossmodel import error_consistency
+
+    same = np.array([[True, True]] * 4)  # two models right on every image: p_e = 1
+    assert np.isnan(error_consistency(same)[0, 1])
+    assert np.isnan(cohen_kappa(same[:, 0].tolist(), same[:, 1].tolist()))
+    assert np.isnan(fleiss_kappa(np.array([[2, 0]] * 4)))

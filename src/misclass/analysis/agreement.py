@@ -1,4 +1,12 @@
-"""How well reviewers agree: pairwise agreement, Cohen's kappa, Fleiss' kappa. Pure functions.
+"""How well raters agree: pairwise agreement, Cohen's kappa, Fleiss' kappa. Pure functions.
+
+Raters are reviewers (the review app) or models (error consistency in
+:mod:`misclass.analysis.crossmodel`, the same kappa on right/wrong vectors).
+
+One convention for every kappa in misclass: kappa = (p_o - p_e) / (1 - p_e), and it is
+**undefined (NaN) when p_e = 1**, i.e. when every rating is one and the same value, even if the
+raters agree throughout: chance alone explains that agreement, and 0/0 has no value. This is
+scikit-learn's ``cohen_kappa_score`` convention. Views show NaN as "-" with that reason.
 
 An *item* is one (image, candidate class); a *rating* is a reviewer's value for it
 ("correct", "wrong", "unclear", "unknown").
@@ -37,8 +45,11 @@ def pairwise_agreement(a: Sequence, b: Sequence) -> float:
 def cohen_kappa(a: Sequence, b: Sequence) -> float:
     """Cohen's kappa of two raters: (p_o - p_e) / (1 - p_e).
 
-    1.0 when both raters use one and the same value throughout (perfect agreement, p_e = 1);
-    NaN for no items.
+    NaN when p_e = 1 (both raters use one and the same value throughout; see the module's
+    convention) and for no items.
+
+    >>> import math; math.isnan(cohen_kappa(["x", "x"], ["x", "x"]))
+    True
     """
     a, b = _pair(a, b)
     if not len(a):
@@ -47,14 +58,15 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
     p_o = float((a == b).mean())
     p_e = sum(float((a == c).mean()) * float((b == c).mean()) for c in cats)
     if p_e >= 1.0:
-        return 1.0 if p_o == 1.0 else float("nan")
+        return float("nan")
     return (p_o - p_e) / (1.0 - p_e)
 
 
 def fleiss_kappa(counts: np.ndarray) -> float:
     """Fleiss' kappa from ``counts (n_items, n_categories)``: raters per category per item.
 
-    Every item needs the same number of raters (at least 2).
+    Every item needs the same number of raters (at least 2). NaN when p_e = 1 (one value
+    throughout), as for :func:`cohen_kappa`.
     """
     counts = np.asarray(counts, dtype=np.float64)
     if counts.ndim != 2 or counts.shape[0] == 0:
@@ -68,7 +80,7 @@ def fleiss_kappa(counts: np.ndarray) -> float:
     p_j = counts.sum(axis=0) / counts.sum()
     p_e = float((p_j ** 2).sum())
     if p_e >= 1.0:
-        return 1.0 if p_bar == 1.0 else float("nan")
+        return float("nan")
     return float((p_bar - p_e) / (1.0 - p_e))
 
 

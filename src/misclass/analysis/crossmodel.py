@@ -176,7 +176,8 @@ def error_consistency(correct: np.ndarray) -> np.ndarray:
 
     ``kappa = (p_o - p_e) / (1 - p_e)`` with observed agreement ``p_o`` (both right or both
     wrong) and ``p_e = a_A a_B + (1 - a_A)(1 - a_B)`` expected from the accuracies; NaN where
-    ``p_e = 1``. Equals :func:`sklearn.metrics.cohen_kappa_score` on the two columns.
+    ``p_e = 1`` (the convention of :mod:`misclass.analysis.agreement`). Equals
+    :func:`sklearn.metrics.cohen_kappa_score` on the two columns.
 
     >>> c = np.array([[1, 1], [1, 0], [0, 0], [0, 1]], dtype=bool)
     >>> error_consistency(c).tolist()

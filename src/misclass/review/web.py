@@ -29,7 +29,7 @@ from fastapi.templating import Jinja2Templates  # noqa: E402
 
 from misclass.review import people, records, tasks  # noqa: E402
 from misclass.review.aggregate import find_disagreements  # noqa: E402
-from misclass.review.agreement import reviewer_agreement  # noqa: E402
+from misclass.analysis.agreement import reviewer_agreement  # noqa: E402
 from misclass.review.context import ReviewContext  # noqa: E402
 from misclass.review.export import write_human_predictors  # noqa: E402
 from misclass.review.guard import RequestGuard  # noqa: E402
