@@ -1,0 +1,1 @@
+"""Report sections: each module registers one section with :mod:`misclass.report.registry`."""
