@@ -17,7 +17,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from misclass.analysis.labels import ClassGroups, LabelSets
+from misclass.types import ClassGroups, LabelSets
 from misclass.data.imagenet import _annotation
 from misclass.errors import InputError
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from misclass.analysis.labels import ClassGroups, LabelSets
+from misclass.types import ClassGroups, LabelSets
 from misclass.data.imagenet_annotations import (
     imagenet_groups,
     imagenet_metaclasses,
