@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from _reference import brute_force_aurc, n_orders_within_ties
 from helpers import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,8 +61,9 @@ def test_against_sklearn(pairs):
     best = min((~e & (s >= t)).sum() / (~e).sum() for t in np.unique(s)
                if (e & (s >= t)).sum() >= 0.95 * e.sum())
     assert fpr_at_tpr(s, e) == pytest.approx(best)
-    # AURC by brute force: average over all orders of tied images == expectation
-    assert m.aurc == pytest.approx(aurc(s, e))
+    # AURC against the brute-force mean over every order of the tied images, where few enough
+    if n_orders_within_ties(s) <= 5000:
+        assert m.aurc == pytest.approx(brute_force_aurc(s, e), rel=1e-12, abs=1e-15)
 
 
 def test_model_without_errors_is_reported_not_crashed():
