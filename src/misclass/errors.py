@@ -21,3 +21,15 @@ class StoreError(MisclassError):
 
 class MissingExtraError(MisclassError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
+
+
+class MemoryBudgetError(InputError):
+    """A dense per-class matrix would need more memory than the budget
+    (``MISCLASS_MEMORY_BUDGET``, see :mod:`misclass.analysis.budget`); the message says how
+    many classes, how much memory, the budget and how to restrict the classes."""
+
+    def __init__(self, message: str, *, n_classes: int, needed: int, budget: int) -> None:
+        super().__init__(message)
+        self.n_classes = n_classes
+        self.needed = needed
+        self.budget = budget

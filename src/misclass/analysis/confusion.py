@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from misclass.analysis.budget import check_dense, dense_bytes
 from misclass.analysis.stats import ChiSquared, chi2_homogeneity
 from misclass.errors import InputError
 
@@ -41,14 +42,14 @@ DEFAULT_THRESHOLD = 0.3
 
 
 # --------------------------------------------------------------------------- one model
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts ``(C, C)``: row = true class, column = predicted class.
+#: how the dense-matrix budget error tells an API user to do without the dense matrix
+DENSE_HINT = ("restrict the classes: ModelConfusion.v_block(classes, classes) with "
+              "ConfusionAnalysis.most_confused(n), as the heatmaps of misclass report --top-classes N "
+              "do, or use the non-zero cells (cell_true, cell_pred, cell_count, cell_v)")
 
-    Samples with label -1 or prediction -1 are not counted.
 
-    >>> confusion_matrix(np.array([0, 1, 1, -1]), np.array([1, 1, 0, 0]), 2).tolist()
-    [[0, 1], [1, 1]]
-    """
+def _check_codes(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """The codes ``true * C + predicted`` of the samples with a known label and prediction."""
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
     if labels.shape != predictions.shape or labels.ndim != 1:
@@ -57,25 +58,57 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int
     keep = (labels >= 0) & (predictions >= 0)
     if (labels >= n_classes).any() or (predictions >= n_classes).any():
         raise InputError(f"confusion matrix: a class id is >= the number of classes {n_classes}")
-    codes = labels[keep] * n_classes + predictions[keep]
+    return labels[keep] * n_classes + predictions[keep]
+
+
+def confusion_cells(labels: np.ndarray, predictions: np.ndarray,
+                    n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero cells of the confusion matrix, without the dense ``(C, C)`` matrix:
+    ``(true, predicted, count)``, sorted by true then predicted class.
+
+    Samples with label -1 or prediction -1 are not counted.
+
+    >>> [x.tolist() for x in confusion_cells(np.array([0, 1, 1, -1]), np.array([1, 1, 0, 0]), 2)]
+    [[0, 1, 1], [1, 0, 1], [1, 1, 1]]
+    """
+    codes, count = np.unique(_check_codes(labels, predictions, n_classes), return_counts=True)
+    true, pred = np.divmod(codes, n_classes)
+    return true, pred, count.astype(np.int64)
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``(C, C)``: row = true class, column = predicted class (the dense form of
+    :func:`confusion_cells`; over the memory budget, :class:`~misclass.errors.MemoryBudgetError`).
+
+    Samples with label -1 or prediction -1 are not counted.
+
+    >>> confusion_matrix(np.array([0, 1, 1, -1]), np.array([1, 1, 0, 0]), 2).tolist()
+    [[0, 1], [1, 1]]
+    """
+    codes = _check_codes(labels, predictions, n_classes)
+    check_dense("confusion matrix", n_classes, dense_bytes(n_classes), hint=DENSE_HINT)
     return np.bincount(codes, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def _error_rate(errors: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, errors / np.maximum(n, 1), np.nan)
+
+
 def class_error_rate(counts: np.ndarray) -> np.ndarray:
-    """``u_i = e_i / n_i`` from a confusion matrix; NaN for a class without images.
+    """``u_i = e_i / n_i`` from a dense confusion matrix; NaN for a class without images.
 
     >>> class_error_rate(np.array([[3, 1], [0, 0]])).tolist()
     [0.25, nan]
     """
     counts = np.asarray(counts)
     n = counts.sum(axis=1)
-    errors = n - np.diag(counts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, errors / np.maximum(n, 1), np.nan)
+    return _error_rate(n - np.diag(counts), n)
 
 
 def conditional_confusion(counts: np.ndarray) -> np.ndarray:
-    """``v_{j|i} = n_{j|i} / e_i`` for j != i, 0 on the diagonal and in rows without errors.
+    """``v_{j|i} = n_{j|i} / e_i`` for j != i, 0 on the diagonal and in rows without errors,
+    from a dense confusion matrix (:func:`model_confusion` computes it from the non-zero cells).
 
     >>> conditional_confusion(np.array([[5, 1, 3], [0, 2, 0], [2, 2, 0]])).tolist()
     [[0.0, 0.25, 0.75], [0.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
@@ -86,12 +119,16 @@ def conditional_confusion(counts: np.ndarray) -> np.ndarray:
     return np.divide(off, errors, out=np.zeros_like(off), where=errors > 0)
 
 
+def _check_threshold(threshold: float) -> None:
+    if not 0 <= threshold <= 1:
+        raise InputError(f"threshold {threshold}: expected a value in [0, 1]")
+
+
 def network_edges(v: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Adjacency ``(C, C)`` bool of the misclassification network: ``v_{j|i} >= threshold``
     and ``v_{j|i} > 0`` (so a threshold of 0 links only pairs that are actually confused).
     """
-    if not 0 <= threshold <= 1:
-        raise InputError(f"threshold {threshold}: expected a value in [0, 1]")
+    _check_threshold(threshold)
     return (v >= threshold) & (v > 0)
 
 
@@ -100,54 +137,137 @@ def weighted_in_degree(v: np.ndarray, adjacency: np.ndarray) -> np.ndarray:
     return np.where(adjacency, v, 0.0).sum(axis=0)
 
 
+def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray, fill=0) -> np.ndarray:
+    """``values`` at ``want`` in the sorted ``keys``; ``fill`` where a key is absent."""
+    want = np.asarray(want, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    found = keys[pos] == want if len(keys) else np.zeros(want.shape, dtype=bool)
+    out = np.full(want.shape, fill, dtype=values.dtype)
+    out[found] = values[pos[found]]
+    return out
+
+
 @dataclass(frozen=True)
 class ModelConfusion:
-    """Confusion of one model over C classes. Arrays are indexed by class id.
+    """Confusion of one model over C classes, kept as the non-zero cells of its confusion
+    matrix (at most one per image), so that 20,000 or a million classes need no C x C array.
+    Per-class arrays are indexed by class id.
 
     Attributes
     ----------
-    counts : (C, C) int64, rows true class, columns predicted class
+    n_classes : C
+    cell_true, cell_pred, cell_count : (K,) int64, the non-zero cells n_{j|i} of the confusion
+        matrix (diagonal included), sorted by true class i, then predicted class j
+    cell_v : (K,) float, v_{j|i} of each cell (0 on the diagonal)
+    is_edge : (K,) bool, whether the cell is a network edge i -> j
     n, errors : (C,) int64, images and misclassified images per true class
     u : (C,) float, class-wise misclassification rate (NaN for a class without images)
-    v : (C, C) float, conditional misclassification rate (zero rows for classes without errors)
-    adjacency : (C, C) bool, network edges i -> j
     in_degree : (C,) float, weighted in-degree d_i
     threshold : float
     unpredicted : int, labelled images without a prediction, left out
+
+    ``counts``, ``v`` and ``adjacency`` are the dense (C, C) matrices, built on request when they
+    fit the memory budget (:mod:`misclass.analysis.budget`); ``v_block`` gives rows and columns
+    of chosen classes of v without them.
     """
 
     model: str
-    counts: np.ndarray
+    n_classes: int
+    cell_true: np.ndarray
+    cell_pred: np.ndarray
+    cell_count: np.ndarray
+    cell_v: np.ndarray
+    is_edge: np.ndarray
     n: np.ndarray
     errors: np.ndarray
     u: np.ndarray
-    v: np.ndarray
-    adjacency: np.ndarray
     in_degree: np.ndarray
     threshold: float
     unpredicted: int
 
     @property
-    def n_classes(self) -> int:
-        return int(self.counts.shape[0])
-
-    @property
     def accuracy(self) -> float:
         total = int(self.n.sum())
-        return float(np.trace(self.counts) / total) if total else float("nan")
+        right = int(self.cell_count[self.cell_true == self.cell_pred].sum())
+        return right / total if total else float("nan")
+
+    @property
+    def n_edges(self) -> int:
+        return int(np.count_nonzero(self.is_edge))
+
+    @property
+    def symmetric_pairs(self) -> int:
+        """Pairs of classes linked both ways (i -> j and j -> i are edges)."""
+        c = self.n_classes
+        src, dst = self.cell_true[self.is_edge], self.cell_pred[self.is_edge]
+        return int(np.count_nonzero((src < dst) & np.isin(dst * c + src, src * c + dst)))
+
+    def _dense(self, what: str, values: np.ndarray, dtype, mask: np.ndarray | None = None) -> np.ndarray:
+        c = self.n_classes
+        check_dense(f"{self.model}: {what}", c, dense_bytes(c, itemsize=np.dtype(dtype).itemsize),
+                    hint=DENSE_HINT)
+        out = np.zeros((c, c), dtype=dtype)
+        keep = slice(None) if mask is None else mask
+        out[self.cell_true[keep], self.cell_pred[keep]] = values
+        return out
+
+    @property
+    def counts(self) -> np.ndarray:
+        """The dense confusion matrix ``(C, C)`` int64, rows true class, columns predicted."""
+        return self._dense("confusion counts", self.cell_count, np.int64)
+
+    @property
+    def v(self) -> np.ndarray:
+        """The dense conditional misclassification rate ``(C, C)`` (zero rows for classes
+        without errors)."""
+        return self._dense("conditional confusion v", self.cell_v, np.float64)
+
+    @property
+    def adjacency(self) -> np.ndarray:
+        """The dense network ``(C, C)`` bool, edges i -> j."""
+        return self._dense("network adjacency", True, np.bool_, self.is_edge)
+
+    def _codes(self) -> np.ndarray:
+        return self.cell_true * self.n_classes + self.cell_pred
+
+    def count_at(self, true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """n_{j|i} at the cells ``(true[k], pred[k])`` (0 where no image)."""
+        want = np.asarray(true, dtype=np.int64) * self.n_classes + np.asarray(pred, dtype=np.int64)
+        return _lookup(self._codes(), self.cell_count, want)
+
+    def v_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``v[np.ix_(rows, cols)]`` from the cells, without the dense v."""
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        return _lookup(self._codes(), self.cell_v, rows[:, None] * self.n_classes + cols[None, :], 0.0)
+
+    def v_cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-zero entries of v: ``(true, predicted, v)``, sorted by true then predicted."""
+        off = self.cell_true != self.cell_pred
+        return self.cell_true[off], self.cell_pred[off], self.cell_v[off]
+
+    def top_targets(self, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``classes``, where its errors go most often (ties: the lower class id)
+        and that v; ``(-1, 0.0)`` for a class without errors."""
+        true, pred, v = self.v_cells()
+        order = np.lexsort((pred, -v, true))
+        true, pred, v = true[order], pred[order], v[order]
+        first = np.r_[True, true[1:] != true[:-1]] if len(true) else np.zeros(0, dtype=bool)
+        classes = np.asarray(classes, dtype=np.int64)
+        return _lookup(true[first], pred[first], classes, -1), _lookup(true[first], v[first], classes, 0.0)
 
     @property
     def edges(self) -> pd.DataFrame:
         """One row per edge: ``source``, ``target``, ``weight`` (v), ``count`` (n_{j|i}),
         sorted by source then target."""
-        src, dst = np.nonzero(self.adjacency)
-        return pd.DataFrame({"source": src, "target": dst, "weight": self.v[src, dst],
-                             "count": self.counts[src, dst]})
+        e = self.is_edge
+        return pd.DataFrame({"source": self.cell_true[e], "target": self.cell_pred[e],
+                             "weight": self.cell_v[e], "count": self.cell_count[e]})
 
     def to_dict(self, class_names: Sequence[str] | None = None, *, include_v: bool = True) -> dict:
         """JSON-ready, no NaN: ``v`` as C lists of C floats (left out with ``include_v=False``,
-        for writers that encode the dense matrix themselves); ``counts`` as the non-zero cells,
-        each ``[true, predicted, count]``; ``u`` with None for classes without images."""
+        for writers that encode the dense matrix themselves; over the memory budget,
+        :class:`~misclass.errors.MemoryBudgetError`); ``counts`` as the non-zero cells, each
+        ``[true, predicted, count]``; ``u`` with None for classes without images."""
         e = self.edges
         edges = [{"source": int(s), "target": int(t), "weight": float(w), "count": int(c)}
                  for s, t, w, c in zip(e["source"], e["target"], e["weight"], e["count"], strict=True)]
@@ -163,7 +283,7 @@ class ModelConfusion:
             "errors": self.errors.tolist(),
             "u": [None if np.isnan(x) else x for x in self.u.tolist()],
             **({"v": self.v.tolist()} if include_v else {}),
-            "counts": np.column_stack([*np.nonzero(self.counts), self.counts[self.counts > 0]]).tolist(),
+            "counts": np.column_stack([self.cell_true, self.cell_pred, self.cell_count]).tolist(),
             "in_degree": self.in_degree.tolist(),
             "edges": edges,
         }
@@ -171,14 +291,19 @@ class ModelConfusion:
 
 def model_confusion(model: str, labels: np.ndarray, predictions: np.ndarray, n_classes: int, *,
                     threshold: float = DEFAULT_THRESHOLD) -> ModelConfusion:
-    """Every per-model quantity of one model's top-1 ``predictions (N,)``."""
-    counts = confusion_matrix(labels, predictions, n_classes)
-    n = counts.sum(axis=1)
-    v = conditional_confusion(counts)
-    adjacency = network_edges(v, threshold)
+    """Every per-model quantity of one model's top-1 ``predictions (N,)``, from the non-zero
+    cells of its confusion matrix (memory in the images, not in C x C)."""
+    _check_threshold(threshold)
+    true, pred, count = confusion_cells(labels, predictions, n_classes)
+    diag = true == pred
+    n = np.bincount(true, weights=count, minlength=n_classes).astype(np.int64)
+    errors = n - np.bincount(true[diag], weights=count[diag], minlength=n_classes).astype(np.int64)
+    v = np.where(diag, 0.0, count / np.maximum(errors[true], 1))
+    is_edge = (v >= threshold) & (v > 0)
+    in_degree = np.bincount(pred[is_edge], weights=v[is_edge], minlength=n_classes)
     unpredicted = int(((np.asarray(labels) >= 0) & (np.asarray(predictions) < 0)).sum())
-    return ModelConfusion(model, counts, n, n - np.diag(counts), class_error_rate(counts), v, adjacency,
-                          weighted_in_degree(v, adjacency), float(threshold), unpredicted)
+    return ModelConfusion(model, int(n_classes), true, pred, count, v, is_edge, n, errors,
+                          _error_rate(errors, n), in_degree, float(threshold), unpredicted)
 
 
 def _names(class_names: Sequence[str] | None, ids: np.ndarray) -> list[str]:
@@ -193,16 +318,14 @@ def top_confusions(mc: ModelConfusion, k: int = 10, *, by: str = "count",
     """
     if by not in ("count", "v"):
         raise InputError(f"top confusions by {by!r}: expected 'count' or 'v'")
-    off = mc.counts.copy()
-    np.fill_diagonal(off, 0)
-    src, dst = np.nonzero(off)
-    cnt, v = off[src, dst], mc.v[src, dst]
+    off = mc.cell_true != mc.cell_pred
+    src, dst, cnt, v = mc.cell_true[off], mc.cell_pred[off], mc.cell_count[off], mc.cell_v[off]
     keys = (dst, src, -v, -cnt) if by == "count" else (dst, src, -cnt, -v)
     order = np.lexsort(keys)[:k]
-    src, dst = src[order], dst[order]
-    return pd.DataFrame({"true": src, "predicted": dst, "true_name": _names(class_names, src),
-                         "predicted_name": _names(class_names, dst), "count": cnt[order],
-                         "v": v[order], "edge": mc.adjacency[src, dst]})
+    return pd.DataFrame({"true": src[order], "predicted": dst[order],
+                         "true_name": _names(class_names, src[order]),
+                         "predicted_name": _names(class_names, dst[order]), "count": cnt[order],
+                         "v": v[order], "edge": mc.is_edge[off][order]})
 
 
 def worst_classes(mc: ModelConfusion, k: int = 10, *,
@@ -212,15 +335,15 @@ def worst_classes(mc: ModelConfusion, k: int = 10, *,
     has = mc.n > 0
     ids = np.flatnonzero(has)
     order = ids[np.lexsort((ids, -mc.errors[ids], -mc.u[ids]))][:k]
-    target = mc.v[order].argmax(axis=1)
-    has_err = mc.errors[order] > 0
+    target, top_v = mc.top_targets(order)
+    has_err = target >= 0
     return pd.DataFrame({
         "class": order, "name": _names(class_names, order), "n": mc.n[order],
         "errors": mc.errors[order], "u": mc.u[order],
-        "top_target": np.where(has_err, target, -1),
+        "top_target": target,
         "top_target_name": [nm if e else "" for nm, e in zip(_names(class_names, target), has_err,
                                                               strict=True)],
-        "top_v": np.where(has_err, mc.v[order, target], 0.0),
+        "top_v": top_v,
     })
 
 
@@ -269,10 +392,25 @@ def find_patterns(adjacency: np.ndarray, models: Sequence[str], *, counts: np.nd
     if adj.ndim != 3 or adj.shape[1] != adj.shape[2] or adj.shape[0] != len(models):
         raise InputError(f"patterns: adjacency of shape {adj.shape} for {len(models)} models; "
                          "expected (M, C, C)")
-    linked = np.triu((adj | adj.transpose(0, 2, 1)).any(axis=0), k=1)
-    a, b = np.nonzero(linked)
-    fwd, bwd = adj[:, a, b], adj[:, b, a]  # (M, P)
-    code = fwd.astype(np.int8) + 2 * bwd.astype(np.int8)  # 0 none, 1 a->b, 2 b->a, 3 both
+
+    def errors_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (np.asarray(counts)[:, a, b] + np.asarray(counts)[:, b, a]).sum(axis=0)
+
+    return _patterns([np.nonzero(x) for x in adj], adj.shape[1], models,
+                     None if counts is None else errors_of, class_names)
+
+
+def _patterns(edges: Sequence[tuple[np.ndarray, np.ndarray]], n_classes: int, models: Sequence[str],
+              errors_of, class_names: Sequence[str] | None) -> pd.DataFrame:
+    """:func:`find_patterns` from each model's edges ``(sources, targets)``; ``errors_of(a, b)``
+    gives the images between the pairs over all models (None: zeros)."""
+    lows = [np.minimum(src, dst).astype(np.int64) * n_classes + np.maximum(src, dst) for src, dst in edges]
+    pairs = np.unique(np.concatenate(lows)) if lows else np.zeros(0, dtype=np.int64)
+    a, b = np.divmod(pairs, n_classes)
+    # per model and pair: 1 a->b, 2 b->a, 3 both (each directed edge is listed once), 0 none
+    code = np.stack([np.bincount(np.searchsorted(pairs, key), weights=np.where(src < dst, 1, 2),
+                                 minlength=len(pairs)).astype(np.int8)
+                     for key, (src, dst) in zip(lows, edges, strict=True)])
     is_linked = code > 0
     n_models = is_linked.sum(axis=0)
     all_sym = ((code == 3) | ~is_linked).all(axis=0)
@@ -280,8 +418,7 @@ def find_patterns(adjacency: np.ndarray, models: Sequence[str], *, counts: np.nd
     all_ba = ((code == 2) | ~is_linked).all(axis=0)
     kind = np.where(all_sym, "symmetric", np.where(all_ab | all_ba, "one-way", "mixed"))
     scope = np.where(n_models == len(models), "universal", "model-specific")
-    errors = (np.zeros(len(a), dtype=np.int64) if counts is None
-              else (np.asarray(counts)[:, a, b] + np.asarray(counts)[:, b, a]).sum(axis=0))
+    errors = np.zeros(len(a), dtype=np.int64) if errors_of is None else errors_of(a, b)
     cells = np.array(PATTERN_CELLS)
     df = pd.DataFrame({"a": a, "b": b, "a_name": _names(class_names, a), "b_name": _names(class_names, b)})
     for m, name in enumerate(models):
@@ -359,32 +496,31 @@ def most_confused_classes(counts: np.ndarray, n: int) -> np.ndarray:
     total = np.asarray(counts)
     total = total.sum(axis=0) if total.ndim == 3 else total
     sym = (total + total.T).astype(np.int64)
-    np.fill_diagonal(sym, 0)
-    c = sym.shape[0]
-    if n >= c:
-        a, b = np.triu_indices(c, k=1)
-    else:
+    a, b = np.nonzero(np.triu(sym, k=1))
+    return _most_confused(a, b, sym[a, b], total.sum(axis=1) - np.diag(total), n)
+
+
+def _most_confused(a: np.ndarray, b: np.ndarray, w: np.ndarray, errors: np.ndarray, n: int) -> np.ndarray:
+    """:func:`most_confused_classes` from the confused pairs ``a < b`` (sorted by a, then b)
+    with their images ``w > 0`` both ways, and each class's errors (for the fill)."""
+    c = len(errors)
+    if n < c and len(w) > 50 * n:
         # only the strongest pairs can matter: n classes need at most n pairs beyond ties
-        flat = np.triu(sym, k=1).ravel()
-        cand = np.flatnonzero(flat)
-        if len(cand) > 50 * n:
-            cand = cand[np.argpartition(-flat[cand], 50 * n)[: 50 * n]]
-        a, b = np.unravel_index(cand, sym.shape)
-    w = sym[a, b]
+        keep = np.argpartition(-w, 50 * n)[: 50 * n]
+        a, b, w = a[keep], b[keep], w[keep]
     order = np.lexsort((b, a, -w))
     chosen: list[int] = []
     seen = np.zeros(c, dtype=bool)
     for i, j in zip(a[order], b[order], strict=True):
-        if len(chosen) >= n or sym[i, j] == 0:
+        if len(chosen) >= n:
             break
         for x in (int(i), int(j)):
             if not seen[x] and len(chosen) < n:
                 seen[x] = True
                 chosen.append(x)
     if len(chosen) < n:  # fill with the classes with the most errors overall
-        off = total.sum(axis=1) - np.diag(total)
-        rest = [int(x) for x in np.lexsort((np.arange(c), -off)) if not seen[x]]
-        chosen.extend(rest[: n - len(chosen)])
+        rest = np.lexsort((np.arange(c), -errors))
+        chosen.extend(rest[~seen[rest]][: n - len(chosen)].tolist())
     return np.array(chosen, dtype=np.int64)
 
 
@@ -405,8 +541,7 @@ class ConfusionAnalysis:
     def u_table(self) -> pd.DataFrame:
         """One row per class: ``class``, ``name``, ``n`` (images, from the first model), then
         u for each model and their mean."""
-        c = next(iter(self.models.values())).n_classes
-        ids = np.arange(c)
+        ids = np.arange(self.n_classes)
         df = pd.DataFrame({"class": ids, "name": _names(self.class_names, ids),
                            "n": next(iter(self.models.values())).n})
         for name, mc in self.models.items():
@@ -414,20 +549,45 @@ class ConfusionAnalysis:
         df["mean u"] = df[list(self.models)].mean(axis=1)
         return df
 
+    @property
+    def n_classes(self) -> int:
+        return next(iter(self.models.values())).n_classes
+
+    def _off_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes ``true * C + predicted`` of every model's misclassification cells (repeated
+        across models) and their counts."""
+        c = self.n_classes
+        codes, counts = [], []
+        for mc in self.models.values():
+            off = mc.cell_true != mc.cell_pred
+            codes.append(mc.cell_true[off] * c + mc.cell_pred[off])
+            counts.append(mc.cell_count[off])
+        return np.concatenate(codes), np.concatenate(counts)
+
     def top_pairs(self, k: int = 20) -> pd.DataFrame:
         """The ``k`` (true, predicted) pairs with the most misclassified images over all
         models: ``true``, ``predicted``, names, ``total``, then each model's count n_{j|i}."""
-        counts = np.stack([mc.counts for mc in self.models.values()])
-        total = counts.sum(axis=0)
-        np.fill_diagonal(total, 0)
-        src, dst = np.nonzero(total)
-        order = np.lexsort((dst, src, -total[src, dst]))[:k]
+        codes, counts = self._off_cells()
+        keys, where = np.unique(codes, return_inverse=True)
+        total = np.bincount(where, weights=counts, minlength=len(keys)).astype(np.int64)
+        src, dst = np.divmod(keys, self.n_classes)
+        order = np.lexsort((dst, src, -total))[:k]
         src, dst = src[order], dst[order]
         df = pd.DataFrame({"true": src, "predicted": dst, "true_name": _names(self.class_names, src),
-                           "predicted_name": _names(self.class_names, dst), "total": total[src, dst]})
-        for m, name in enumerate(self.models):
-            df[name] = counts[m, src, dst]
+                           "predicted_name": _names(self.class_names, dst), "total": total[order]})
+        for name, mc in self.models.items():
+            df[name] = mc.count_at(src, dst)
         return df
+
+    def most_confused(self, n: int) -> np.ndarray:
+        """:func:`most_confused_classes` of the models' summed counts, from their cells."""
+        c = self.n_classes
+        codes, counts = self._off_cells()
+        src, dst = np.divmod(codes, c)
+        keys, where = np.unique(np.minimum(src, dst) * c + np.maximum(src, dst), return_inverse=True)
+        w = np.bincount(where, weights=counts, minlength=len(keys)).astype(np.int64)
+        a, b = np.divmod(keys, c)
+        return _most_confused(a, b, w, np.sum([mc.errors for mc in self.models.values()], axis=0), n)
 
     def to_dict(self, *, include_v: bool = True) -> dict:
         names = None if self.class_names is None else list(self.class_names)
@@ -472,9 +632,12 @@ def analyze_confusion(labels: np.ndarray, top1: np.ndarray, models: Sequence[str
         raise InputError(f"{len(class_names)} class names for {n_classes} classes")
     per = {m: model_confusion(m, labels, top1[:, j], n_classes, threshold=threshold)
            for j, m in enumerate(models)}
-    adj = np.stack([mc.adjacency for mc in per.values()])
-    counts = np.stack([mc.counts for mc in per.values()])
-    patterns = find_patterns(adj, list(models), counts=counts, class_names=class_names)
+
+    def errors_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.sum([mc.count_at(a, b) + mc.count_at(b, a) for mc in per.values()], axis=0)
+
+    edges = [(mc.cell_true[mc.is_edge], mc.cell_pred[mc.is_edge]) for mc in per.values()]
+    patterns = _patterns(edges, n_classes, list(models), errors_of, class_names)
     homogeneity = error_homogeneity(np.stack([mc.errors for mc in per.values()]), list(models))
     return ConfusionAnalysis(per, patterns, homogeneity, float(threshold),
                              None if class_names is None else tuple(class_names))

@@ -10,6 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from misclass.analysis.budget import ENV_VAR, dense_bytes, over_budget
 from misclass.analysis.confusion import (
     DEFAULT_THRESHOLD,
     ConfusionAnalysis,
@@ -34,14 +35,14 @@ def _p(x: float) -> str:
     return "–" if x is None or np.isnan(x) else f"{x:.3g}"
 
 
-def _matrix_json(m: np.ndarray) -> str:
-    """A dense finite float matrix as JSON (a list of rows); fast when most entries are 0."""
-    rows, cols = np.nonzero(m)
-    values = [repr(x) for x in m[rows, cols].tolist()]
-    starts = np.searchsorted(rows, np.arange(m.shape[0] + 1)).tolist()
-    zero = ["0.0"] * m.shape[1]
+def _matrix_json(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> str:
+    """A dense ``n`` x ``n`` finite float matrix given by its non-zero cells (sorted by row) as
+    JSON (a list of rows); fast when most entries are 0."""
+    values = [repr(x) for x in values.tolist()]
+    starts = np.searchsorted(rows, np.arange(n + 1)).tolist()
+    zero = ["0.0"] * n
     out = []
-    for i in range(m.shape[0]):
+    for i in range(n):
         row = zero.copy()
         for k in range(starts[i], starts[i + 1]):
             row[cols[k]] = values[k]
@@ -49,10 +50,21 @@ def _matrix_json(m: np.ndarray) -> str:
     return "[" + ",".join(out) + "]"
 
 
+def _dense_v_note(res: ConfusionAnalysis) -> str | None:
+    """None when every model's dense v fits the memory budget in the JSON, else why not."""
+    c, m = res.n_classes, len(res.models)
+    text = over_budget("conditional confusion v(j|i) in the JSON", c, dense_bytes(c, matrices=m), matrices=m)
+    return None if text is None else (
+        f"{text} ({ENV_VAR}); each model's 'v_cells' holds the non-zero cells of v as [true, predicted, "
+        "v] instead of the dense 'v'")
+
+
 def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
-    """Write ``out`` plus each model's dense v atomically as compact JSON. ``write_json``'s
-    per-number cleaning and indentation take tens of seconds on 7 x 1000 x 1000 numbers; the
-    per-model part of ``out`` is NaN-free already, so only the rest is cleaned."""
+    """Write ``out`` plus each model's v atomically as compact JSON: dense (C lists of C floats)
+    when every model's fits the memory budget, else as its non-zero cells (``v_cells``, with a
+    note). ``write_json``'s per-number cleaning and indentation take tens of seconds on
+    7 x 1000 x 1000 numbers; the per-model part of ``out`` is NaN-free already, so only the
+    rest is cleaned."""
     if path is None:
         return
     import json
@@ -60,10 +72,20 @@ def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
     def dump(obj) -> str:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
+    note = _dense_v_note(res)
     rest = dict(out)
     models = rest.pop("models")
-    parts = [f'{dump(name)}:{dump(d)[:-1]},"v":{_matrix_json(res.models[name].v)}}}'
-             for name, d in models.items()]
+    parts = []
+    for name, d in models.items():
+        true, pred, v = res.models[name].v_cells()
+        if note is None:
+            parts.append(f'{dump(name)}:{dump(d)[:-1]},"v":{_matrix_json(true, pred, v, res.n_classes)}}}')
+        else:
+            cells = [[i, j, x] for i, j, x in zip(true.tolist(), pred.tolist(), v.tolist(), strict=True)]
+            parts.append(f'{dump(name)}:{dump(d)[:-1]},"v_cells":{dump(cells)}}}')
+    if note is not None:
+        rest["notes"] = [*rest.get("notes", []), note]
+        console.print(note, style="dim", markup=False)
     text = '{"models":{' + ",".join(parts) + "}," + dump(_clean(rest))[1:]
     write_text(path, text)
     console.print(f"Wrote {path}")
@@ -107,12 +129,11 @@ def _print_overview(res: ConfusionAnalysis, rows: int) -> None:
         t.add_column(col, justify="left" if col in ("model", "highest in-degree") else "right")
     names = res.class_names
     for name, mc in res.models.items():
-        sym = int(np.triu(mc.adjacency & mc.adjacency.T, 1).sum())
         top = int(np.argmax(mc.in_degree))
         label = (f"{_cls(names[top], top) if names else top}: {mc.in_degree[top]:.2f}"
                  if mc.in_degree[top] > 0 else "–")
-        t.add_row(name, pct(mc.accuracy), str(int((mc.errors > 0).sum())), str(int(mc.adjacency.sum())),
-                  str(sym), label)
+        t.add_row(name, pct(mc.accuracy), str(int((mc.errors > 0).sum())), str(mc.n_edges),
+                  str(mc.symmetric_pairs), label)
     console.print(t)
     pats = res.patterns
     if len(pats):

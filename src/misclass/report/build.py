@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import html as _html
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from misclass import __version__
+from misclass.errors import MemoryBudgetError
 from misclass.report.registry import ReportContext, Section, sections
 from misclass.store import Store
 from misclass.store.files import write_text
@@ -28,7 +30,8 @@ def build_report(
     """Render the report of ``store`` into ``out_dir``; return the path of ``index.html``.
 
     ``only`` limits the report to the named sections; ``on_section(name)`` is called as each
-    section starts (for progress).
+    section starts (for progress). A section that would need more memory than the budget
+    (:mod:`misclass.analysis.budget`) is replaced by a note saying why.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -41,7 +44,10 @@ def build_report(
             continue
         if on_section:
             on_section(name)
-        section = builder(ctx)
+        try:
+            section = builder(ctx)
+        except MemoryBudgetError as exc:  # too large for the memory budget: say so, build the rest
+            section = Section(f"{name} (not built)", f"<p class=note>{_html.escape(str(exc))}</p>")
         if section is not None:
             section.anchor = section.anchor or re.sub(r"[^a-z0-9]+", "-", name.lower())
             rendered.append(section)

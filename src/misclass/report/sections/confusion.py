@@ -6,16 +6,17 @@ test, and score histograms of two groups of confusion pairs (``group_a`` / ``gro
 from __future__ import annotations
 
 import html
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 
+from misclass.analysis.budget import ENV_VAR, dense_bytes, over_budget
 from misclass.analysis.confusion import (
     DEFAULT_THRESHOLD,
     ConfusionAnalysis,
     ModelConfusion,
     analyze_confusion,
-    most_confused_classes,
 )
 from misclass.analysis.confusion_scores import ScoreAnalysis
 from misclass.gather import confusion_scores
@@ -25,6 +26,7 @@ from misclass.validation import check_class_pairs
 MAX_HEATMAP_CLASSES = 80
 MAX_DRAWN_EDGES = 40
 MAX_MODELS = 12
+MAX_TABLE_ROWS = 20000  # rows of the u and pattern tables, worst first
 
 
 def _short(name: str, n: int = 22) -> str:
@@ -35,12 +37,12 @@ def _stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _labels(class_names: list[str], n: int = 22) -> list[str]:
-    """Short class names; a name shared by several classes gets its id appended."""
-    seen: dict[str, int] = {}
-    for name in class_names:
-        seen[name] = seen.get(name, 0) + 1
-    return [_short(name, n) + (f" #{i}" if seen[name] > 1 else "") for i, name in enumerate(class_names)]
+def _labels(class_names: list[str], ids, n: int = 22) -> dict[int, str]:
+    """Short names of the classes ``ids``; a name shared by several classes gets its id
+    appended. One pass over the names, whatever their number."""
+    wanted = {class_names[i] for i in ids}
+    seen = Counter(name for name in class_names if name in wanted)
+    return {int(i): _short(class_names[i], n) + (f" #{i}" if seen[class_names[i]] > 1 else "") for i in ids}
 
 
 def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[str]):
@@ -49,12 +51,12 @@ def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[st
     import matplotlib.pyplot as plt
 
     n = len(classes)
-    labels = _labels(class_names)
+    labels = _labels(class_names, classes)
     size = min(22.0, max(5.5, 0.27 * n + 3.2))
     fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=100, layout="constrained")
     other = n < mc.n_classes  # a last column for the errors that go to classes not shown
     block = np.full((n, n + 2 if other else n), np.nan)
-    block[:, :n] = mc.v[np.ix_(classes, classes)]
+    block[:, :n] = mc.v_block(classes, classes)
     np.fill_diagonal(block, np.nan)
     if other:
         has_err = mc.errors[classes] > 0
@@ -152,7 +154,7 @@ def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = 
     widths = [0.6 + 3.5 * g.edges[a, b]["weight"] for a, b in g.edges]
     nx.draw_networkx_edges(g, pos, width=widths, edge_color="#2171b5", alpha=0.75, arrows=True,
                            arrowsize=11, node_size=sizes, connectionstyle="arc3,rad=0.12", ax=ax)
-    labels = _labels(class_names, 20)
+    labels = _labels(class_names, nodes, 20)
     for node, size in zip(nodes, sizes, strict=True):  # label just above each node's disc
         ax.annotate(labels[node], xy=pos[node], xytext=(0, np.sqrt(size) / 2 + 1.5),
                     textcoords="offset points", ha="center", va="bottom", fontsize=7)
@@ -232,7 +234,7 @@ def build(ctx: ReportContext) -> Section | None:
     top1 = pred.top1[:, : len(models)]
     res = analyze_confusion(pred.labels, top1, models, len(names), threshold=threshold, class_names=names)
     n_show = min(top_n, MAX_HEATMAP_CLASSES, len(names))
-    classes = most_confused_classes(np.stack([mc.counts for mc in res.models.values()]), n_show)
+    classes = res.most_confused(n_show)
     parts = [
         "<p>For each model and true class i: u<sub>i</sub> is the share of class i's images that "
         "are misclassified; v(j|i) is the share of class i's misclassified images predicted as j. "
@@ -241,6 +243,12 @@ def build(ctx: ReportContext) -> Section | None:
     ]
     if len(pred.models) > MAX_MODELS:
         parts.append(f"<p class=note>Only the first {MAX_MODELS} models are shown.</p>")
+    dense = over_budget("conditional confusion v(j|i) of all classes", len(names),
+                        dense_bytes(len(names), matrices=len(models)), matrices=len(models))
+    if dense is not None:
+        parts.append(f"<p class=note>{html.escape(dense)} ({ENV_VAR}), so no dense matrix is built: the "
+                     f"heatmaps show the {n_show} most-confused classes (--top-classes) and every table "
+                     "is counted from the non-zero cells of each model's confusion matrix.</p>")
     capped = (f" (--top-classes {top_n} is capped at {MAX_HEATMAP_CLASSES} to stay readable)"
               if top_n > MAX_HEATMAP_CLASSES and len(names) > MAX_HEATMAP_CLASSES else "")
     parts.append(
@@ -266,7 +274,8 @@ def build(ctx: ReportContext) -> Section | None:
     u = res.u_table().sort_values(["mean u", "class"], ascending=[False, True])
     parts.append("<h3>Class-wise misclassification rate u</h3>" + table_html(
         u.rename(columns={"n": "images"}), float_digits=3,
-        caption="One row per class, worst first; one column of u per model (– for a class without images)."))
+        caption="One row per class, worst first; one column of u per model (– for a class without images).",
+        max_rows=MAX_TABLE_ROWS))
     pats = res.patterns
     if len(pats):
         counts = pats["pattern"].value_counts()
@@ -281,7 +290,7 @@ def build(ctx: ReportContext) -> Section | None:
             "<em>mixed</em> when the linking models disagree on its direction. Counts: "
             f"{html.escape(summary)}.</p>"
             + table_html(shown, caption="One row per linked pair; per-model cells: symmetric, a->b, b->a "
-                         "or none."))
+                         "or none.", max_rows=MAX_TABLE_ROWS))
     else:
         parts.append("<p class=note>No pair of classes is linked in any model's network.</p>")
     parts.append("<h3>Do the models fail on the same classes?</h3>" + _homogeneity_html(res))
