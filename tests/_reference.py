@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -152,6 +153,7 @@ def sklearn_topk_accuracy(labels: np.ndarray, topk: np.ndarray, k: int, n_classe
     images with a known label; NaN where ``k`` exceeds what a model stored (or no label).
     Needs at least three classes and no -1 padding (scikit-learn breaks ties of unranked
     classes by index, which could count an unranked label as a hit)."""
+    from sklearn.exceptions import UndefinedMetricWarning
     from sklearn.metrics import top_k_accuracy_score
 
     labels, topk = np.asarray(labels), np.asarray(topk)
@@ -169,5 +171,7 @@ def sklearn_topk_accuracy(labels: np.ndarray, topk: np.ndarray, k: int, n_classe
             ids = topk[:, j, r]
             ok = ids >= 0
             score[np.flatnonzero(ok), ids[ok]] = stored - r
-        out[j] = top_k_accuracy_score(labels[known], score[known], k=k, labels=np.arange(n_classes))
+        with warnings.catch_warnings():  # k >= C: a perfect score, which is right here
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            out[j] = top_k_accuracy_score(labels[known], score[known], k=k, labels=np.arange(n_classes))
     return out
