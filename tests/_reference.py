@@ -175,3 +175,34 @@ def sklearn_topk_accuracy(labels: np.ndarray, topk: np.ndarray, k: int, n_classe
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             out[j] = top_k_accuracy_score(labels[known], score[known], k=k, labels=np.arange(n_classes))
     return out
+
+
+def mahalanobis_to_predicted_class(features: np.ndarray, labels: np.ndarray, top1: np.ndarray,
+                                   fit: np.ndarray, apply: np.ndarray, *,
+                                   shrinkage: str | None = "ledoit-wolf") -> np.ndarray:
+    """Squared Mahalanobis distance of each ``apply`` image's features to the calibration
+    mean of its predicted class, under one covariance shared by the classes: that of the
+    calibration features minus their class means (Lee et al., 2018), by scikit-learn's
+    ``EmpiricalCovariance`` (``shrinkage=None``) or shrunk by the Ledoit-Wolf coefficient
+    (``ShrunkCovariance``, an ``EmpiricalCovariance``). Images whose predicted class has no
+    calibration image get the largest distance of the others."""
+    from sklearn.covariance import EmpiricalCovariance, ShrunkCovariance, ledoit_wolf_shrinkage
+
+    f = np.asarray(features, dtype=np.float64)
+    fit_labels = np.asarray(labels)[fit]
+    means = {int(c): f[fit[fit_labels == c]].mean(axis=0) for c in np.unique(fit_labels)}
+    within = np.vstack([f[fit[fit_labels == c]] - means[c] for c in means])
+    if shrinkage is None:
+        est = EmpiricalCovariance().fit(within)
+    elif shrinkage == "ledoit-wolf":
+        est = ShrunkCovariance(shrinkage=ledoit_wolf_shrinkage(within)).fit(within)
+    else:
+        raise ValueError(shrinkage)
+    pred = np.asarray(top1)[apply]
+    out = np.full(len(apply), np.nan)
+    for c in np.unique(pred):
+        if int(c) in means:
+            rows = np.flatnonzero(pred == c)
+            out[rows] = est.mahalanobis(f[apply[rows]] - means[int(c)])
+    finite = out[np.isfinite(out)]
+    return np.where(np.isfinite(out), out, finite.max() if len(finite) else 1.0)
