@@ -53,8 +53,11 @@ def test_demo_refuses_to_overwrite_a_foreign_store(small_store, tmp_path, capsys
 
 
 def _command_paths(group, prefix=()):
-    """Every command of the CLI (sub-commands of groups too), as argument lists."""
-    for name, cmd in group.commands.items():
+    """Every command of the CLI (sub-commands of groups too), as argument lists; command
+    modules load on use, so this builds each (``load_all``) rather than reading ``.commands``."""
+    from misclass.cli.registry import load_all
+
+    for name, cmd in load_all(group).items():
         yield [*prefix, name]
         if hasattr(cmd, "commands"):
             yield from _command_paths(cmd, (*prefix, name))

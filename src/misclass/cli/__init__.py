@@ -1,21 +1,18 @@
-"""The ``misclass`` command line. Every module in this package registers its commands on
-:data:`misclass.cli.app.app`; they are imported here so ``misclass --help`` lists them.
+"""The ``misclass`` command line. Each command module registers its commands on
+:data:`misclass.cli.app.app` and is imported only when its command runs (or shows its help):
+:data:`misclass.cli.registry.COMMANDS` names the module and the help line of every command,
+so ``misclass --help`` lists them all without importing any.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 from rich.markup import escape
 
 from misclass.cli.app import app, err_console
+from misclass.cli.registry import COMMANDS
 from misclass.errors import MisclassError
-
-for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "app":
-        importlib.import_module(f"{__name__}.{_mod.name}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,4 +34,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]

@@ -1,20 +1,24 @@
 """The Typer app and the helpers every command shares. Commands live in sibling modules
-(one per command or command group) and are found automatically.
+(one per command or command group), listed in :mod:`misclass.cli.registry`, and load on use.
+
+Only light modules are imported here (typer, rich and the store's layout names): the store
+API, pandas and the analyses load inside the helpers, so ``misclass --help`` starts fast.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
-from misclass.store import DEFAULT_STORE, Store, open_store
-from misclass.store.files import write_json as _write_json_file
-from misclass.store.lock import DEFAULT_LOCK_TIMEOUT
+from misclass.cli.registry import LazyGroup
+from misclass.store.layout import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from misclass.store import Store
 
 app = typer.Typer(
     name="misclass",
@@ -24,7 +28,17 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
+
+
+
+@app.callback()
+def _group() -> None:
+    # A callback keeps the app a group while no command module is imported yet (Typer builds
+    # a lone command otherwise); the group's help is the app's ``help`` above.
+    pass
+
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,11 +58,19 @@ DEFAULT_STORE_PATH = Path(DEFAULT_STORE)
 
 def get_store(path: Path) -> Store:
     """Open an existing store (a clear error when there is none)."""
+    from misclass.store import open_store
+
     return open_store(path)
 
 
-def writable_store(path: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Store:
-    """A store handle for writing: it waits ``lock_timeout`` s for other writers, saying so."""
+def writable_store(path: Path, lock_timeout: float | None = None) -> Store:
+    """A store handle for writing: it waits ``lock_timeout`` s (default
+    :data:`misclass.store.lock.DEFAULT_LOCK_TIMEOUT`) for other writers, saying so."""
+    from misclass.store import Store
+    from misclass.store.lock import DEFAULT_LOCK_TIMEOUT
+
+    if lock_timeout is None:
+        lock_timeout = DEFAULT_LOCK_TIMEOUT
     return Store(path, lock_timeout=lock_timeout,
                  on_wait=lambda message: err_console.print(message, highlight=False, soft_wrap=True))
 
@@ -64,7 +86,9 @@ def write_json(path: Path | None, obj: dict) -> None:
     """Write ``obj`` as JSON to ``path`` (atomically) when a path is given."""
     if path is None:
         return
-    _write_json_file(path, _clean(obj))
+    from misclass.store.files import write_json as write_json_file
+
+    write_json_file(path, _clean(obj))
     console.print(f"Wrote {path}")
 
 

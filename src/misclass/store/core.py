@@ -44,8 +44,6 @@ from misclass.validation import (
     check_unique_ids,
 )
 
-DEFAULT_STORE = "misclass-store"
-
 
 @dataclass(frozen=True)
 class Predictions:
@@ -126,6 +124,22 @@ def _read_fixed_list(column: pa.ChunkedArray, n: int, dtype) -> np.ndarray | Non
 def _top1(ids: np.ndarray, labels: np.ndarray) -> float | None:
     known = labels >= 0
     return float((ids[:, 0] == labels)[known].mean()) if known.any() else None
+
+
+def _model_top1(meta: dict[str, Any], ids: np.ndarray, labels: np.ndarray,
+                probs: np.ndarray | None) -> float | None:
+    """A model's ``top1`` metadata: the share of labelled images its top-1 gets right, or, for
+    a predictor whose metadata says ``"accuracy": "expected"`` (a person drawn at random, see
+    :mod:`misclass.predict.votes`), the mean over labelled images of ``probs[i, label]``."""
+    if meta.get("accuracy") != "expected":
+        return _top1(ids, labels)
+    if probs is None:
+        raise InputError(f"model {meta.get('name')!r}: \"accuracy\": \"expected\" needs its full "
+                         "probabilities (probs)")
+    known = np.flatnonzero(labels >= 0)
+    if not len(known):
+        return None
+    return float(np.asarray(probs[known, labels[known]], dtype=np.float64).mean())
 
 
 def _now() -> str:
@@ -460,6 +474,20 @@ class Store:
                 self._stage_samples(samples)
             return int(fill.sum())
 
+    def set_image_paths(self, paths: Sequence[str], root: str | os.PathLike) -> None:
+        """Record each sample's image file (store order) in the samples' ``path`` column, and
+        the folder those relative paths resolve against as ``images`` in ``store.json`` (one
+        commit; see :class:`misclass.data.store_images.StoreImages`)."""
+        with self.transaction() as txn:
+            samples = self.samples()
+            if len(paths) != len(samples):
+                raise InputError(f"image paths: {len(paths)} paths for {len(samples)} samples")
+            samples["path"] = [str(p) for p in paths]
+            info = self._read_json(self.info_path) or {}
+            info["images"] = str(root)
+            txn.write(self.info_path, _json_writer(info))
+            txn.write(self.samples_path, _table_writer(pa.Table.from_pandas(samples, preserve_index=False)))
+
     def _stage_samples(self, samples: pd.DataFrame) -> None:
         """Stage a new samples table and every model's metadata that depends on it."""
         txn = self._txn
@@ -467,7 +495,8 @@ class Store:
         for name in self.model_names():
             meta = self.model_metadata(name)
             ids = self.read_model(name).topk_ids
-            meta.update(n=len(labels), top1=_top1(ids, labels))
+            probs = self.read_probs(name) if meta.get("accuracy") == "expected" else None
+            meta.update(n=len(labels), top1=_model_top1(meta, ids, labels, probs))
             txn.write(self.model_path(name, ".json"), _json_writer(meta))
         txn.write(self.samples_path, _table_writer(pa.Table.from_pandas(samples, preserve_index=False)))
 
@@ -562,7 +591,7 @@ class Store:
                 has_logits=logits is not None,
                 precision=np.dtype(dtype).name if any(a is not None for a in arrays.values()) else None,
                 per_image_columns=[] if per_image is None else [str(c) for c in per_image.columns],
-                top1=_top1(ids, self.labels()),
+                top1=_model_top1(meta, ids, self.labels(), arrays["probs"]),
                 created=meta.get("created") or _now(),
             )
             sample_col = pa.array(self.sample_ids().tolist(), type=pa.string())

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from misclass.validation import check_model_name
+#: The folder commands use when no ``--store`` is given.
+DEFAULT_STORE = "misclass-store"
 
 SAMPLES = "samples.parquet"
 CLASSES = "classes.parquet"
@@ -67,15 +68,22 @@ class Layout:
 
     def model(self, name: str, suffix: str = ".parquet") -> Path:
         """``models/<name><suffix>``; ``name`` must be file-safe."""
-        return self.models / f"{check_model_name(name)}{suffix}"
+        return self.models / f"{_file_safe(name)}{suffix}"
 
     def model_files(self, name: str) -> list[Path]:
         """Every file one model may have."""
         return [self.model(name, s) for s in MODEL_SUFFIXES]
 
     def partial_model(self, name: str) -> Path:
-        return self.partial / check_model_name(name)
+        return self.partial / _file_safe(name)
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the root, as stored in a commit record."""
         return Path(path).relative_to(self.root).as_posix()
+
+
+def _file_safe(name: str) -> str:
+    # imported here: validation loads numpy, and the CLI reads these names at start
+    from misclass.validation import check_model_name
+
+    return check_model_name(name)

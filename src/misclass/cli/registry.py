@@ -1,0 +1,125 @@
+"""Which module defines each command, and the click group that imports it only when used.
+
+``misclass --help`` lists :data:`COMMANDS` with their one-line help without importing any
+command module (they import pandas, scipy and scikit-learn); ``misclass X ...`` (``--help``
+included) imports only the module of ``X``. A new command module is added here: a test
+checks that every module of :mod:`misclass.cli` is listed and that each help line is the
+first paragraph of the command's own help.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+
+class Entry(NamedTuple):
+    """A command (or command group) of ``misclass``: its module and its one-line help."""
+
+    module: str
+    help: str
+
+
+#: command or group name -> where it is defined; ``misclass --help`` lists them in this order.
+COMMANDS: dict[str, Entry] = {
+    "demo": Entry("misclass.cli.demo", "Train the builtin zoo on the digits dataset, write the store "
+                  "and the report."),
+    "import": Entry("misclass.cli.imports", "Import predictions from files into a store."),
+    "predict": Entry("misclass.cli.predict", "Predict with several models in one pass over a dataset "
+                     "and store every prediction."),
+    "train": Entry("misclass.cli.train", "Train architectures with one set of hyperparameters; store "
+                   "their test predictions."),
+    "models": Entry("misclass.cli.models", "List the models in a store with their top-1 and top-5 "
+                    "accuracy."),
+    "evaluate": Entry("misclass.cli.evaluate", "Top-1, top-5 and multi-label accuracy per predictor, "
+                      "and accuracy per group of classes."),
+    "shift": Entry("misclass.cli.evaluate", "Accuracy drop under distribution shift and each model's "
+                   "effective robustness."),
+    "factors": Entry("misclass.cli.evaluate", "ImageNet-X error ratios: error rate on images with a "
+                     "factor / error rate on all annotated images."),
+    "set-kind": Entry("misclass.cli.evaluate", "Mark predictors as humans (or back as models); "
+                      "analyses then tell humans from models."),
+    "compare": Entry("misclass.cli.compare", "Compare models image by image: which model corrects "
+                     "which, oracle accuracy of pairs and k-model combinations, images every model "
+                     "misses, error consistency, real ensembles."),
+    "confusion": Entry("misclass.cli.confusion", "Where each model fails: class-wise error rate u_i, "
+                       "conditional confusion v(j|i), misclassification networks, confusion patterns "
+                       "shared across models, a chi-squared test of homogeneity of the class-wise "
+                       "errors, and (with stored probabilities) the scores of misclassified images "
+                       "compared between two groups of confusion pairs."),
+    "failure": Entry("misclass.cli.failure", "Score how likely each prediction is wrong and judge each "
+                     "score on held-out images."),
+    "explain": Entry("misclass.cli.explain", "Explain errors with saliency maps and test the "
+                     "explanation by erasing what is salient."),
+    "report": Entry("misclass.cli.report", "Write an HTML report (index.html plus PNG and SVG "
+                    "figures) that opens offline."),
+    "review": Entry("misclass.cli.review", "The review web app: people mark which candidate labels of "
+                    "each image are correct, flag problematic images and label images; the decisions "
+                    "feed 'misclass evaluate --labels review'."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The ``misclass`` group: commands are built from their module on first use.
+
+    Command modules register on :data:`misclass.cli.app.app` when imported; after importing
+    one, every command it (and what it imports) registered is built and kept.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        extra = [name for name in self.commands if name not in COMMANDS]
+        return [*COMMANDS, *extra]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
+        command = self.commands.get(cmd_name)
+        if command is not None or cmd_name not in COMMANDS:
+            return command
+        entry = COMMANDS[cmd_name]
+        if self._listing:  # a stand-in that only shows its help line in ``misclass --help``
+            return TyperCommand(name=cmd_name, help=entry.help, short_help=entry.help)
+        importlib.import_module(entry.module)
+        self._build_registered()
+        return self.commands.get(cmd_name)
+
+    def get_help_option(self, ctx: typer.Context):
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            # A bool default spares Typer a pydantic coercion of the absent flag, and with it
+            # importing pydantic (0.1-0.3 s) before ``misclass X --help`` can answer.
+            option.default = False
+        return option
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def _build_registered(self) -> None:
+        """Build the click commands of everything registered on the app and not built yet."""
+        from typer.main import get_command_from_info, get_command_name, get_group_from_info
+
+        from misclass.cli.app import app
+
+        style = {"pretty_exceptions_short": app.pretty_exceptions_short,
+                 "rich_markup_mode": app.rich_markup_mode}
+        for info in app.registered_commands:
+            name = info.name or get_command_name(info.callback.__name__)
+            if name not in self.commands:
+                self.commands[name] = get_command_from_info(info, **style)
+        for info in app.registered_groups:
+            if info.name not in self.commands:
+                self.commands[info.name] = get_group_from_info(
+                    info, suggest_commands=app.suggest_commands, **style)
+
+
+def load_all(group: TyperGroup) -> dict[str, TyperCommand | TyperGroup]:
+    """Every command of ``group`` built (imports every command module); for tests and docs."""
+    ctx = typer.Context(group)
+    return {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
