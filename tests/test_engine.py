@@ -125,22 +125,30 @@ def test_preprocess_read_from_timm_and_torchvision_transforms():
 
 
 def test_one_decode_per_image_and_shared_preprocessing(image_folder, tmp_path, monkeypatch):
+    """Three models, two of them with the same preprocessing: every image file is read and
+    decoded once for all of them, and each distinct preprocessing runs once per image, not
+    once per model (a check before the run may read one image once more)."""
+    import PIL.Image
+
     dataset = load_folder(image_folder)
-    decodes, geometry_calls = [], []
-    real_decode = engine_mod.DecodedImages.decode
-    real_apply = engine_mod.apply_geometry
-    monkeypatch.setattr(engine_mod.DecodedImages, "decode",
-                        lambda self, i: decodes.append(i) or real_decode(self, i))
+    paths = {str(image_folder / p) for p in dataset.samples["path"]}
+    reads, geometry_calls = [], []
+    real_open, real_apply = PIL.Image.open, engine_mod.apply_geometry
+    monkeypatch.setattr(PIL.Image, "open",
+                        lambda fp, *a, **kw: reads.append(str(fp)) or real_open(fp, *a, **kw))
     monkeypatch.setattr(engine_mod, "apply_geometry",
                         lambda img, pre: geometry_calls.append(pre.geometry_key) or real_apply(img, pre))
     # two models with torchvision's default preprocessing (shared) and one timm model (its own)
     models = [load_model(s, num_classes=3) for s in
               ("a=torchvision:mobilenet_v3_small", "b=torchvision:resnet18", "timm:test_resnet")]
     store = prepare_store(tmp_path / "s", dataset)
-    predict_models(dataset, models, store, EngineOptions(batch_size=4, workers=0), progress=False)
+    report = predict_models(dataset, models, store, EngineOptions(batch_size=4, workers=0), progress=False)
     n = len(dataset)
-    assert sorted(decodes).count(0) == 2 and len(decodes) == n + 1  # +1: the up-front probe
-    assert len(set(geometry_calls)) == 2 and len(geometry_calls) == 2 * n + 3  # +3: probe per model
+    per_image = {p: reads.count(p) for p in paths}
+    assert set(reads) == paths and report.images == n
+    assert sum(per_image.values()) <= n + 1 and max(per_image.values()) <= 2, per_image
+    per_geometry = {k: geometry_calls.count(k) for k in set(geometry_calls)}
+    assert len(per_geometry) == 2 and all(n <= c < 2 * n for c in per_geometry.values()), per_geometry
     assert store.model_names() == ["a", "b", "test_resnet"]
 
 
