@@ -153,3 +153,55 @@ def test_cli_failure_and_reject(demo_dirs, tmp_path, capsys):
     code, _, err = run_cli(["failure", "--store", store, "--coverage", 0.9, "--score",
                             "knn_distance"], capsys)
     assert code == 2 and "the reject option takes one of" in err
+
+
+def _confident_logits(n=3000, c=10, seed=0):
+    """Logits whose top-1 leads by up to 40 (many rows beyond float16's and float32's
+    resolution of a probability near 1), with errors likelier where the lead is small."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1, (n, c))
+    lead = rng.uniform(0, 30, n)
+    top1 = rng.integers(0, c, n)
+    z[np.arange(n), top1] += lead
+    wrong = rng.random(n) < 0.6 * np.exp(-lead / 6)
+    labels = np.where(wrong, (top1 + 1 + rng.integers(0, c - 1, n)) % c, top1)
+    return z.astype(np.float32), top1, labels
+
+
+def test_scores_from_float64_logits_equal_a_float64_reference_and_ties_matter():
+    from scipy.special import softmax
+    from scipy.stats import rankdata
+
+    z, top1, labels = _confident_logits()
+    errors = top1 != labels
+    ref_p = softmax(z.astype(np.float64), axis=1)
+    ref_msp = 1 - ref_p.max(1)
+    ref_top2 = -np.sort(-ref_p, axis=1)[:, :2]
+    refs = {"msp": ref_msp, "margin": 1 - (ref_top2[:, 0] - ref_top2[:, 1]),
+            "gini": 1 - (ref_p ** 2).sum(1)}
+    assert len(np.unique(ref_msp)) > 0.97 * len(z)  # float64 resolves (almost) every image
+    p32 = softmax(z, axis=1).astype(np.float32)  # what the engine stores beside the logits
+    topk = -np.sort(-p32, axis=1)[:, :5]
+    everything = ScoreInputs(top1=top1, labels=labels, probs=p32, topk_probs=topk, logits=z)
+    assert everything.probability_source() == "logits (float64 softmax)"
+    idx = np.arange(len(z))
+    values, _ = compute_scores(everything, idx, idx, ["msp", "margin", "entropy", "gini", "doctor", "energy"])
+    for name, ref in refs.items():
+        assert np.array_equal(rankdata(values[name]), rankdata(ref)), name
+        assert detection_metrics(values[name], errors).auroc == pytest.approx(
+            roc_auc_score(errors, ref), abs=1e-12), name
+    assert np.allclose(values["msp"], ref_msp, rtol=0, atol=1e-15)
+    # doctor ranks as gini; entropy (no clipping) separates the confident images too
+    assert np.array_equal(rankdata(values["doctor"]), rankdata(values["gini"]))
+    assert len(np.unique(values["entropy"])) > 0.97 * len(z)
+    # without logits: float32 and float16 probabilities tie the confident images and rank worse
+    auroc64 = roc_auc_score(errors, ref_msp)
+    for probs, share, loss in ((p32, 0.3, 0.003), (p32.astype(np.float16), 0.6, 0.015)):
+        stored = ScoreInputs(top1=top1, labels=labels, probs=probs)
+        msp = compute_scores(stored, idx, idx, ["msp"])[0]["msp"]
+        assert (msp == 0).mean() > share  # maximum probability exactly 1.0
+        assert roc_auc_score(errors, msp) < auroc64 - loss
+    # MC-dropout probabilities are a mean over passes: the scores read them, not the logits
+    mc = ScoreInputs(top1=top1, labels=labels, probs=p32, logits=z, probs_from_logits=False)
+    assert mc.probability_source() == "full probabilities (float32)"
+    assert np.array_equal(compute_scores(mc, idx, idx, ["msp"])[0]["msp"], 1 - p32.max(1).astype(np.float64))

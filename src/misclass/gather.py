@@ -21,7 +21,8 @@ MC_COLUMNS = {"entropy": "mc_entropy", "mutual_info": "mc_mutual_info", "varianc
 
 def score_inputs(store: Store, pred: Predictions, model: str) -> ScoreInputs:
     """The failure-score inputs of ``model``: its outputs, the other models' top-1, and any
-    stored full probabilities, logits, features and MC-dropout statistics."""
+    stored full probabilities, logits, features and MC-dropout statistics. Probability scores
+    read the logits (in float64) unless the model's probabilities are an MC-dropout mean."""
     j = pred.index(model)
     others = np.delete(pred.top1, j, axis=1) if len(pred.models) > 1 else None
     mc = {}
@@ -29,41 +30,38 @@ def score_inputs(store: Store, pred: Predictions, model: str) -> ScoreInputs:
     if per_image is not None:
         mc = {k: per_image[c].to_numpy(dtype=np.float64) for k, c in MC_COLUMNS.items()
               if c in per_image.columns}
-    logits = store.read_logits(model)
     return ScoreInputs(
         top1=pred.top1[:, j].astype(np.int64),
         labels=pred.labels,
         probs=store.read_probs(model),
         topk_probs=None if pred.topk_probs is None else pred.topk_probs[:, j],
-        logits=logits,
+        logits=store.read_logits(model),
         features=store.read_features(model),
         other_top1=others,
         mc=mc,
+        probs_from_logits=not store.model_metadata(model).get("mc_dropout"),
     )
 
 
 def store_image_statistics(store: Store, progress: Callable[[int], None] | None = None
                            ) -> pd.DataFrame | None:
     """Image statistics of every sample (store order), or None when the store holds no images
-    (neither arrays nor readable files)."""
-    arrays = store.images()
-    if arrays is not None:
-        return image_statistics(arrays, progress)
-    samples = store.samples()
-    if "path" not in samples.columns:
+    (neither arrays nor readable files; relative paths resolve as
+    :class:`~misclass.data.store_images.StoreImages` resolves them)."""
+    from misclass.data.store_images import StoreImages
+
+    images = StoreImages(store)
+    if images.arrays is not None:
+        return image_statistics(images.arrays, progress)
+    if images.paths is None:
         return None
-    from pathlib import Path
-
-    from PIL import Image
-
-    paths = [Path(p) for p in samples["path"].astype(str)]
+    paths = [images.path(i) for i in range(len(images.paths))]
     if not all(p.is_file() for p in paths):
         return None
 
     def load():
-        for p in paths:
-            with Image.open(p) as im:
-                yield np.asarray(im.convert("RGB"))
+        for i in range(len(paths)):
+            yield np.asarray(images.load(i))
 
     return image_statistics(load(), progress)
 

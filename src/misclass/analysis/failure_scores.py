@@ -3,7 +3,8 @@
 Each score is one small entry in :data:`SCORES`: its name, what it needs, what it measures,
 and a function. *Fitted* scores (feature space, class error rate) learn from a calibration
 set of images with labels and are applied to other images; the others read one image's
-outputs only. Adding a score is adding one entry.
+outputs only. Adding a score is adding one entry. The probability scores (msp to doctor)
+read the float64 softmax of the logits where they are stored (see :class:`ScoreInputs`).
 
 ==================  =========================================================================
 score               definition (higher = more likely wrong)
@@ -45,6 +46,12 @@ class ScoreInputs:
     Shapes: ``top1 (N,)``, ``labels (N,)``, ``probs (N, C)``, ``topk_probs (N, k)``,
     ``logits (N, C)``, ``features (N, D)``, ``other_top1 (N, M-1)``, ``mc`` maps
     ``"entropy"``, ``"mutual_info"``, ``"variance"`` to (N,) arrays.
+
+    Probability scores (msp, margin, entropy, gini, doctor) read the softmax of the logits,
+    computed in float64, wherever ``logits`` are given and ``probs_from_logits`` (the model's
+    probabilities are the softmax of its logits; False for MC dropout, whose probabilities
+    are a mean over passes). Stored probabilities are float32 or float16, and the most
+    confident images tie there (a maximum of exactly 1.0), which changes every rank metric.
     """
 
     top1: np.ndarray
@@ -55,16 +62,60 @@ class ScoreInputs:
     features: np.ndarray | None = None
     other_top1: np.ndarray | None = None
     mc: dict[str, np.ndarray] = field(default_factory=dict)
+    probs_from_logits: bool = True
 
-    def ranked_probs(self, min_k: int = 1) -> np.ndarray | None:
-        """Probabilities sorted descending, at least ``min_k`` columns: the stored top-k
-        (float32) when it has enough columns, else the sorted full probabilities."""
-        if self.topk_probs is not None and not np.isnan(self.topk_probs).all() \
-                and self.topk_probs.shape[1] >= min_k:
-            return np.nan_to_num(np.asarray(self.topk_probs, dtype=np.float64), nan=0.0)
+    def _use_logits(self) -> bool:
+        return self.logits is not None and self.probs_from_logits
+
+    def _topk_usable(self, min_k: int) -> bool:
+        t = self.topk_probs
+        return t is not None and t.shape[1] >= min_k and not np.isnan(t).all()
+
+    def probabilities(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        """Full probabilities of ``rows`` (all images when None) in float64: the softmax of
+        the logits where they give the probabilities, else the stored ones; None without."""
+        if self._use_logits():
+            from scipy.special import softmax
+
+            z = self.logits if rows is None else self.logits[rows]
+            return softmax(np.asarray(z, dtype=np.float64), axis=1)
+        if self.probs is None:
+            return None
+        return np.asarray(self.probs if rows is None else self.probs[rows], dtype=np.float64)
+
+    def ranked_probs(self, min_k: int = 1, rows: np.ndarray | None = None) -> np.ndarray | None:
+        """The highest probabilities of ``rows`` (all when None), descending, in float64, at
+        least ``min_k`` columns: from the logits (float64 softmax) where they give the
+        probabilities, else the stored top-k (float32) when it has enough columns, else the
+        sorted full probabilities; None without any."""
+        if not self._use_logits() and self._topk_usable(min_k):
+            t = self.topk_probs if rows is None else self.topk_probs[rows]
+            return np.nan_to_num(np.asarray(t, dtype=np.float64), nan=0.0)
+        p = self.probabilities(rows)
+        if p is None:
+            return None
+        k = min(min_k, p.shape[1])
+        top = -np.partition(-p, k - 1, axis=1)[:, :k] if k < p.shape[1] else p
+        return -np.sort(-top, axis=1)
+
+    def probability_source(self) -> str | None:
+        """What the probability scores read, for people: ``"logits (float64 softmax)"`` or
+        the stored probabilities and their precision; None without probabilities."""
+        if self._use_logits():
+            return "logits (float64 softmax)"
+        parts = ["top-k probabilities (float32)"] if self._topk_usable(1) else []
         if self.probs is not None:
-            return -np.sort(-np.asarray(self.probs, dtype=np.float64), axis=1)
-        return None
+            parts.append(f"full probabilities ({np.asarray(self.probs).dtype})")
+        return " and ".join(parts) or None
+
+    def has(self, need: str) -> bool:
+        """Whether the input a score ``need``s is there (see :attr:`Score.needs`)."""
+        if need in ("ranked_probs", "top2"):
+            k = 2 if need == "top2" else 1
+            return self._use_logits() or self._topk_usable(k) or self.probs is not None
+        if need == "probs":
+            return self._use_logits() or self.probs is not None
+        return getattr(self, need) is not None
 
 
 Plain = Callable[[ScoreInputs, np.ndarray], np.ndarray]
@@ -84,23 +135,24 @@ class Score:
     def available(self, inputs: ScoreInputs) -> str | None:
         """None when the score can be computed, else why not."""
         for need in self.needs:
-            if need == "ranked_probs" and inputs.ranked_probs() is None:
-                return "needs probabilities"
-            if need == "top2" and inputs.ranked_probs(2) is None:
-                return "needs the top-2 probabilities"
-            if need in ("probs", "logits", "features", "other_top1") and getattr(inputs, need) is None:
-                return {"probs": "needs full probabilities (--save-probs or a .npy import)",
-                        "logits": "needs stored logits",
+            if need.startswith("mc_"):
+                if need[3:] not in inputs.mc:
+                    return "needs MC-dropout outputs (--mc-dropout T)"
+            elif not inputs.has(need):
+                return {"ranked_probs": "needs probabilities",
+                        "top2": "needs the top-2 probabilities",
+                        "probs": "needs full probabilities or logits (--save-logits, --save-probs or "
+                                 "a .npy import)",
+                        "logits": "needs stored logits (--save-logits)",
                         "features": "needs penultimate features (--save-features)",
                         "other_top1": "needs other models in the store"}[need]
-            if need.startswith("mc_") and need[3:] not in inputs.mc:
-                return "needs MC-dropout outputs (--mc-dropout T)"
         return None
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
+    from scipy.special import entr
+
+    return entr(p).sum(axis=1)  # -p log p, 0 at p = 0: no clipping, which would tie confident images
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -178,15 +230,29 @@ def _energy(inputs: ScoreInputs, apply: np.ndarray) -> np.ndarray:
 
 
 def _gini(p: np.ndarray) -> np.ndarray:
-    return 1.0 - (np.asarray(p, dtype=np.float64) ** 2).sum(axis=1)
+    return 1.0 - (p ** 2).sum(axis=1)
+
+
+def _msp(x: ScoreInputs, a: np.ndarray) -> np.ndarray:
+    return 1.0 - x.ranked_probs(1, a)[:, 0]
+
+
+def _margin(x: ScoreInputs, a: np.ndarray) -> np.ndarray:
+    top = x.ranked_probs(2, a)
+    return 1.0 - (top[:, 0] - top[:, 1])
+
+
+def _doctor(x: ScoreInputs, a: np.ndarray) -> np.ndarray:
+    g = _gini(x.probabilities(a))
+    return g / np.maximum(1.0 - g, 1e-12)
 
 
 SCORES: dict[str, Score] = {s.name: s for s in [
-    Score("msp", ("ranked_probs",), lambda x, a: 1.0 - x.ranked_probs()[a, 0]),
-    Score("margin", ("top2",), lambda x, a: 1.0 - (x.ranked_probs(2)[a, 0] - x.ranked_probs(2)[a, 1])),
-    Score("entropy", ("probs",), lambda x, a: _entropy(np.asarray(x.probs[a], dtype=np.float64))),
-    Score("gini", ("probs",), lambda x, a: _gini(x.probs[a])),
-    Score("doctor", ("probs",), lambda x, a: _gini(x.probs[a]) / np.maximum(1.0 - _gini(x.probs[a]), 1e-12)),
+    Score("msp", ("ranked_probs",), _msp),
+    Score("margin", ("top2",), _margin),
+    Score("entropy", ("probs",), lambda x, a: _entropy(x.probabilities(a))),
+    Score("gini", ("probs",), lambda x, a: _gini(x.probabilities(a))),
+    Score("doctor", ("probs",), _doctor),
     Score("energy", ("logits",), _energy),
     Score("mc_entropy", ("mc_entropy",), lambda x, a: np.asarray(x.mc["entropy"])[a]),
     Score("mc_mutual_info", ("mc_mutual_info",), lambda x, a: np.asarray(x.mc["mutual_info"])[a]),

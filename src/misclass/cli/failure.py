@@ -90,6 +90,13 @@ def failure(
             by_reason.setdefault(reason, []).append(sname)
         for reason, names in by_reason.items():
             console.print(f"skipped {', '.join(names)}: {reason}", style="dim")
+        source = inputs.probability_source()
+        d["probability_source"] = source
+        if source is not None:
+            console.print(f"probability scores from {source}", style="dim")
+            if "float16" in source and "logits" not in source:
+                console.print("float16 probabilities tie the most confident images; store logits "
+                              "(misclass predict --save-logits) for exact ranks")
         if res.confidence_calibration is not None:
             console.print(f"calibration of the confidence: ECE = {res.confidence_calibration.ece:.4f}")
         if coverage is not None:
