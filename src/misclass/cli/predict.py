@@ -38,7 +38,8 @@ def predict(
         "Dataset: digits, planted-digits, cifar10:PATH or folder:PATH[,LABELS.csv]."))],
     model: Annotated[list[str], typer.Option("--model", "-m", help=(
         "Model spec (repeat): timm:NAME[@PATH], torchvision:NAME[@WEIGHTS|@PATH], ckpt:PATH, "
-        "py:MODULE:FUNCTION; prefix NAME= to name it."))],
+        "py:MODULE:FUNCTION, or a misclass architecture ARCH[@STATE_DICT] (e.g. "
+        "cifar-resnet56@resnet56.th); prefix NAME= to name it."))],
     store: StoreOpt = DEFAULT_STORE_PATH,
     split: Annotated[str, typer.Option(help="Which images: test, train or all.")] = "test",
     pretrained: Annotated[bool, typer.Option(
@@ -54,6 +55,15 @@ def predict(
     save_logits: Annotated[bool, typer.Option("--save-logits", help="Also store logits.")] = False,
     save_features: Annotated[bool, typer.Option(
         "--save-features", help="Also store penultimate features (input of the last linear layer).")] = False,
+    half: Annotated[bool, typer.Option("--half", help=(
+        "Store full probabilities, logits and features as float16 instead of float32 (half the "
+        "size; confident images then tie in failure scores)."))] = False,
+    mean: Annotated[str | None, typer.Option(help=(
+        "Normalisation mean R,G,B of ARCH[@PATH] models whose spec gives none "
+        "(e.g. 0.485,0.456,0.406)."))] = None,
+    std: Annotated[str | None, typer.Option(help=(
+        "Normalisation std R,G,B of ARCH[@PATH] models whose spec gives none "
+        "(e.g. 0.229,0.224,0.225)."))] = None,
     mc_dropout: Annotated[int, typer.Option(
         "--mc-dropout", help="T stochastic passes with dropout on: mean probabilities plus "
         "mc_entropy, mc_mutual_info, mc_variance per image (0: off).", min=0)] = 0,
@@ -70,22 +80,30 @@ def predict(
     models already stored and resumes an interrupted one (--force recomputes). Never
     downloads: --pretrained weights must be in the local cache.
 
+    Full probabilities, logits and features are stored as float32 (--half: float16); failure
+    scores read the logits in float64, so store them (--save-logits) for exact ranks.
+
     Example: misclass predict --data folder:images -m timm:resnet18 -m torchvision:mobilenet_v2 --store S
     """
     from misclass.data import load_dataset
     from misclass.predict.engine import EngineOptions, predict_models, prepare_store
-    from misclass.predict.specs import load_model, parse_model_spec
+    from misclass.predict.specs import load_model, parse_channels, parse_model_spec
 
     specs = [parse_model_spec(m) for m in model]
+    norm = {k: None if v is None else parse_channels(v, f"--{k}", positive=k == "std")
+            for k, v in (("mean", mean), ("std", std))}
+    if (mean or std) and not any(s.kind == "arch" for s in specs):
+        raise InputError("--mean/--std apply to misclass architectures ARCH[@PATH] (e.g. "
+                         "cifar-resnet56@resnet56.th); no --model is one")
     opts = EngineOptions(k=top_k, batch_size=batch_size, workers=workers, device=device, amp=amp,
                          save_probs=save_probs, save_logits=save_logits, save_features=save_features,
-                         mc_dropout=mc_dropout, seed=seed, force=force, shard_size=shard_size)
+                         half=half, mc_dropout=mc_dropout, seed=seed, force=force, shard_size=shard_size)
     if mc_dropout == 1:
         raise InputError("--mc-dropout 1: use at least 2 passes (or 0 for off)")
     dataset = select_split(load_dataset(data, seed=seed), split)
     with torch_threads(threads):
-        loaded = [load_model(s, num_classes=len(dataset.classes), pretrained=pretrained, seed=seed)
-                  for s in specs]
+        loaded = [load_model(s, num_classes=len(dataset.classes), pretrained=pretrained, seed=seed,
+                             **norm) for s in specs]
         s = prepare_store(store, dataset, info={"split": split, "seed": seed})
         report = predict_models(dataset, loaded, s, opts, console=console)
     table = Table(title=f"{len(dataset):,} images of {dataset.name} -> {s.path}")

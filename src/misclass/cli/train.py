@@ -20,7 +20,8 @@ def train(
         "PATH/train/<class>/ and PATH/val/<class>/."))],
     arch: Annotated[str, typer.Option(help=(
         "Comma-separated architectures: vgg16, resnet50, googlenet, densenet161, mobilenet_v2, "
-        "inception_v3 (adapted to small inputs) or the zoo's cnn-plain, cnn-residual, cnn-separable."))],
+        "inception_v3 (adapted to small inputs), the zoo's cnn-plain, cnn-residual, cnn-separable, "
+        "or the CIFAR ResNets cifar-resnet20, -32, -44, -56, -110 (He et al. 2016)."))],
     store: StoreOpt = DEFAULT_STORE_PATH,
     out: Annotated[Path | None, typer.Option(
         help="Folder for checkpoints, histories and curves (default: STORE/training).")] = None,
@@ -37,7 +38,8 @@ def train(
     limit: Annotated[int | None, typer.Option(
         help="Train on a seeded random subset of this many training images (quick runs).", min=4)] = None,
     width: Annotated[int | None, typer.Option(
-        help="First-stage channels of the cnn-* zoo architectures (default 32).", min=1)] = None,
+        help="First-stage channels of the cnn-* zoo (default 32) and cifar-resnet* (default 16) "
+        "architectures.", min=1)] = None,
     image_size: Annotated[int | None, typer.Option(
         help="Side images of a folder dataset are resized to (default 32).", min=8)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, the weights and the batches.")] = 0,

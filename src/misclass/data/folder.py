@@ -43,7 +43,10 @@ def load_folder(path: str | Path, labels_csv: str | Path | None = None) -> Datas
     - ``PATH/<class>/*.jpg``: one sub-folder per class (sorted names give the class order);
     - ``PATH/{train,val|test}/<class>/*.jpg``: the same, with splits;
     - a flat ``PATH`` with a ``file_name,label`` CSV (``labels_csv`` or ``PATH/labels.csv``);
-      labels are class ids (integers) or class names.
+      labels are class ids (integers) or class names. Rows keep the CSV's order, so a CSV
+      can give files in class folders an order of their own (``cifar10-jpeg``'s
+      ``test_index.csv``: the original CIFAR-10 test order); with class ids, such class
+      folders (one per id) name the classes.
 
     Sample ids are paths relative to ``PATH``; split is ``"test"`` unless the layout says.
     """
@@ -75,6 +78,21 @@ def load_folder(path: str | Path, labels_csv: str | Path | None = None) -> Datas
     return _flat_folder(root, csv)
 
 
+def _names_of_class_folders(files: pd.Series, labels: np.ndarray, n_classes: int) -> list[str] | None:
+    """The files' folder names as class names when they are class folders: every id
+    0..n_classes-1 lies in one folder and every folder holds one id; else None.
+
+    >>> _names_of_class_folders(pd.Series(["t/cat/1.jpg", "t/dog/2.jpg", "t/cat/3.jpg"]),
+    ...                         np.array([0, 1, 0]), 2)
+    ['cat', 'dog']
+    """
+    pairs = pd.DataFrame({"folder": [Path(f).parent.name for f in files], "label": labels}).drop_duplicates()
+    if (len(pairs) != n_classes or pairs["folder"].nunique() != n_classes
+            or pairs["label"].nunique() != n_classes or (pairs["folder"] == "").any()):
+        return None
+    return pairs.sort_values("label")["folder"].tolist()
+
+
 def _flat_folder(root: Path, csv: Path) -> Dataset:
     try:
         table = pd.read_csv(csv, dtype=str, keep_default_na=False)
@@ -94,7 +112,9 @@ def _flat_folder(root: Path, csv: Path) -> Dataset:
         if (labels < 0).any():
             row = int(np.argmax(labels < 0))
             raise InputError(f"{csv}: row {row + 2}, label: expected a class id >= 0")
-        names = [str(i) for i in range(int(labels.max()) + 1)]
+        n_classes = int(labels.max()) + 1
+        names = _names_of_class_folders(table["file_name"], labels, n_classes) or \
+            [str(i) for i in range(n_classes)]
     else:
         names = sorted(set(table["label"]))
         index = {n: i for i, n in enumerate(names)}

@@ -1,21 +1,27 @@
 """Architectures that ``misclass train`` builds by name: torchvision's ImageNet models adapted
-to small inputs (:mod:`misclass.predict.small_inputs`) and the small CNN zoo
-(:mod:`misclass.predict.cnn_zoo`).
+to small inputs (:mod:`misclass.predict.small_inputs`), the small CNN zoo
+(:mod:`misclass.predict.cnn_zoo`) and the CIFAR ResNets of He et al.
+(:mod:`misclass.predict.cifar_resnet`). ``misclass predict --model ARCH[@PATH]`` builds them
+too, with random weights or a state dict's.
 
->>> sorted(ARCHITECTURES)[:4]
-['cnn-plain', 'cnn-residual', 'cnn-separable', 'densenet161']
+>>> sorted(a for a in ARCHITECTURES if a.startswith("cnn-"))
+['cnn-plain', 'cnn-residual', 'cnn-separable']
+>>> ARCHITECTURES["cifar-resnet56"]
+'CIFAR ResNet (He et al. 2016, option A)'
 """
 
 from __future__ import annotations
 
 from misclass.errors import InputError
 from misclass.extras import require
+from misclass.predict.cifar_resnet import CIFAR_RESNETS, DEFAULT_WIDTH, FAMILY, build_cifar_resnet
 from misclass.predict.cnn_zoo import CNN_ZOO
 from misclass.predict.small_inputs import SMALL_INPUT_ARCHS
 
 ARCHITECTURES: dict[str, str] = {
     **{name: "torchvision (small inputs)" for name in SMALL_INPUT_ARCHS},
     **{name: entry.family for name, entry in CNN_ZOO.items()},
+    **{name: FAMILY for name in CIFAR_RESNETS},
 }
 
 
@@ -40,6 +46,10 @@ def build_architecture(arch: str, *, num_classes: int, in_channels: int, input_s
     if arch in CNN_ZOO:
         kwargs = {} if width is None else {"width": int(width)}
         return CNN_ZOO[arch].build(num_classes, in_channels, tuple(input_size), **kwargs)
+    if arch in CIFAR_RESNETS:
+        return build_cifar_resnet(arch, num_classes, in_channels, tuple(input_size),
+                                  width=DEFAULT_WIDTH if width is None else int(width))
     if width is not None:
-        raise InputError(f"--width applies to the cnn-* zoo architectures only, not {arch}")
+        raise InputError(f"--width applies to the cnn-* zoo and cifar-resnet* architectures only, "
+                         f"not {arch}")
     return SMALL_INPUT_ARCHS[arch](num_classes, in_channels, tuple(input_size))

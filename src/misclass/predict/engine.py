@@ -6,7 +6,8 @@ tensor (see :mod:`misclass.predict.preprocess`). On the device, each batch is sc
 normalised once per distinct normalisation and fed to every model that needs it, in
 inference mode, channels-last, with float16 autocast on CUDA. Per model and image the engine
 keeps the top-k ids and probabilities and, on request, full probabilities, logits,
-penultimate features (the input of the final linear layer) and MC-dropout statistics.
+penultimate features (the input of the final linear layer) and MC-dropout statistics, all
+float32 (float16 in the store only with ``half``).
 
 Work is cut into shards (:mod:`misclass.predict.shards`): an interrupted run resumes where
 it stopped, a model already in the store is skipped unless ``force``, and a model reaches
@@ -49,6 +50,7 @@ class EngineOptions:
     save_probs: bool = False
     save_logits: bool = False
     save_features: bool = False
+    half: bool = False  # store probabilities, logits and features as float16 (default float32)
     mc_dropout: int = 0
     seed: int = 0
     force: bool = False
@@ -191,7 +193,7 @@ def _signature(model: LoadedModel, opts: EngineOptions, n: int, digest: str, amp
             "preprocess": model.preprocess.describe(), "k": opts.k, "save_probs": opts.save_probs,
             "save_logits": opts.save_logits, "save_features": opts.save_features,
             "mc_dropout": opts.mc_dropout, "seed": opts.seed, "shard_size": opts.shard_size, "n": n,
-            "samples": digest, "amp": amp}
+            "samples": digest, "amp": amp, "shards": "float32"}  # older shards held float16
 
 
 def _logits_of(out):
@@ -417,11 +419,11 @@ def _forward(st: _ModelState, x, idx, opts: EngineOptions, device, amp: bool, to
     ids, tprobs = topk_from_probs(probs_np, opts.k)
     arrays: dict[str, np.ndarray] = {"topk_ids": ids, "topk_probs": tprobs, **extra}
     if opts.save_probs or opts.mc_dropout:
-        arrays["probs"] = probs_np.astype(np.float16)
+        arrays["probs"] = probs_np.astype(np.float32)
     if opts.save_logits and logits is not None:
-        arrays["logits"] = logits.cpu().numpy().astype(np.float16)
+        arrays["logits"] = logits.cpu().numpy().astype(np.float32)
     if opts.save_features:
-        arrays["features"] = st.features[0].cpu().numpy().astype(np.float16)
+        arrays["features"] = st.features[0].cpu().numpy().astype(np.float32)
     st.add(**arrays)
 
 
@@ -446,7 +448,7 @@ def _finish(st: _ModelState, store: Store, opts: EngineOptions, device, amp: boo
                 pass_seconds=round(elapsed, 3), pass_images=decoded)
     store.write_model(m.name, data["topk_ids"], data["topk_probs"], probs=data.get("probs"),
                       logits=data.get("logits"), features=data.get("features"), per_image=per_image,
-                      metadata=meta, replace=True)
+                      metadata=meta, replace=True, half=opts.half)
     st.partial.clear()
     top1 = store.model_metadata(m.name).get("top1")
     return ModelRun(m.name, "resumed" if resumed else "written", st.images, top1, st.seconds, tuple(notes))

@@ -10,6 +10,14 @@
 ``ckpt:PATH``                           a checkpoint that ``misclass train`` wrote
 ``py:MODULE:FUNCTION``                  any callable returning ``(module, transform)``;
                                         ``MODULE`` is a dotted name or a ``.py`` file
+``ARCH``                                a misclass architecture (``misclass train --arch``,
+                                        e.g. ``cifar-resnet20``) with random weights
+``ARCH@PATH[#mean=R,G,B#std=R,G,B]``    with a third-party state dict's weights (a
+                                        ``module.`` prefix is dropped; a dict holding
+                                        ``state_dict`` is unwrapped); the normalisation the
+                                        weights expect is given here or with ``--mean`` /
+                                        ``--std``; images are resized to 32x32 (a no-op on
+                                        CIFAR)
 ======================================  ===================================================
 
 Prefix any spec with ``NAME=`` to choose the model's name in the store
@@ -24,6 +32,9 @@ timm is imported, as a second guard.
 >>> spec = parse_model_spec("r18=timm:resnet18@weights/r18.pth")
 >>> spec.kind, spec.target, spec.at, spec.name
 ('timm', 'resnet18', 'weights/r18.pth', 'r18')
+>>> spec = parse_model_spec("cifar-resnet56@weights/resnet56.th#mean=0.5,0.5,0.5#std=0.25,0.25,0.25")
+>>> spec.kind, spec.target, spec.at, spec.name, spec.mean
+('arch', 'cifar-resnet56', 'weights/resnet56.th', 'resnet56', (0.5, 0.5, 0.5))
 """
 
 from __future__ import annotations
@@ -39,25 +50,37 @@ from typing import Any
 
 from misclass.errors import InputError
 from misclass.extras import require
-from misclass.predict.preprocess import Preprocess, imagenet_default, preprocess_from_transform
+from misclass.predict.architectures import ARCHITECTURES
+from misclass.predict.preprocess import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Preprocess,
+    fixed_size,
+    imagenet_default,
+    preprocess_from_transform,
+)
 from misclass.validation import check_model_name
 
 SPEC_FORMS = ("timm:NAME[@PATH], torchvision:NAME[@WEIGHTS|@PATH], ckpt:PATH, py:MODULE:FUNCTION "
-              "(optionally NAME=SPEC)")
-_NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.+-]*)=((?:timm|torchvision|ckpt|py):.*)$")
+              "or a misclass architecture ARCH[@PATH] (optionally NAME=SPEC)")
+_NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.+-]*)=(.+)$")
+ARCH_INPUT_SIZE = (32, 32)  # ARCH[@PATH] models: the CIFAR size
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt", ".tar", ".pth.tar")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A parsed model spec: ``kind`` (timm, torchvision, ckpt, py), ``target`` (model name,
-    path or ``module:function``), ``at`` (the part after ``@``), ``name`` (in the store)."""
+    """A parsed model spec: ``kind`` (timm, torchvision, ckpt, py, arch), ``target`` (model
+    name, path, ``module:function`` or architecture), ``at`` (the part after ``@``), ``name``
+    (in the store), ``mean`` / ``std`` (an ``ARCH@PATH`` spec's normalisation, if given)."""
 
     kind: str
     target: str
     at: str | None
     name: str
     text: str
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -78,6 +101,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     m = _NAMED.match(raw)
     if m:
         name, raw = m.group(1), m.group(2)
+    if raw.split("#")[0].partition("@")[0] in ARCHITECTURES:
+        return _parse_arch_spec(text, raw, name)
     kind, sep, rest = raw.partition(":")
     if not sep or kind not in ("timm", "torchvision", "ckpt", "py"):
         raise InputError(f"model spec {text!r}: expected {SPEC_FORMS}")
@@ -92,10 +117,7 @@ def parse_model_spec(text: str) -> ModelSpec:
         default = target.replace("/", "_").replace(":", "_")
     elif kind == "ckpt":
         target = rest
-        path = Path(rest)
-        default = path.name.split(".")[0] or "checkpoint"
-        if default in ("best", "last", "checkpoint") and path.parent.name:
-            default = path.parent.name  # misclass train writes <arch>/best.pt
+        default = _name_of_file(Path(rest))
     else:
         module, sep2, func = rest.rpartition(":")
         if not sep2 or not module or not func.isidentifier():
@@ -105,16 +127,64 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(kind, target, at, check_model_name(name or default), text)
 
 
+def _name_of_file(path: Path) -> str:
+    """The default model name of a weights file: its stem, or its folder's name for the
+    generic ``best`` / ``last`` / ``checkpoint`` (``misclass train`` writes <arch>/best.pt)."""
+    default = path.name.split(".")[0] or "checkpoint"
+    if default in ("best", "last", "checkpoint") and path.parent.name:
+        default = path.parent.name
+    return default
+
+
+def parse_channels(text: str, what: str, *, positive: bool = False) -> tuple[float, ...]:
+    """``"0.485,0.456,0.406"`` -> a tuple of floats, one per channel (all > 0 if ``positive``).
+
+    >>> parse_channels("0.5, 0.25,1", "--std", positive=True)
+    (0.5, 0.25, 1.0)
+    """
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"{what} {text!r}: expected comma-separated numbers, one per channel "
+                         "(e.g. 0.485,0.456,0.406)") from None
+    if len(values) not in (1, 3):
+        raise InputError(f"{what} {text!r}: expected 1 or 3 values (one per channel), got {len(values)}")
+    if positive and min(values) <= 0:
+        raise InputError(f"{what} {text!r}: expected positive values")
+    return values
+
+
+def _parse_arch_spec(text: str, raw: str, name: str | None) -> ModelSpec:
+    head, *options = raw.split("#")
+    target, sep, at = head.partition("@")
+    if sep and not at:
+        raise InputError(f"model spec {text!r}: nothing after '@'; expected {target}@PATH")
+    norm: dict[str, tuple[float, ...]] = {}
+    for opt in options:
+        key, eq, value = opt.partition("=")
+        if key not in ("mean", "std") or not eq:
+            raise InputError(f"model spec {text!r}: unknown option {opt!r}; expected #mean=R,G,B and "
+                             "#std=R,G,B")
+        norm[key] = parse_channels(value, f"model spec {text!r}: {key}", positive=key == "std")
+    if options and len(norm) != 2:
+        raise InputError(f"model spec {text!r}: give both #mean=R,G,B and #std=R,G,B")
+    default = _name_of_file(Path(at)) if at else target
+    return ModelSpec("arch", target, at or None, check_model_name(name or default), text,
+                     norm.get("mean"), norm.get("std"))
+
+
 def _looks_like_path(at: str) -> bool:
     return "/" in at or os.sep in at or at.endswith(CHECKPOINT_SUFFIXES) or Path(at).exists()
 
 
 def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = False,
-               seed: int = 0) -> LoadedModel:
+               seed: int = 0, mean: tuple[float, ...] | None = None,
+               std: tuple[float, ...] | None = None) -> LoadedModel:
     """Build the model a spec names, in eval mode on the CPU.
 
     ``num_classes`` sizes random-weight models, whose weights come from ``seed`` (the same
-    spec and seed give the same weights); ``pretrained`` applies to ``timm:NAME``.
+    spec and seed give the same weights); ``pretrained`` applies to ``timm:NAME``; ``mean``
+    and ``std`` are the normalisation of an ``ARCH[@PATH]`` spec that gives none.
     """
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
@@ -125,6 +195,8 @@ def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = Fa
             loaded = _load_timm(spec, num_classes=num_classes, pretrained=pretrained)
         elif spec.kind == "torchvision":
             loaded = _load_torchvision(spec, num_classes=num_classes, pretrained=pretrained)
+        elif spec.kind == "arch":
+            loaded = _load_arch(spec, num_classes=num_classes, mean=spec.mean or mean, std=spec.std or std)
         elif spec.kind == "ckpt":
             from misclass.predict.checkpoint import load_checkpoint_model
 
@@ -355,21 +427,83 @@ def _read_state_dict(path: Path, spec: ModelSpec) -> dict[str, Any]:
 _AUX_PREFIXES = ("aux1.", "aux2.", "AuxLogits.")
 
 
+def _key_list(keys: list[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
 def _load_state(model, state: dict[str, Any], path: Path, spec: ModelSpec) -> None:
+    """Load ``state`` into ``model``; any mismatch is one error naming the missing keys, the
+    unexpected keys and the keys with another shape."""
     own = model.state_dict()
     state = {k: v for k, v in state.items() if k in own or not k.startswith(_AUX_PREFIXES)}
+    reshaped = {k: v for k, v in state.items()
+                if k in own and tuple(getattr(v, "shape", ())) != tuple(own[k].shape)}
     try:
-        result = model.load_state_dict(state, strict=False)
+        result = model.load_state_dict({k: v for k, v in state.items() if k not in reshaped}, strict=False)
     except RuntimeError as exc:
         first = str(exc).splitlines()[1:2] or [str(exc)]
         raise InputError(f"{path}: weights do not fit {spec.text}: {first[0].strip()[:200]}") from exc
-    if result.missing_keys or result.unexpected_keys:
-        parts = []
-        if result.missing_keys:
-            parts.append(f"{len(result.missing_keys)} missing (first: {result.missing_keys[0]})")
-        if result.unexpected_keys:
-            parts.append(f"{len(result.unexpected_keys)} unexpected (first: {result.unexpected_keys[0]})")
-        raise InputError(f"{path}: weights do not fit {spec.text}: {'; '.join(parts)} parameters")
+    missing = [k for k in result.missing_keys if k not in reshaped]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing: {_key_list(missing)}")
+    if result.unexpected_keys:
+        parts.append(f"{len(result.unexpected_keys)} unexpected: {_key_list(result.unexpected_keys)}")
+    if reshaped:
+        parts.append(f"{len(reshaped)} with another shape: " + _key_list(
+            [f"{k} {tuple(v.shape)} (model {tuple(own[k].shape)})" for k, v in reshaped.items()], 3))
+    if parts:
+        raise InputError(f"{path}: weights do not fit {spec.text}: {'; '.join(parts)}")
+
+
+# ---------------------------------------------------------------------------- ARCH[@PATH]
+def _load_arch(spec: ModelSpec, *, num_classes: int, mean: tuple[float, ...] | None,
+               std: tuple[float, ...] | None) -> LoadedModel:
+    """A misclass architecture with random weights or a state dict's. Classes and input
+    channels follow the state dict (its last linear layer and first convolution)."""
+    import torch
+
+    from misclass.predict.architectures import build_architecture
+
+    meta: dict[str, Any] = {"source": "architecture", "architecture": spec.target}
+    channels = 3
+
+    def build(classes: int, in_channels: int):
+        return build_architecture(spec.target, num_classes=classes, in_channels=in_channels,
+                                  input_size=ARCH_INPUT_SIZE)
+
+    if spec.at is None:
+        model = build(num_classes, channels)
+        meta["weights"] = "random"
+        mean, std = mean or IMAGENET_MEAN, std or IMAGENET_STD
+    else:
+        if mean is None or std is None:
+            raise InputError(
+                f"model spec {spec.text!r}: give the normalisation its weights were trained with: "
+                f"--mean R,G,B --std R,G,B, or {spec.target}@PATH#mean=R,G,B#std=R,G,B (ImageNet's: "
+                f"{','.join(map(str, IMAGENET_MEAN))} and {','.join(map(str, IMAGENET_STD))})")
+        path = _existing_file(spec.at, spec)
+        state = _read_state_dict(path, spec)
+        model = build(num_classes, channels)
+        head = last_linear_name(model)
+        first_conv = next((n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)), None)
+        weight, conv = state.get(f"{head}.weight"), state.get(f"{first_conv}.weight")
+        n_out = int(weight.shape[0]) if getattr(weight, "ndim", 0) == 2 else num_classes
+        channels = int(conv.shape[1]) if getattr(conv, "ndim", 0) == 4 else channels
+        if (n_out, channels) != (num_classes, 3):
+            model = build(n_out, channels)
+        _load_state(model, state, path, spec)
+        meta["weights"] = str(path.resolve())
+    if channels not in (1, 3):
+        raise InputError(f"model spec {spec.text!r}: the weights take {channels} input channels; "
+                         "expected 1 (grey) or 3 (RGB)")
+    for what, values in (("mean", mean), ("std", std)):
+        if len(values) not in (1, channels):
+            raise InputError(f"model spec {spec.text!r}: {what} has {len(values)} values; the model "
+                             f"takes {channels} channel(s)")
+    pre = fixed_size(ARCH_INPUT_SIZE, mode="L" if channels == 1 else "RGB", mean=mean, std=std)
+    return LoadedModel(spec.name, model, pre, meta, classifier=last_linear(model))
 
 
 # ---------------------------------------------------------------------------- py:
