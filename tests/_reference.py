@@ -151,8 +151,10 @@ def sklearn_topk_accuracy(labels: np.ndarray, topk: np.ndarray, k: int, n_classe
     """Top-k accuracy of each model by scikit-learn's ``top_k_accuracy_score``: each model's
     ranked ids (N, K) become scores (rank r of K scores K - r, unranked classes 0) over the
     images with a known label; NaN where ``k`` exceeds what a model stored (or no label).
-    Needs at least three classes and no -1 padding (scikit-learn breaks ties of unranked
-    classes by index, which could count an unranked label as a hit)."""
+    A class listed twice keeps its first rank. Needs at least three classes, no -1 padding
+    and k distinct ids in the first k of each row unless the label is among them: else
+    scikit-learn fills the top k with unranked classes, ties broken by index, and could count
+    an unranked label as a hit."""
     from sklearn.exceptions import UndefinedMetricWarning
     from sklearn.metrics import top_k_accuracy_score
 
@@ -166,11 +168,13 @@ def sklearn_topk_accuracy(labels: np.ndarray, topk: np.ndarray, k: int, n_classe
     for j in range(m):
         if model_k is not None and model_k[j] < k:
             continue
+        first_k = np.sort(topk[known, j, :k], axis=1)
+        short = (first_k[:, 1:] == first_k[:, :-1]).any(axis=1)
+        assert not (short & ~(first_k == labels[known, None]).any(axis=1)).any(), \
+            "reference needs k distinct ids in the first k, or the label among them"
         score = np.zeros((n, n_classes))
-        for r in range(stored):
-            ids = topk[:, j, r]
-            ok = ids >= 0
-            score[np.flatnonzero(ok), ids[ok]] = stored - r
+        for r in reversed(range(stored)):  # earlier ranks written last: a repeated class keeps its first
+            score[np.arange(n), topk[:, j, r]] = stored - r
         with warnings.catch_warnings():  # k >= C: a perfect score, which is right here
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             out[j] = top_k_accuracy_score(labels[known], score[known], k=k, labels=np.arange(n_classes))
