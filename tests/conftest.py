@@ -47,3 +47,21 @@ def demo_dirs(tmp_path_factory):
     (root / "demo-output.txt").write_text(printed.getvalue())
     assert done.value.code == 0, printed.getvalue()
     return root / "store", root / "report"
+
+
+@pytest.fixture(scope="session")
+def imagenet_timm_store(tmp_path_factory):
+    """The seven shared timm ImageNet models, imported once per test session with
+    ``--labels imagenet-val``; skipped when the data or misclass[imagenet] is absent. Read only."""
+    from helpers import require_imagenet_timm
+
+    from misclass.cli import main
+
+    folder = require_imagenet_timm()
+    pytest.importorskip("imagenet_x", reason="--labels imagenet-val needs misclass[imagenet]")
+    path = tmp_path_factory.mktemp("imagenet-timm") / "store"
+    with pytest.raises(SystemExit) as done:
+        main(["import", "timm-csv", *map(str, sorted(folder.glob("*.csv"))), "--labels", "imagenet-val",
+              "--store", str(path)])
+    assert done.value.code == 0
+    return path

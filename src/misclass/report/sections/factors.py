@@ -10,12 +10,11 @@ import html
 
 import pandas as pd
 
-from misclass.analysis.factors import factor_error_ratios
-from misclass.data.imagenet_annotations import IMAGENET_X_FACTORS, imagenet_x_factors, is_imagenet_classes
+from misclass.data.imagenet_annotations import is_imagenet_classes
 from misclass.errors import InputError, MissingExtraError
-from misclass.predict.kinds import predictor_kinds
 from misclass.report.label_figures import factor_heatmap
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.workflows.evaluate import factors
 
 TITLE = "Which factors of variation raise errors? (ImageNet-X)"
 
@@ -28,28 +27,28 @@ def build(ctx: ReportContext) -> Section | None:
     if not pred.models or not is_imagenet_classes(classes["id"]):
         return None
     which = str(ctx.options.get("factor_set", "top"))
+    labels = str(ctx.options["labels"]) if ctx.options.get("labels") else None
     try:
-        annotated, fac = imagenet_x_factors(pred.sample_ids, classes["id"].tolist(), which=which,
-                                            filter_prototypes=not ctx.options.get("keep_prototypes", False))
+        result = factors(ctx.store, model=list(pred.models), factor_set=which,
+                         keep_prototypes=bool(ctx.options.get("keep_prototypes", False)), labels=labels)
     except MissingExtraError as exc:
         return Section(TITLE, f"<p class=note>{html.escape(str(exc))}</p>")
-    except InputError:  # ImageNet classes, but not the validation images
+    except InputError:  # ImageNet classes, but not the validation images (or none annotated)
         return None
-    use = annotated & (pred.labels >= 0)
-    if not use.any():
-        return None
-    res = factor_error_ratios(pred.correct[use], fac[use], models=pred.models,
-                              factor_names=IMAGENET_X_FACTORS, kinds=predictor_kinds(ctx.store, pred.models))
+    res = result.errors
     img = ctx.save_figure(factor_heatmap(res), "factors-error-ratio",
                           alt="Heatmap of ImageNet-X error ratios, models by factors")
-    top = res.top_factors(3)
+    top = result.top_factors()
     rows = [{"predictor": n, "kind": k, "error %": 100 * e,
              **{f"factor {i + 1}": (f"{top[n][i][0]} (x{top[n][i][1]:.2f})" if i < len(top[n]) else "")
                 for i in range(3)}}
             for n, k, e in zip(res.models, res.kinds, res.overall_error, strict=True)]
+    error = ("a top-1 prediction that is not the image's label" if labels is None else
+             f"a top-1 prediction outside the image's label set ({html.escape(labels)}; images without a "
+             "usable set are left out)")
     intro = (f"<p>ImageNet-X annotates {res.n_annotated:,} of this store's images with the factors that make "
              f"them differ from typical images of their class ({which} factors"
-             f"{'' if ctx.options.get('keep_prototypes') else ', prototypical images left out'}). "
+             f"{'' if result.keep_prototypes else ', prototypical images left out'}). An error is {error}. "
              "A factor's error ratio is the error rate on the images with that factor divided by the error "
              "rate on all annotated images: above 1 the factor raises errors. Ratios on factors with few "
              "images (count under each name) are noisy.</p>")

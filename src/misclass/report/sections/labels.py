@@ -12,13 +12,11 @@ import html
 
 import pandas as pd
 
-from misclass.analysis.labels import Evaluation, LabelSets, evaluate_predictors
 from misclass.data.imagenet_annotations import is_imagenet_classes
-from misclass.data.label_sets import load_class_groups, load_label_sets
 from misclass.errors import InputError, MissingExtraError
-from misclass.predict.kinds import predictor_kinds
 from misclass.report.label_figures import multilabel_scatter, subset_dots
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.workflows.evaluate import EvaluateResult, evaluate
 
 
 def has_imagenet_x() -> bool:
@@ -28,22 +26,6 @@ def has_imagenet_x() -> bool:
     except ImportError:
         return False
     return True
-
-
-def label_sets_for(ctx: ReportContext, classes: pd.DataFrame) -> tuple[LabelSets | None, str]:
-    """The label sets the options ask for (or the ImageNet default) and a note on what was used."""
-    spec = ctx.options.get("labels")
-    ids = ctx.predictions.sample_ids
-    if spec:
-        return load_label_sets(str(spec), ids, classes, store=ctx.store), ""
-    if not is_imagenet_classes(classes["id"]):
-        return None, ""
-    try:
-        return load_label_sets("real", ids, classes), ""
-    except MissingExtraError as exc:
-        return None, f"No multi-label accuracy: {exc}."
-    except InputError as exc:  # an ImageNet store whose images are not the validation set
-        return None, f"No ReaL labels for this store: {exc}."
 
 
 def group_specs_for(ctx: ReportContext, classes: pd.DataFrame) -> list[str]:
@@ -63,11 +45,40 @@ def _pct_table(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return out
 
 
-def _subset_table(ev: Evaluation) -> pd.DataFrame:
-    wide = ev.subset_matrix() * 100
-    sizes = ev.to_dict()["subset_images"]
+def _subset_table(res: EvaluateResult) -> pd.DataFrame:
+    wide = res.subset_frame() * 100
+    sizes = res.to_dict()["subset_images"]
     wide.insert(0, "images", [sizes[g] for g in wide.index])
     return wide.reset_index()
+
+
+def evaluations(ctx: ReportContext, classes: pd.DataFrame, specs: list[str]
+                ) -> tuple[list[tuple[str | None, EvaluateResult]], str]:
+    """:func:`~misclass.workflows.evaluate.evaluate` with the report's models and labels, once per
+    group source (one evaluation without groups when there is none), and a note on the labels.
+
+    Without a ``labels`` option, ImageNet stores use ReaL labels where they can be had; the
+    note says why when they cannot.
+    """
+    labels = str(ctx.options["labels"]) if ctx.options.get("labels") else None
+    models = list(ctx.predictions.models)
+
+    def run(spec: str | None, with_labels: str | None) -> EvaluateResult:
+        return evaluate(ctx.store, labels=with_labels, groups=[spec] if spec else [], model=models)
+
+    first = specs[0] if specs else None
+    note = ""
+    if labels is None and is_imagenet_classes(classes["id"]):
+        try:
+            head = run(first, "real")
+            labels = "real"
+        except MissingExtraError as exc:
+            note, head = f"No multi-label accuracy: {exc}.", run(first, None)
+        except InputError as exc:  # an ImageNet store whose images are not the validation set
+            note, head = f"No ReaL labels for this store: {exc}.", run(first, None)
+    else:
+        head = run(first, labels)
+    return [(first, head)] + [(spec, run(spec, labels)) for spec in specs[1:]], note
 
 
 @register_section("labels", order=40)
@@ -77,24 +88,21 @@ def build(ctx: ReportContext) -> Section | None:
     if not pred.models or (pred.labels < 0).all():
         return None
     classes = ctx.store.classes()
-    sets, note = label_sets_for(ctx, classes)
     specs = group_specs_for(ctx, classes)
-    if sets is None and not specs:
+    if not ctx.options.get("labels") and not specs:
         return None
-    kinds = predictor_kinds(ctx.store, pred.models)
-    sources = [(spec, load_class_groups([spec], classes)) for spec in specs] or [(None, None)]
-    evs = [(spec, evaluate_predictors(pred.models, pred.labels, pred.topk, pred.k, label_sets=sets,
-                                      groups=g, kinds=kinds)) for spec, g in sources]
-    ev = evs[0][1]
+    evs, note = evaluations(ctx, classes, specs)
+    res = evs[0][1]
+    ev = res.evaluation
     parts = []
     if note:
         parts.append(f"<p class=note>{html.escape(note)}</p>")
-    if sets is not None:
+    if res.has_label_sets:
         ex = ev.excluded
         n_ml = int(ev.table["n_multilabel"].iloc[0])
         parts.append(
             "<p>A top-1 prediction is <em>multi-label correct</em> when it is one of the image's "
-            f"correct labels ({html.escape(sets.source)}). Multi-label accuracy is measured on "
+            f"correct labels ({html.escape(ev.label_source)}). Multi-label accuracy is measured on "
             f"{n_ml:,} images; excluded: {ex['no_set']:,} without a label set, {ex['empty']:,} with no "
             f"valid label, {ex['problematic']:,} flagged problematic.</p>")
         shown = ev.table.assign(gain=ev.table["multilabel"] - ev.table["top1"])
@@ -114,15 +122,15 @@ def build(ctx: ReportContext) -> Section | None:
                      f"{ev.missed['all']:,}" if ev.missed.get("all_humans") is not None else "")
             parts.append(f"<p>Every model misses {ev.missed['all_models']:,} of these images "
                          f"(multi-label){human}.</p>")
-    metric = "multi-label accuracy" if sets is not None else "top-1 accuracy"
-    for i, (spec, e) in enumerate(evs):
-        if spec is None or e.subsets.empty:
+    metric = "multi-label accuracy" if res.has_label_sets else "top-1 accuracy"
+    for i, (spec, r) in enumerate(evs):
+        if spec is None or r.evaluation.subsets.empty:
             continue
-        table = _subset_table(e)
-        title = html.escape(e.group_source or spec)
+        table = _subset_table(r)
+        title = html.escape(r.evaluation.group_source or spec)
         parts.append(f"<h3>{metric.capitalize()} per group: {title}</h3>")
         if len(table) <= 8:
-            parts.append(ctx.save_figure(subset_dots(e.subset_matrix(), metric), f"labels-groups-{i}",
+            parts.append(ctx.save_figure(subset_dots(r.subset_frame(), metric), f"labels-groups-{i}",
                                          alt=f"{metric} per group of classes for each predictor"))
         parts.append(table_html(table, caption=f"{metric.capitalize()} (%) of each predictor on the images "
                                 "whose label is in the group; images: how many it is measured on.",

@@ -11,14 +11,9 @@ import html
 
 import pandas as pd
 
-from misclass.analysis.shift import analyze_shift
-from misclass.data.imagenet_annotations import is_imagenet_classes
-from misclass.data.label_sets import load_class_groups
-from misclass.errors import InputError
-from misclass.predict.kinds import predictor_kinds
 from misclass.report.label_figures import shift_panels, shift_plot
 from misclass.report.registry import ReportContext, Section, register_section, table_html
-from misclass.store import open_store
+from misclass.workflows.evaluate import shift
 
 TITLE = "Distribution shift"
 
@@ -53,35 +48,30 @@ def build(ctx: ReportContext) -> Section | None:
     pred = ctx.predictions
     if not path or not pred.models:
         return None
-    other = open_store(path)
-    classes = ctx.store.classes()
-    if classes["id"].tolist() != other.classes()["id"].tolist():
-        raise InputError(f"{ctx.store.path} and {other.path} have different classes; a shift compares "
-                         "the same classes")
-    names = [n for n in pred.models if other.has_model(n)]
-    if not names:
+    result = shift(ctx.store, shifted_store=path, groups=ctx.options.get("groups"),
+                   model=list(pred.models), skip_missing=True)
+    if not result.models:
         return Section(TITLE, f"<p class=note>No model of this report is in {html.escape(str(path))}.</p>")
-    cols = [pred.index(n) for n in names]
-    shifted = other.load(names)
-    specs = ctx.options.get("groups") or (["imagenet"] if is_imagenet_classes(classes["id"]) else [])
-    groups = load_class_groups([specs] if isinstance(specs, str) else list(specs), classes)
-    res = analyze_shift(names, pred.labels, pred.top1[:, cols], shifted.labels, shifted.top1, groups=groups,
-                        kinds=predictor_kinds(ctx.store, names))
-    parts = [f"<p>The same models on <code>{html.escape(str(ctx.store.path))}</code> (original) and "
-             f"<code>{html.escape(str(other.path))}</code> (shifted). Across models, shifted accuracy is "
-             "close to a line on logit axes; a model's <em>effective robustness</em> is its shifted accuracy "
-             "minus the line's prediction (positive: more robust than its original accuracy predicts).</p>"]
+    res = result.analysis
+    parts = [f"<p>The same models on <code>{html.escape(result.original_store)}</code> (original) and "
+             f"<code>{html.escape(result.shifted_store)}</code> (shifted). Across models, shifted accuracy "
+             "is close to a line on logit axes; a model's <em>effective robustness</em> is its shifted "
+             "accuracy minus the line's prediction (positive: more robust than its original accuracy "
+             "predicts).</p>"]
     t = res.overall.table
     n_o, n_s = int(t["n_original"].iloc[0]), int(t["n_shifted"].iloc[0])
     fig = shift_plot(res.overall, f"Top-1 accuracy under shift ({n_o:,} vs {n_s:,} images)")
     parts.append(ctx.save_figure(fig, "shift", alt="Shifted vs original accuracy on logit axes"))
     parts.append(table_html(_model_table(t), float_digits=2))
     if res.subsets:
-        parts.append(f"<h3>Per group of classes ({html.escape(groups.source)})</h3>")
+        parts.append(f"<h3>Per group of classes ({html.escape(result.group_source or '')})</h3>")
         if len(res.subsets) <= 8:
             parts.append(ctx.save_figure(shift_panels(res.subsets), "shift-groups",
                                          alt="Shifted vs original accuracy per group of classes"))
         parts.append(table_html(_group_table(res.subsets), float_digits=2,
                                 caption="Per group: the logit-axes fit and each model's effective robustness "
                                 "(ER, points of accuracy)."))
+    if result.left_out:
+        left_out = html.escape(", ".join(result.left_out))
+        parts.append(f"<p class=note>Left out (in one store only): {left_out}.</p>")
     return Section(TITLE, "".join(parts))
