@@ -281,7 +281,7 @@ class ModelConfusion:
             "threshold": self.threshold,
             "n": self.n.tolist(),
             "errors": self.errors.tolist(),
-            "u": [None if np.isnan(x) else x for x in self.u.tolist()],
+            "u": _none_for_nan(self.u),
             **({"v": self.v.tolist()} if include_v else {}),
             "counts": np.column_stack([self.cell_true, self.cell_pred, self.cell_count]).tolist(),
             "in_degree": self.in_degree.tolist(),
@@ -304,6 +304,13 @@ def model_confusion(model: str, labels: np.ndarray, predictions: np.ndarray, n_c
     unpredicted = int(((np.asarray(labels) >= 0) & (np.asarray(predictions) < 0)).sum())
     return ModelConfusion(model, int(n_classes), true, pred, count, v, is_edge, n, errors,
                           _error_rate(errors, n), in_degree, float(threshold), unpredicted)
+
+
+def _none_for_nan(x: np.ndarray) -> list:
+    """``x.tolist()`` with None for NaN (JSON has no NaN)."""
+    out = x.astype(object)
+    out[np.isnan(x)] = None
+    return out.tolist()
 
 
 def _names(class_names: Sequence[str] | None, ids: np.ndarray) -> list[str]:

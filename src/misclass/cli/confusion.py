@@ -59,6 +59,16 @@ def _dense_v_note(res: ConfusionAnalysis) -> str | None:
         "v] instead of the dense 'v'")
 
 
+def _ready(obj):
+    """``_clean(obj)`` without walking long lists of plain ints or strings (the class names and
+    classes of a store with a million classes), which hold nothing to clean."""
+    if isinstance(obj, dict):
+        return {str(k): _ready(v) for k, v in obj.items()}
+    if isinstance(obj, list) and len(obj) > 1000 and all(type(x) is int or type(x) is str for x in obj):
+        return obj
+    return _clean(obj)
+
+
 def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
     """Write ``out`` plus each model's v atomically as compact JSON: dense (C lists of C floats)
     when every model's fits the memory budget, else as its non-zero cells (``v_cells``, with a
@@ -86,7 +96,7 @@ def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
     if note is not None:
         rest["notes"] = [*rest.get("notes", []), note]
         console.print(note, style="dim", markup=False)
-    text = '{"models":{' + ",".join(parts) + "}," + dump(_clean(rest))[1:]
+    text = '{"models":{' + ",".join(parts) + "}," + dump(_ready(rest))[1:]
     write_text(path, text)
     console.print(f"Wrote {path}")
 
