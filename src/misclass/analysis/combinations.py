@@ -33,12 +33,9 @@ import numpy as np
 import pandas as pd
 
 from misclass.analysis.patterns import missed_counts, subset_sums
+from misclass.analysis.search_limits import LIST_LIMIT, MAX_COMBINATIONS
 from misclass.errors import InputError
 
-#: Sizes with at most this many combinations are enumerated and every value listed.
-LIST_LIMIT = 200_000
-#: Sizes with at most this many combinations get an exact best (branch and bound); beyond: greedy.
-MAX_COMBINATIONS = 50_000_000
 #: With more models than this, enumeration restricts bit sets to the first model's misses.
 PROJECT_ABOVE = 24
 

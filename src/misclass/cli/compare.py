@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from misclass.analysis.combinations import LIST_LIMIT, MAX_COMBINATIONS
-from misclass.analysis.crossmodel import ModelComparison, compare_models
+from misclass.analysis.search_limits import LIST_LIMIT, MAX_COMBINATIONS
 from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, pct, write_json
-from misclass.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from misclass.workflows.compare import CompareResult
 
 MATRIX_LIMIT = 12  # larger matrices go to --json only
 PAIR_ROWS = 25
@@ -27,9 +29,13 @@ def parse_models(values: list[str] | None) -> list[str] | None:
     return names or None
 
 
+def _missing(x: float | None) -> bool:
+    return x is None or math.isnan(x)
+
+
 def _p1(x: float | None) -> str:
     """A fraction as a percentage with one decimal and no sign, '–' for None/NaN."""
-    return "–" if x is None or math.isnan(x) else f"{100 * x:.1f}"
+    return "–" if _missing(x) else f"{100 * x:.1f}"
 
 
 def _num_column(table: Table, title: str, values: list[str]) -> None:
@@ -37,38 +43,26 @@ def _num_column(table: Table, title: str, values: list[str]) -> None:
                      min_width=max([len(v) for v in values] + [len(title)]))
 
 
-def _matrix(title: str, names: list[str], values: np.ndarray, note: str) -> Table:
+def _matrix(title: str, frame: pd.DataFrame, note: str) -> Table:
     table = Table(title=title, caption=note, caption_justify="left")
     table.add_column("row model", overflow="fold")
-    cells = [[_p1(float(v)) for v in row] for row in values]
-    for j in range(len(names)):
+    cells = [[_p1(float(v)) for v in row] for row in frame.to_numpy()]
+    for j in range(len(frame.columns)):
         _num_column(table, f"#{j + 1}", [r[j] for r in cells])
-    for i, name in enumerate(names):
+    for i, name in enumerate(frame.index):
         table.add_row(f"#{i + 1} {name}", *cells[i])
     return table
 
 
-def _print(res: ModelComparison, show_matrices: bool) -> None:
-    names = list(res.models)
-    p = res.pairs
-    console.print(f"[bold]{len(names)} models on {res.n:,} labelled images[/]", highlight=False)
-    if show_matrices:
-        console.print(_matrix("Potential correction rate: share of the row model's mistakes the column "
-                              "model gets right", names, p.correction_rate,
-                              "– : the row model makes no mistakes (undefined)"))
-        console.print(_matrix("Virtual (oracle) accuracy of each pair; diagonal: accuracy", names,
-                              p.virtual_accuracy, ""))
-    iu = np.triu_indices(len(names), 1)
-    order = np.argsort(-p.virtual_accuracy[iu], kind="stable")[:PAIR_ROWS]
-    rows = []
-    for a, b in zip(iu[0][order], iu[1][order], strict=True):
-        kappa = p.error_consistency[a, b]
-        rows.append((names[a], names[b], _p1(p.virtual_accuracy[a, b]), _p1(p.correction_rate[a, b]),
-                     _p1(p.correction_rate[b, a]), "–" if math.isnan(kappa) else f"{kappa:.3f}",
-                     _p1(p.equal_top1[a, b])))
+def _print_pairs(res: CompareResult) -> None:
+    every = res.pairs()
+    shown = every.head(PAIR_ROWS)
+    rows = [(a, b, _p1(r.virtual_accuracy), _p1(r.correction_rate_b_over_a), _p1(r.correction_rate_a_over_b),
+             "–" if _missing(r.error_consistency) else f"{r.error_consistency:.3f}", _p1(r.equal_top1))
+            for (a, b), r in zip(shown.index, shown.itertuples(index=False), strict=True)]
     pairs = Table(title="Pairs by oracle accuracy (%): PCR B→A = share of A's mistakes B gets right",
-                  caption=None if len(iu[0]) <= PAIR_ROWS else
-                  f"the best {PAIR_ROWS} of {len(iu[0])} pairs; all in --json", caption_justify="left")
+                  caption=None if len(every) <= PAIR_ROWS else
+                  f"the best {PAIR_ROWS} of {len(every)} pairs; all in --json", caption_justify="left")
     pairs.add_column("model A", overflow="fold")
     pairs.add_column("model B", overflow="fold")
     for j, col in enumerate(("oracle", "PCR B→A", "PCR A→B", "kappa", "same top-1"), start=2):
@@ -77,70 +71,82 @@ def _print(res: ModelComparison, show_matrices: bool) -> None:
         pairs.add_row(*r)
     console.print(pairs)
 
+
+def _print_combinations(res: CompareResult) -> None:
     best = Table(title="Best combination of each size (oracle: right if any member is right)")
     best.add_column("k", justify="right")
     best.add_column("models", overflow="fold")
     for col, width in (("oracle", 6), ("gain", 9), ("method", 6)):
         best.add_column(col, justify="right", no_wrap=True, min_width=width)
-    single = res.combinations.best[1].virtual_accuracy
-    for s, b in sorted(res.combinations.best.items()):
-        best.add_row(str(s), ", ".join(b.models), pct(b.virtual_accuracy),
-                     f"{100 * (b.virtual_accuracy - single):+.2f} pts", b.method)
+    for r in res.best().itertuples():
+        best.add_row(str(r.Index), ", ".join(r.models), pct(r.virtual_accuracy), f"{100 * r.gain:+.2f} pts",
+                     r.method)
     console.print(best)
-    curve = res.combinations.greedy
     console.print("Greedy curve (oracle accuracy as models are added): " + " → ".join(
-        f"{r.added} {pct(r.virtual_accuracy)}" for r in curve.itertuples()), highlight=False)
+        f"{r.added} {pct(r.virtual_accuracy)}" for r in res.greedy().itertuples()), highlight=False)
 
-    f = res.failures
-    console.print(f"Images every model misses: [bold]{len(f.all_wrong):,}[/] "
-                  f"({pct(len(f.all_wrong) / res.n)}); "
-                  f"images exactly one model misses: {len(f.only_one_wrong):,}", highlight=False)
+
+def _print_failures(res: CompareResult) -> None:
+    n_all, n_one = len(res.all_wrong()), len(res.only_one_wrong())
+    console.print(f"Images every model misses: [bold]{n_all:,}[/] ({pct(n_all / res.n)}); "
+                  f"images exactly one model misses: {n_one:,}", highlight=False)
     uniq = Table(title="Per model: images only it misses; the 5 classes where it most often is "
                  "right while others are wrong (images x models it corrects)")
     uniq.add_column("model", overflow="fold")
     uniq.add_column("accuracy", justify="right", no_wrap=True, min_width=7)
     uniq.add_column("only it misses", justify="right", no_wrap=True, min_width=6)
     uniq.add_column("top-5 corrected classes", overflow="fold", ratio=2)
-    top = res.classes.top_corrected
-    for j, name in enumerate(names):
-        rows = top[top["model"] == name]
-        uniq.add_row(name, pct(p.accuracy[j]), f"{f.unique_errors[j]:,}",
-                     ", ".join(f"{r.class_name} ({r.corrected})" for r in rows.itertuples()))
+    top = res.top_corrected()
+    classes = {name: ", ".join(f"{c} ({n})" for c, n in zip(g["class"], g["corrected"], strict=True))
+               for name, g in top.groupby(level="model", sort=False)}
+    for r in res.to_frame().itertuples():
+        uniq.add_row(r.Index, pct(r.accuracy), f"{r.only_it_misses:,}", classes.get(r.Index, ""))
     console.print(uniq)
-    hard = res.classes.hard_classes
+    hard = res.hard_classes()
     if len(hard):
-        shown = ", ".join(hard["class_name"].head(15))
+        shown = ", ".join(hard.index[:15])
         more = f", … ({len(hard) - 15} more in --json)" if len(hard) > 15 else ""
         console.print(f"Classes on which every model is below 50%: {len(hard)}: {shown}{more}",
                       highlight=False)
     else:
         console.print("No class on which every model is below 50%.")
 
-    if res.ensembles:
-        ens = Table(title="Real ensembles vs the oracle, accuracy (share of the oracle's gain over the "
-                    "best member captured)")
-        ens.add_column("models", overflow="fold")
-        best_sets = {b.models: s for s, b in res.combinations.best.items()}
-        for col in ("best", "oracle", "majority", "mean prob.", "selector"):
-            ens.add_column(col, justify="right", no_wrap=True,
-                           min_width=6 if col in ("best", "oracle") else 13)
-        for e in res.ensembles:
-            def cell(acc, e=e):
-                if acc is None:
-                    return "–"
-                share = e.share(acc)
-                return pct(acc) + ("" if share is None else f" ({100 * share:.0f}%)")
-            if e.models in best_sets:
-                label = f"best {best_sets[e.models]} (above)"
-            elif len(e.models) == len(res.models):
-                label = f"all {len(e.models)}"
-            else:
-                label = ", ".join(e.models)
-            ens.add_row(label, pct(e.best_single_accuracy), pct(e.oracle),
-                        cell(e.majority_vote), cell(e.mean_probability), cell(e.selector))
-        console.print(ens)
-        for note in dict.fromkeys(n for e in res.ensembles for n in e.notes):
-            console.print(f"note: {note}", style="dim", highlight=False)
+
+def _print_ensembles(res: CompareResult) -> None:
+    frame = res.ensembles()
+    if not len(frame):
+        return
+    ens = Table(title="Real ensembles vs the oracle, accuracy (share of the oracle's gain over the "
+                "best member captured)")
+    ens.add_column("models", overflow="fold")
+    for col in ("best", "oracle", "majority", "mean prob.", "selector"):
+        ens.add_column(col, justify="right", no_wrap=True, min_width=6 if col in ("best", "oracle") else 13)
+
+    def cell(acc: float, share: float) -> str:
+        return "–" if _missing(acc) else pct(acc) + ("" if _missing(share) else f" ({100 * share:.0f}%)")
+
+    for e in frame.itertuples():
+        label = (f"{e.set} (above)" if e.set.startswith("best") else e.set) or ", ".join(e.models)
+        ens.add_row(label, pct(e.best_single_accuracy), pct(e.oracle),
+                    cell(e.majority_vote, e.majority_vote_share),
+                    cell(e.mean_probability, e.mean_probability_share), cell(e.selector, e.selector_share))
+    console.print(ens)
+    for note in res.ensemble_notes:
+        console.print(f"note: {note}", style="dim", highlight=False)
+
+
+def _print(res: CompareResult, show_matrices: bool) -> None:
+    console.print(f"[bold]{len(res.models)} models on {res.n:,} labelled images[/]", highlight=False)
+    if show_matrices:
+        console.print(_matrix("Potential correction rate: share of the row model's mistakes the column "
+                              "model gets right", res.correction_rate(),
+                              "– : the row model makes no mistakes (undefined)"))
+        console.print(_matrix("Virtual (oracle) accuracy of each pair; diagonal: accuracy",
+                              res.virtual_accuracy(), ""))
+    _print_pairs(res)
+    _print_combinations(res)
+    _print_failures(res)
+    _print_ensembles(res)
     for note in res.notes:
         console.print(f"note: {note}", highlight=False)
 
@@ -168,11 +174,9 @@ def compare(
 
     Example: misclass compare --store imagenet-store --k 3 --json compare.json
     """
+    from misclass.workflows.compare import compare as run_compare
+
     s = get_store(store)
-    pred = s.load(parse_models(models))
-    if len(pred.models) < 2:
-        raise InputError(f"compare needs at least two models; the selection has {len(pred.models)}: "
-                         f"{', '.join(pred.models) or 'none'}")
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         tasks: dict[str, int] = {}
@@ -182,10 +186,7 @@ def compare(
                 tasks[description] = progress.add_task(description, total=total)
             progress.update(tasks[description], completed=done, total=total)
 
-        res = compare_models(
-            pred.labels, pred.top1, models=pred.models, class_names=s.class_names(), k=k,
-            sample_ids=pred.sample_ids, topk=pred.topk, topk_probs=pred.topk_probs,
-            probs={m: pred.probs(m) for m in pred.models}, ensembles=ensembles, seed=seed,
-            list_limit=list_limit, max_combinations=max_combinations, progress=update)
-    _print(res, len(pred.models) <= MATRIX_LIMIT)
+        res = run_compare(s, models=parse_models(models), k=k, ensembles=ensembles, seed=seed,
+                          list_limit=list_limit, max_combinations=max_combinations, progress=update)
+    _print(res, len(res.models) <= MATRIX_LIMIT)
     write_json(json, res.to_dict())

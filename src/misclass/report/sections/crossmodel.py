@@ -11,10 +11,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from misclass.analysis.crossmodel import ModelComparison, compare_models
 from misclass.report.figures import new_figure
 from misclass.report.gallery import gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.workflows.compare import LIST_LIMIT, MAX_COMBINATIONS, CompareResult, compare
 
 ANNOTATE_LIMIT = 16  # heatmap cells are annotated up to this many models
 CLASS_CHART_MODELS = 12  # per-class bar charts for at most this many models
@@ -22,11 +22,12 @@ NAMED_CLASSES = 6  # class names written on each end of a per-class bar chart
 FEW_CLASSES = 40  # up to this many classes, per-class charts name every bar
 
 
-def heatmap(values: np.ndarray, names: list[str], *, title: str, colorbar: str, note: str,
-            hide_diagonal: bool = False):
-    """An annotated (M, M) heatmap of fractions shown as percentages; rows are the base
-    model, columns the corrector; NaN cells are grey and marked "n/a"; a hidden diagonal is
-    grey and marked "–"."""
+def heatmap(frame: pd.DataFrame, *, title: str, colorbar: str, note: str, hide_diagonal: bool = False):
+    """An annotated (M, M) heatmap of a pair matrix of fractions (index and columns: model
+    names) shown as percentages; rows are the base model, columns the corrector; NaN cells
+    are grey and marked "n/a"; a hidden diagonal is grey and marked "–"."""
+    names = list(frame.index)
+    values = frame.to_numpy(dtype=float)
     m = len(names)
     size = max(4.5, 0.62 * m + 2.8)
     fig, ax = new_figure(size + 1.2, size)
@@ -62,18 +63,18 @@ def heatmap(values: np.ndarray, names: list[str], *, title: str, colorbar: str, 
     return fig
 
 
-def greedy_figure(res: ModelComparison):
+def greedy_figure(res: CompareResult):
     """Oracle accuracy as models are added greedily, with the exact best of each size."""
-    curve = res.combinations.greedy
+    curve = res.greedy()
     fig, ax = new_figure(8.5, 5.2)
-    x = curve["step"].to_numpy()
+    x = curve.index.to_numpy()
     y = curve["virtual_accuracy"].to_numpy() * 100
     ax.plot(x, y, marker="o", color="#2171b5",
             label="greedy: add the model that fixes the most remaining images")
-    best = res.combinations.best
-    bx = np.array(sorted(best))
-    by = np.array([best[s].virtual_accuracy for s in bx]) * 100
-    kinds = ["exact" if best[s].method == "exact" else "greedy" for s in bx]
+    best = res.best()
+    bx = best.index.to_numpy()
+    by = best["virtual_accuracy"].to_numpy() * 100
+    kinds = ["exact" if method == "exact" else "greedy" for method in best["method"]]
     ax.scatter(bx, by, marker="*", s=160, color="#cb181d", zorder=3,
                label="best combination of that size (" + ", ".join(sorted(set(kinds))) + ")")
     ax.axhline(y[0], color="grey", ls=":", lw=1, label=f"best single model ({y[0]:.2f}%)")
@@ -93,14 +94,13 @@ def greedy_figure(res: ModelComparison):
     return fig
 
 
-def class_bars(res: ModelComparison, j: int):
-    """Mirrored bars over all classes for model j: images it corrects (up) and images of it
+def class_bars(res: CompareResult, name: str):
+    """Mirrored bars over all classes for one model: images it corrects (up) and images of it
     that others correct (down), classes sorted by the difference, extremes named."""
-    cc = res.classes
-    name = res.models[j]
-    up = cc.corrected[:, j].astype(float)
-    down = cc.got_corrected[:, j].astype(float)
-    present = np.flatnonzero(cc.n_images > 0)
+    class_names = res.class_names
+    up = res.corrected()[name].to_numpy(dtype=float)
+    down = res.got_corrected()[name].to_numpy(dtype=float)
+    present = np.flatnonzero(res.class_accuracy()[name].notna().to_numpy())  # classes with images
     net = up[present] - down[present]
     order = present[np.lexsort((present, -net))]
     c = len(order)
@@ -113,7 +113,7 @@ def class_bars(res: ModelComparison, j: int):
         x = np.arange(c)
         ax.bar(x, up[order], color="#2171b5", label=labels["up"])
         ax.bar(x, -down[order], color="#e6550d", label=labels["down"])
-        ax.set_xticks(x, [cc.class_names[i] for i in order], rotation=45 if c > 10 else 0,
+        ax.set_xticks(x, [class_names[i] for i in order], rotation=45 if c > 10 else 0,
                       ha="right" if c > 10 else "center", fontsize=7 if c > 20 else 8)
         ax.set_xlabel(f"all {c} classes, sorted by images corrected minus images got corrected")
     else:
@@ -127,11 +127,11 @@ def class_bars(res: ModelComparison, j: int):
         box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc"}
         if len(best):
             ax.text(0.99, 0.96, "most net corrections by this model (left end), +up / -down:\n"
-                    + "\n".join(f"{cc.class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best),
+                    + "\n".join(f"{class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best),
                     transform=ax.transAxes, va="top", ha="right", fontsize=7, bbox=box)
         if len(worst):
             ax.text(0.75, 0.04, "most net corrections by others (right end), +up / -down:\n"
-                    + "\n".join(f"{cc.class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst),
+                    + "\n".join(f"{class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst),
                     transform=ax.transAxes, va="bottom", ha="right", fontsize=7, bbox=box)
         ax.set_xlim(-1, c)
         ax.set_xlabel(f"all {c:,} classes, sorted from most corrected by {name} (left) to most "
@@ -148,8 +148,8 @@ def class_bars(res: ModelComparison, j: int):
     return fig
 
 
-def _gallery(ctx: ReportContext, res: ModelComparison) -> str:
-    wrong = res.failures.all_wrong
+def _gallery(ctx: ReportContext, res: CompareResult) -> str:
+    wrong = res.all_wrong()
     names = ctx.class_names
     size = int(ctx.options.get("gallery_size", 48))
     captions = []
@@ -166,39 +166,39 @@ def _gallery(ctx: ReportContext, res: ModelComparison) -> str:
     return intro + gallery_html(ctx, wrong["index"].to_numpy()[: len(captions)], captions)
 
 
-def _best_table(res: ModelComparison) -> pd.DataFrame:
-    single = res.combinations.best[1].virtual_accuracy
-    return pd.DataFrame([{"k": s, "models": ", ".join(b.models), "oracle accuracy": b.virtual_accuracy,
-                          "gain over best single (points)": 100 * (b.virtual_accuracy - single),
-                          "search": f"{b.method} ({b.search})"}
-                         for s, b in sorted(res.combinations.best.items())])
+def _best_table(res: CompareResult) -> pd.DataFrame:
+    best = res.best()
+    return pd.DataFrame({"k": best.index, "models": [", ".join(m) for m in best["models"]],
+                         "oracle accuracy": best["virtual_accuracy"],
+                         "gain over best single (points)": 100 * best["gain"],
+                         "search": [f"{method} ({search})" for method, search
+                                    in zip(best["method"], best["search"], strict=True)]})
 
 
-def _ensemble_table(res: ModelComparison) -> pd.DataFrame:
-    rows = []
-    for e in res.ensembles:
-        row = {"models": ", ".join(e.models), "best member": e.best_single,
-               "best member accuracy": e.best_single_accuracy, "oracle": e.oracle}
-        for label, acc in (("majority vote", e.majority_vote), ("mean probability", e.mean_probability),
-                           ("learned selector", e.selector)):
-            row[label] = acc
-            row[f"{label}: share of oracle gain"] = e.share(acc)
-        rows.append(row)
-    return pd.DataFrame(rows)
+def _ensemble_table(res: CompareResult) -> pd.DataFrame:
+    table = res.ensembles().drop(columns="set")
+    table["models"] = [", ".join(m) for m in table["models"]]
+    columns = {"best_single": "best member", "best_single_accuracy": "best member accuracy"}
+    for kind, label in (("majority_vote", "majority vote"), ("mean_probability", "mean probability"),
+                        ("selector", "learned selector")):
+        columns[kind] = label
+        columns[f"{kind}_share"] = f"{label}: share of oracle gain"
+    return table.rename(columns=columns)
 
 
-def _pairs_table(res: ModelComparison) -> pd.DataFrame:
-    p = res.pairs
-    iu = np.triu_indices(len(res.models), 1)
-    return pd.DataFrame({
-        "model A": [res.models[i] for i in iu[0]],
-        "model B": [res.models[j] for j in iu[1]],
-        "oracle accuracy": p.virtual_accuracy[iu],
-        "PCR of B over A": p.correction_rate[iu],
-        "PCR of A over B": p.correction_rate[(iu[1], iu[0])],
-        "error consistency (kappa)": p.error_consistency[iu],
-        "same top-1": p.equal_top1[iu],
-    }).sort_values("oracle accuracy", ascending=False, kind="stable")
+def _pairs_table(res: CompareResult) -> pd.DataFrame:
+    return res.pairs().reset_index().rename(columns={
+        "virtual_accuracy": "oracle accuracy", "correction_rate_b_over_a": "PCR of B over A",
+        "correction_rate_a_over_b": "PCR of A over B", "error_consistency": "error consistency (kappa)",
+        "equal_top1": "same top-1"})
+
+
+def compare_options(options: dict) -> dict:
+    """The options of ``misclass compare`` from the report's options (the command's defaults
+    for those not given)."""
+    return {"k": int(options.get("k", 3)), "ensembles": bool(options.get("ensembles", True)),
+            "seed": int(options.get("seed", 0)), "list_limit": int(options.get("list_limit", LIST_LIMIT)),
+            "max_combinations": int(options.get("max_combinations", MAX_COMBINATIONS))}
 
 
 @register_section("crossmodel", order=30)
@@ -207,25 +207,21 @@ def build(ctx: ReportContext) -> Section | None:
     pred = ctx.predictions
     if len(pred.models) < 2 or (pred.labels < 0).all():
         return None
-    k = int(ctx.options.get("k", 3))
-    res = compare_models(pred.labels, pred.top1, models=pred.models, class_names=ctx.class_names, k=k,
-                         sample_ids=pred.sample_ids, topk=pred.topk, topk_probs=pred.topk_probs,
-                         probs={m: pred.probs(m) for m in pred.models},
-                         seed=int(ctx.options.get("seed", 0)))
+    res = compare(ctx.store, models=pred.models, **compare_options(ctx.options))
     names = list(res.models)
     parts = [f"<p>{len(names)} models on {res.n:,} labelled images. The <b>potential correction rate</b> "
              "PCR(A, B) is the share of model A's mistakes that model B classifies correctly; the "
              "<b>oracle (virtual) accuracy</b> of a set of models counts an image as right when any "
              "model of the set is right, an upper bound for any ensemble of them.</p>"]
     parts.append(ctx.save_figure(heatmap(
-        res.pairs.correction_rate, names, colorbar="share of A's mistakes B gets right (%)",
+        res.correction_rate(), colorbar="share of A's mistakes B gets right (%)",
         title="Potential correction rate: share of the row model's mistakes\nthat the column model "
               "classifies correctly (%)",
         note="–: a model cannot correct itself. n/a: the row model makes no mistakes (undefined).",
         hide_diagonal=True),
         "crossmodel-pcr", alt="Heatmap of potential correction rates between models"))
     parts.append(ctx.save_figure(heatmap(
-        res.pairs.virtual_accuracy, names, colorbar="oracle accuracy of the pair (%)",
+        res.virtual_accuracy(), colorbar="oracle accuracy of the pair (%)",
         title="Oracle accuracy of each pair: images at least one of the two\nclassifies correctly (%); "
               "diagonal: the model's own accuracy", note=""),
         "crossmodel-virtual-accuracy", alt="Heatmap of the oracle accuracy of every pair of models"))
@@ -238,39 +234,39 @@ def build(ctx: ReportContext) -> Section | None:
                             "many combinations, the greedy set is shown."))
     parts.append(ctx.save_figure(greedy_figure(res), "crossmodel-greedy",
                                  alt="Oracle accuracy as models are added greedily"))
-    if res.ensembles:
+    ensembles = res.comparison.ensembles
+    if ensembles:
         parts.append("<h3>Real ensembles next to the oracle</h3>")
         parts.append(table_html(_ensemble_table(res), caption="Accuracy of real ensembles and the share "
                                 "of the oracle's gain over the best member they capture (negative: "
                                 "worse than the best member). The selector is cross-validated "
-                                f"({res.ensembles[0].folds} folds, seed {res.ensembles[0].seed})."))
-        notes = list(dict.fromkeys(n for e in res.ensembles for n in e.notes))
-        parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in notes)
+                                f"({ensembles[0].folds} folds, seed {ensembles[0].seed})."))
+        parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in res.ensemble_notes)
     parts.append("<h3>Per class: who corrects whom</h3>")
-    shown = names[:CLASS_CHART_MODELS]
+    shown = names[:CLASS_CHART_MODELS]  # a display limit: every model is analysed, and tabled below
     if len(names) > CLASS_CHART_MODELS:
         parts.append(f"<p class=note>Charts for the first {CLASS_CHART_MODELS} models; the table "
                      "below has all.</p>")
     for j, name in enumerate(shown):
-        parts.append(ctx.save_figure(class_bars(res, j), f"crossmodel-classes-{j}",
+        parts.append(ctx.save_figure(class_bars(res, name), f"crossmodel-classes-{j}",
                                      alt=f"Per-class corrected and got-corrected images of {name}"))
-    top = res.classes.top_corrected.rename(columns={"class_name": "class", "corrected": "images corrected"})
+    top = res.top_corrected().reset_index().rename(columns={"corrected": "images corrected"})
     parts.append(table_html(top.drop(columns="class_index"),
                             caption="Top-5 classes each model corrects: images of the class it gets right "
                             "while another model is wrong, summed over the other models."))
-    hard = res.classes.hard_classes
+    hard = res.hard_classes()
     if len(hard):
-        parts.append(table_html(hard, caption=f"{len(hard)} classes on which every model is below 50% "
-                                "accuracy (best_model: the model that does best on it)."))
+        parts.append(table_html(hard.reset_index(), caption=f"{len(hard)} classes on which every model is "
+                                "below 50% accuracy (best_model: the model that does best on it)."))
     else:
         parts.append("<p>No class has every model below 50% accuracy.</p>")
-    long = res.classes.table()
+    long = res.per_class().reset_index()
     parts.append(table_html(long[long["n_images"] > 0], caption="Every class and model (filter by class "
                             "or model).", max_rows=20000))
     parts.append("<h3>Images every model misses</h3>")
     parts.append(_gallery(ctx, res))
-    uniq = pd.DataFrame({"model": names, "images only this model misses": res.failures.unique_errors})
-    parts.append(table_html(uniq, caption=f"{len(res.failures.only_one_wrong):,} images are missed by "
+    uniq = res.to_frame()["only_it_misses"].rename("images only this model misses").reset_index()
+    parts.append(table_html(uniq, caption=f"{len(res.only_one_wrong()):,} images are missed by "
                             "exactly one model."))
     parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in res.notes)
     return Section("Does another model get it right?", "".join(parts))
