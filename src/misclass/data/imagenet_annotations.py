@@ -17,9 +17,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from misclass.types import ClassGroups, LabelSets
 from misclass.data.imagenet import _annotation
 from misclass.errors import InputError
+from misclass.types import ClassGroups, LabelSets
 
 #: The 16 ImageNet-X factors of variation, in the order the ImageNet-X paper plots them.
 IMAGENET_X_FACTORS = (

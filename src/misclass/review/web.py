@@ -27,9 +27,9 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response  # noqa: E402
 from fastapi.templating import Jinja2Templates  # noqa: E402
 
+from misclass.analysis.agreement import reviewer_agreement  # noqa: E402
 from misclass.review import people, records, tasks  # noqa: E402
 from misclass.review.aggregate import find_disagreements  # noqa: E402
-from misclass.analysis.agreement import reviewer_agreement  # noqa: E402
 from misclass.review.context import ReviewContext  # noqa: E402
 from misclass.review.export import write_human_predictors  # noqa: E402
 from misclass.review.guard import RequestGuard  # noqa: E402
