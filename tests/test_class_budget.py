@@ -3,6 +3,7 @@ and a memory budget with one clear error for the dense matrices that are asked f
 
 import json
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -306,3 +307,47 @@ def test_report_section_over_the_budget_becomes_a_note(million, tmp_path, monkey
     html = build_report(store, tmp_path / "r", only=["summary", "confusion"]).read_text()
     assert "confusion (not built)" in html and "1,000,000 x 1,000,000 matrix would take 7.28 TiB" in html
     assert "Models" in html  # the other sections are built
+
+
+def test_graphml_of_a_million_classes_is_refused_unless_restricted(million, tmp_path, capsys):
+    store, _, _ = million
+    nets = tmp_path / "nets"
+    code, stdout, err = run_cli(["confusion", "--store", store.path, "--graphml", nets], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and not nets.exists() and not stdout
+    text = " ".join(err.split())
+    assert ("--graphml networks: a network of 1,000,000 classes would take 3.81 GiB, over the memory budget "
+            "of 2 GiB (MISCLASS_MEMORY_BUDGET); restrict the classes with --classes N") in text
+    code, _, err = run_cli(["confusion", "--store", store.path, "--graphml", nets, "--classes", "20",
+                            "--json", tmp_path / "c.json"], capsys)
+    assert code == 0, err
+    d = json.loads((tmp_path / "c.json").read_text())
+    assert len(d["v_classes"]) == 20 and "notes" not in d
+    g = nx.read_graphml(nets / "m0.graphml")
+    assert sorted(int(x) for x in g.nodes) == d["v_classes"]
+
+
+def test_classes_option_restricts_networks_and_dense_v(tmp_path, capsys):
+    store, labels, top1 = _make_store(tmp_path / "small", 12, 300, seed=4)
+    out, nets = tmp_path / "c.json", tmp_path / "nets"
+    code, _, err = run_cli(["confusion", "--store", store.path, "--classes", "class3, 7,class3,0",
+                            "--graphml", nets, "--json", out], capsys)
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["v_classes"] == [0, 3, 7]
+    res = analyze_confusion(labels, top1, ("m0", "m1"), 12)
+    for name, mc in res.models.items():
+        np.testing.assert_array_equal(d["models"][name]["v"], mc.v[np.ix_([0, 3, 7], [0, 3, 7])])
+        g = nx.read_graphml(nets / f"{name}.graphml")
+        assert sorted(int(x) for x in g.nodes) == [0, 3, 7]
+        edges = {(int(a), int(b)) for a, b in g.edges}
+        assert edges == {(a, b) for a, b in zip(mc.edges["source"], mc.edges["target"], strict=True)
+                         if a in (0, 3, 7) and b in (0, 3, 7)}
+        assert len(d["models"][name]["u"]) == 12  # the tables stay over all classes
+    most = res.most_confused(4)
+    code, _, err = run_cli(["confusion", "--store", store.path, "--classes", "4", "--json", out], capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text())["v_classes"] == sorted(most.tolist())
+    for bad, msg in (("0", "expected a number of classes >= 1"), ("class3,cow", "unknown class: 'cow'"),
+                     (",", "no classes given")):
+        code, _, err = run_cli(["confusion", "--store", store.path, "--classes", bad], capsys)
+        assert code == 2 and msg in err, err

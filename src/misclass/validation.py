@@ -120,6 +120,29 @@ def check_probability_matrix(probs: np.ndarray, source: str) -> np.ndarray:
     return p
 
 
+def _class_resolver(class_names: list[str], source: str):
+    """``resolve(token, where)``: the class a token names. A token naming exactly one class is
+    that class; otherwise an integer token is a class id. A name shared by several classes
+    must be given by id."""
+    index: dict[str, list[int]] = {}
+    for i, name in enumerate(class_names):
+        index.setdefault(str(name), []).append(i)
+
+    def resolve(token: str, where: str) -> int:
+        hits = index.get(token, [])
+        if len(hits) == 1:
+            return hits[0]
+        if re.fullmatch(r"\d+", token) and int(token) < len(class_names):
+            return int(token)
+        if len(hits) > 1:
+            raise InputError(f"{source}: class name {token!r} in {where!r} is shared by classes "
+                             f"{', '.join(map(str, hits))}; give the class id instead")
+        raise InputError(f"{source}: unknown class: {token!r} in {where!r} is neither a class name nor "
+                         f"a class id 0..{len(class_names) - 1}")
+
+    return resolve
+
+
 def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tuple[int, int]]:
     """Parse confusion pairs ``"true:pred,true:pred"`` given by class name or id.
 
@@ -129,22 +152,7 @@ def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tu
     >>> check_class_pairs("cat:dog, 1:0", ["cat", "dog"], "--group-a")
     [(0, 1), (1, 0)]
     """
-    index: dict[str, list[int]] = {}
-    for i, name in enumerate(class_names):
-        index.setdefault(str(name), []).append(i)
-
-    def resolve(token: str, pair: str) -> int:
-        hits = index.get(token, [])
-        if len(hits) == 1:
-            return hits[0]
-        if re.fullmatch(r"\d+", token) and int(token) < len(class_names):
-            return int(token)
-        if len(hits) > 1:
-            raise InputError(f"{source}: class name {token!r} in {pair!r} is shared by classes "
-                             f"{', '.join(map(str, hits))}; give the class id instead")
-        raise InputError(f"{source}: unknown class: {token!r} in {pair!r} is neither a class name nor "
-                         f"a class id 0..{len(class_names) - 1}")
-
+    resolve = _class_resolver(class_names, source)
     pairs = []
     for pair in (p.strip() for p in str(text).split(",")):
         if not pair:
@@ -161,3 +169,17 @@ def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tu
     if not pairs:
         raise InputError(f"{source}: no pairs given; expected true:predicted, e.g. 'cat:dog'")
     return pairs
+
+
+def check_class_list(text: str, class_names: list[str], source: str) -> list[int]:
+    """Parse a comma list of classes given by name or id (as :func:`check_class_pairs`):
+    the distinct class ids, ascending.
+
+    >>> check_class_list("dog, 0,dog", ["cat", "dog", "cow"], "--classes")
+    [0, 1]
+    """
+    resolve = _class_resolver(class_names, source)
+    ids = {resolve(token, str(text)) for token in (t.strip() for t in str(text).split(",")) if token}
+    if not ids:
+        raise InputError(f"{source}: no classes given; expected class names or ids, e.g. 'cat,dog'")
+    return sorted(ids)

@@ -70,25 +70,27 @@ def dense_bytes(n_classes: int, *, matrices: int = 1, itemsize: int = 8) -> int:
     return int(matrices) * int(n_classes) ** 2 * int(itemsize)
 
 
-def over_budget(what: str, n_classes: int, nbytes: int, *, matrices: int = 1,
+def over_budget(what: str, n_classes: int, nbytes: int, *, matrices: int = 1, thing: str | None = None,
                 budget: int | None = None) -> str | None:
     """None when ``nbytes`` fits the budget, else a sentence saying what would not fit
-    (the start of :class:`MemoryBudgetError`'s message, also used for notes)."""
+    (the start of :class:`MemoryBudgetError`'s message, also used for notes). ``thing`` says
+    what takes the memory; by default ``matrices`` dense C x C matrices."""
     budget = memory_budget() if budget is None else budget
     if nbytes <= budget:
         return None
     size = f"{n_classes:,} x {n_classes:,}"
-    dense = (f"{matrices} dense {size} matrices (one per model)" if matrices > 1
-             else f"a dense {size} matrix")
-    return (f"{what}: {dense} would take {format_bytes(nbytes)}, over the memory budget of "
+    thing = thing or (f"{matrices} dense {size} matrices (one per model)" if matrices > 1
+                      else f"a dense {size} matrix")
+    return (f"{what}: {thing} would take {format_bytes(nbytes)}, over the memory budget of "
             f"{format_bytes(budget)}")
 
 
-def check_dense(what: str, n_classes: int, nbytes: int, *, hint: str, matrices: int = 1) -> None:
-    """Raise :class:`MemoryBudgetError` when ``nbytes`` (of dense C x C arrays) is over the
-    budget; ``hint`` says how to restrict the classes or avoid the dense matrix."""
+def check_budget(what: str, n_classes: int, nbytes: int, *, hint: str, matrices: int = 1,
+                 thing: str | None = None) -> None:
+    """Raise :class:`MemoryBudgetError` when ``nbytes`` (by default of dense C x C arrays, else
+    of ``thing``) is over the budget; ``hint`` says how to restrict the classes."""
     budget = memory_budget()
-    text = over_budget(what, n_classes, nbytes, matrices=matrices, budget=budget)
+    text = over_budget(what, n_classes, nbytes, matrices=matrices, thing=thing, budget=budget)
     if text is not None:
         enough = format_bytes(2 ** max(nbytes - 1, 1).bit_length()).replace(" ", "")
         raise MemoryBudgetError(f"{text} ({ENV_VAR}); {hint}, or raise the budget, e.g. "

@@ -3,6 +3,7 @@ misclassification networks, shared patterns, homogeneity test, scores of errors)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,12 +11,13 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from misclass.analysis.budget import ENV_VAR, dense_bytes, over_budget
+from misclass.analysis.budget import ENV_VAR, check_budget, dense_bytes, over_budget
 from misclass.analysis.confusion import (
     DEFAULT_THRESHOLD,
     ConfusionAnalysis,
     analyze_confusion,
     misclassification_network,
+    network_bytes,
     top_confusions,
     worst_classes,
 )
@@ -24,7 +26,7 @@ from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, _clean, app,
 from misclass.errors import InputError
 from misclass.gather import confusion_scores
 from misclass.store.files import atomic_write, write_text
-from misclass.validation import check_class_pairs
+from misclass.validation import check_class_list, check_class_pairs
 
 
 def _f(x: float, digits: int = 3) -> str:
@@ -69,10 +71,25 @@ def _ready(obj):
     return _clean(obj)
 
 
-def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
+CLASSES_HINT = ("restrict the classes with --classes N (the N most-confused classes) or --classes LIST "
+                "(class names or ids)")
+
+
+def _chosen_classes(text: str, res: ConfusionAnalysis, names: list[str]) -> np.ndarray:
+    """``--classes``: a single number N, the N most-confused classes; else a list of classes."""
+    if re.fullmatch(r"\s*\d+\s*", text):
+        n = int(text)
+        if n < 1:
+            raise InputError(f"--classes {text}: expected a number of classes >= 1 or a list of classes")
+        return np.sort(res.most_confused(min(n, res.n_classes)))
+    return np.array(check_class_list(text, names, "--classes"), dtype=np.int64)
+
+
+def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis, classes: np.ndarray | None) -> None:
     """Write ``out`` plus each model's v atomically as compact JSON: dense (C lists of C floats)
     when every model's fits the memory budget, else as its non-zero cells (``v_cells``, with a
-    note). ``write_json``'s per-number cleaning and indentation take tens of seconds on
+    note); with ``classes`` (``--classes``), the dense block of those rows and columns and
+    ``v_classes``. ``write_json``'s per-number cleaning and indentation take tens of seconds on
     7 x 1000 x 1000 numbers; the per-model part of ``out`` is NaN-free already, so only the
     rest is cleaned."""
     if path is None:
@@ -82,17 +99,28 @@ def _write_json(path: Path | None, out: dict, res: ConfusionAnalysis) -> None:
     def dump(obj) -> str:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
-    note = _dense_v_note(res)
+    note = None
+    if classes is not None:
+        m = len(res.models)
+        check_budget("conditional confusion v(j|i) of --classes in the JSON", len(classes),
+                     dense_bytes(len(classes), matrices=m), matrices=m, hint="give fewer --classes")
+    else:
+        note = _dense_v_note(res)
     rest = dict(out)
     models = rest.pop("models")
     parts = []
     for name, d in models.items():
         true, pred, v = res.models[name].v_cells()
-        if note is None:
+        if classes is not None:
+            block = dump(res.models[name].v_block(classes, classes).tolist())
+            parts.append(f'{dump(name)}:{dump(d)[:-1]},"v":{block}}}')
+        elif note is None:
             parts.append(f'{dump(name)}:{dump(d)[:-1]},"v":{_matrix_json(true, pred, v, res.n_classes)}}}')
         else:
             cells = [[i, j, x] for i, j, x in zip(true.tolist(), pred.tolist(), v.tolist(), strict=True)]
             parts.append(f'{dump(name)}:{dump(d)[:-1]},"v_cells":{dump(cells)}}}')
+    if classes is not None:
+        rest["v_classes"] = classes.tolist()
     if note is not None:
         rest["notes"] = [*rest.get("notes", []), note]
         console.print(note, style="dim", markup=False)
@@ -219,6 +247,13 @@ def confusion(
         help="Confusion pairs of score group B (same form as --group-a).")] = None,
     graphml: Annotated[Path | None, typer.Option(
         help="Write each model's misclassification network to DIR/<model>.graphml.")] = None,
+    classes: Annotated[str | None, typer.Option(
+        "--classes", metavar="N|LIST",
+        help="Classes of the --graphml networks and of the dense v in --json: N, the N most-confused "
+             "classes over the models, or a comma list of class names or ids ('5,' is class 5 alone); "
+             "the tables stay over all classes. Default: all classes, the dense v only within the "
+             "memory budget (MISCLASS_MEMORY_BUDGET, default 2GiB; beyond it v's non-zero cells), "
+             "and networks over the budget are refused.")] = None,
     json: JsonOpt = None,
 ) -> None:
     """Where each model fails: class-wise error rate u_i, conditional confusion v(j|i),
@@ -228,6 +263,8 @@ def confusion(
 
     Example: misclass confusion --store misclass-demo/store --threshold 0.3 --group-a 3:5,5:3
     --group-b 8:1 --graphml networks --json confusion.json
+
+    Example: misclass confusion --store imagenet-store --classes 100 --graphml networks
     """
     if (group_a is None) != (group_b is None):
         raise InputError("--group-a and --group-b go together: give both or neither")
@@ -244,6 +281,12 @@ def confusion(
         pairs_b = check_class_pairs(group_b, names, "--group-b")
     res = analyze_confusion(pred.labels, pred.top1, pred.models, len(names), threshold=threshold,
                             class_names=names)
+    chosen = None if classes is None else _chosen_classes(classes, res, names)
+    if graphml is not None:  # before anything is printed or written
+        need = max(network_bytes(mc, chosen) for mc in res.models.values())
+        check_budget("--graphml networks", len(names) if chosen is None else len(chosen), need,
+                     thing=f"a network of {len(names) if chosen is None else len(chosen):,} classes",
+                     hint=CLASSES_HINT)
     for name in pred.models:
         _print_model(res, name, top_classes)
         if res.models[name].unpredicted:
@@ -266,9 +309,9 @@ def confusion(
         files = {}
         for name in pred.models:
             path = graphml / f"{name}.graphml"
-            network = misclassification_network(res.models[name], names)
+            network = misclassification_network(res.models[name], names, chosen)
             atomic_write(path, lambda tmp, g=network: nx.write_graphml(g, tmp))
             files[name] = str(path)
         console.print(f"Wrote {len(files)} GraphML networks to {graphml}")
         out["graphml"] = files
-    _write_json(json, out, res)
+    _write_json(json, out, res, chosen)
