@@ -22,10 +22,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from misclass.analysis.failure_options import LEARNERS
 from misclass.analysis.failure_scores import SCORES, ScoreInputs, compute_scores
 from misclass.analysis.selective import Calibration, DetectionMetrics, calibration, detection_metrics
-
-LEARNERS = ("logistic", "boosting")
 
 
 @dataclass(frozen=True)
@@ -119,9 +118,8 @@ def analyze_failures(
     ``image_features`` (N rows, store order) are extra inputs of the learned predictor only,
     e.g. :func:`misclass.analysis.image_stats.image_statistics`.
     """
-    labels = np.asarray(inputs.labels)
-    valid = labels >= 0
-    errors = (inputs.top1 != labels) & valid
+    valid = np.asarray(inputs.labels) >= 0
+    errors = inputs.errors()
     cal, test = split_calibration(errors, valid, fraction=calibration_fraction, seed=seed)
     plain = [n for n, s in SCORES.items() if not s.fitted]
     fitted = [n for n, s in SCORES.items() if s.fitted]

@@ -23,8 +23,9 @@ knn_distance        cosine distance to the k-th nearest calibration feature of t
                     class (Sun et al., 2022), k = min(5, class size)
 prototype_cosine    1 - cosine similarity to the predicted class's prototype (the mean of its
                     unit-length calibration features)
-mahalanobis         class-conditional Mahalanobis distance to the predicted class (shared
-                    Ledoit-Wolf covariance; Lee et al., 2018)
+mahalanobis         squared Mahalanobis distance to the predicted class's mean under one
+                    shared, Ledoit-Wolf-shrunk covariance (after Lee et al., 2018, who take
+                    the closest class and the empirical covariance; see ``_mahalanobis``)
 disagreement        fraction of the store's other models whose top-1 differs
 class_error_rate    (errors + 1) / (predictions + 2) of the predicted class on the calibration
                     set (Laplace-smoothed)
@@ -63,6 +64,11 @@ class ScoreInputs:
     other_top1: np.ndarray | None = None
     mc: dict[str, np.ndarray] = field(default_factory=dict)
     probs_from_logits: bool = True
+
+    def errors(self) -> np.ndarray:
+        """``(N,)`` bool: the prediction is wrong (False where the label is unknown, -1)."""
+        labels = np.asarray(self.labels)
+        return (np.asarray(self.top1) != labels) & (labels >= 0)
 
     def _use_logits(self) -> bool:
         return self.logits is not None and self.probs_from_logits
@@ -198,6 +204,25 @@ def _prototype(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray) -> np.nd
 
 
 def _mahalanobis(inputs: ScoreInputs, fit: np.ndarray, apply: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of each image's features to the mean of its *predicted*
+    class, under one covariance shared by all classes and shrunk by Ledoit-Wolf.
+
+    Exactly, with features ``f`` in float64: the class means ``mu_c`` are the means of the
+    calibration (``fit``) images whose *label* is ``c``; the shared covariance ``S`` is
+    scikit-learn's ``LedoitWolf().fit`` of the calibration features, each minus its label's
+    mean (the maximum-likelihood covariance, dividing by the number of images, shrunk towards
+    a scaled identity with the Ledoit-Wolf coefficient); the score of image ``x`` predicted
+    as ``c`` is ``(f(x) - mu_c)^T S^-1 (f(x) - mu_c)``, not its square root. An image
+    predicted as a class without calibration images gets the largest score among the other
+    images scored.
+
+    This differs from Lee et al. (2018), whose confidence score is the distance to the
+    *closest* class mean (min over c) under the *empirical* (unshrunk) shared covariance;
+    the two agree where the predicted class is the closest one and the calibration set is
+    large enough for the shrinkage to vanish. tests/analysis/test_failure_scores.py checks
+    it exactly against ``ShrunkCovariance`` with the Ledoit-Wolf coefficient, and within 1%
+    of ``EmpiricalCovariance`` with many calibration images.
+    """
     from sklearn.covariance import LedoitWolf
 
     f = np.asarray(inputs.features, dtype=np.float64)

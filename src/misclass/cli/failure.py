@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from misclass.analysis.failure import LEARNERS, analyze_failures, reject_rule
-from misclass.analysis.failure_scores import SCORES, compute_scores
+from misclass.analysis.failure_options import LEARNERS
 from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, pct, write_json
-from misclass.errors import InputError
-from misclass.gather import score_inputs, store_image_statistics
+
+if TYPE_CHECKING:
+    from misclass.workflows.failure import FailureResult
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -24,8 +23,9 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 @app.command()
 def failure(
     store: StoreOpt = DEFAULT_STORE_PATH,
-    model: Annotated[list[str] | None,
-                     typer.Option("--model", "-m", help="Models (repeat). Default: all.")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="Models to analyse (repeat). Default: all. The store's other models "
+        "still count for the disagreement score.")] = None,
     calibration: Annotated[float, typer.Option(
         help="Share of the labelled images in the calibration split (the rest is the test split).",
         min=0.05, max=0.95)] = 0.5,
@@ -50,68 +50,54 @@ def failure(
 
     Example: misclass failure --store misclass-demo/store --model svm-rbf --coverage 0.9
     """
-    if learner not in LEARNERS:
-        raise InputError(f"--learner {learner!r}: expected one of {', '.join(LEARNERS)}")
+    from misclass.workflows.failure import failure as run_failure
+
     s = get_store(store)
-    pred = s.load(model)
-    if coverage is not None:
-        if score not in SCORES or SCORES[score].fitted:
-            plain = ", ".join(n for n, sc in SCORES.items() if not sc.fitted)
-            raise InputError(f"--score {score!r}: the reject option takes one of {plain}")
-        if rejected is not None and len(pred.models) > 1:
-            raise InputError("--rejected names one file: pass a single --model")
-    stats = None
-    if image_stats:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("image statistics", total=pred.n)
-            stats = store_image_statistics(s, lambda i: progress.update(task, completed=i))
-    out: dict = {"models": {}}
-    for name in pred.models:
-        inputs = score_inputs(s, pred, name)
-        res = analyze_failures(name, inputs, image_features=stats, calibration_fraction=calibration,
-                               learner=learner, seed=seed)
-        d = res.to_dict()
-        table = Table(title=f"{name}: failure detection on {len(res.test_index)} held-out images "
-                      f"({int(res.test_errors.sum())} errors; fitted on {len(res.calibration_index)})")
-        for col in ("score", "AUROC", "AUPR (errors)", "FPR@95%TPR", "AURC", "E-AURC", "sel. acc @90%"):
-            table.add_column(col, justify="left" if col == "score" else "right", no_wrap=col == "score")
-        rows = list(res.metrics.items()) + ([("learned", res.learned)] if res.learned else [])
-        for sname, m in rows:
-            table.add_row(sname, _fmt(m.auroc), _fmt(m.aupr_error), _fmt(m.fpr95), _fmt(m.aurc, 4),
-                          _fmt(m.eaurc, 4), pct(m.selective_accuracy["0.90"]))
-        console.print(table)
-        undefined = sorted({m.undefined for _, m in rows if m.undefined})
-        if res.learned_info.get("undefined"):
-            undefined.append(f"learned predictor: {res.learned_info['undefined']}")
-        for reason in undefined:
-            console.print(f"undefined: {reason}")
-        by_reason: dict[str, list[str]] = {}
-        for sname, reason in res.skipped.items():
-            by_reason.setdefault(reason, []).append(sname)
-        for reason, names in by_reason.items():
-            console.print(f"skipped {', '.join(names)}: {reason}", style="dim")
-        source = inputs.probability_source()
-        d["probability_source"] = source
-        if source is not None:
-            console.print(f"probability scores from {source}", style="dim")
-            if "float16" in source and "logits" not in source:
-                console.print("float16 probabilities tie the most confident images; store logits "
-                              "(misclass predict --save-logits) for exact ranks")
-        if res.confidence_calibration is not None:
-            console.print(f"calibration of the confidence: ECE = {res.confidence_calibration.ece:.4f}")
-        if coverage is not None:
-            values, skipped = compute_scores(inputs, res.calibration_index, np.arange(pred.n), [score])
-            if score not in values:
-                raise InputError(f"--score {score}: {skipped[score]}")
-            errors = (inputs.top1 != inputs.labels) & (inputs.labels >= 0)
-            rule = reject_rule(score, values[score], errors, res.calibration_index, res.test_index,
-                               coverage)
-            path = rejected or Path(f"{name}.rejected.txt")
-            path.write_text("".join(f"{sid}\n" for sid in pred.sample_ids[rule.rejected]))
-            console.print(
-                f"reject option ({score} <= {rule.threshold:.6g}): keeps {pct(rule.test_coverage)} of the "
-                f"held-out images (target {pct(coverage)}), accuracy on kept {pct(rule.test_accuracy_kept)} "
-                f"vs {pct(rule.test_accuracy_all)} on all; {len(rule.rejected)} rejected ids -> {path}")
-            d["reject"] = rule.to_dict() | {"file": str(path)}
-        out["models"][name] = d
-    write_json(json, out)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("failure scores", total=None)
+        res = run_failure(s, model=model, calibration=calibration, learner=learner, seed=seed,
+                          image_stats=image_stats, coverage=coverage, score=score,
+                          rejected=True if rejected is None else rejected,
+                          progress=lambda what, done, total: bar.update(task, description=what,
+                                                                        completed=done, total=total))
+    for name in res.models:
+        _print_model(res, name)
+    write_json(json, res.to_dict())
+
+
+def _print_model(res: FailureResult, name: str) -> None:
+    a = res.analyses[name]
+    table = Table(title=f"{name}: failure detection on {len(a.test_index)} held-out images "
+                  f"({int(a.test_errors.sum())} errors; fitted on {len(a.calibration_index)})")
+    for col in ("score", "AUROC", "AUPR (errors)", "FPR@95%TPR", "AURC", "E-AURC", "sel. acc @90%"):
+        table.add_column(col, justify="left" if col == "score" else "right", no_wrap=col == "score")
+    metrics = res.metrics(name)
+    for sname, m in metrics.items():
+        table.add_row(sname, _fmt(m.auroc), _fmt(m.aupr_error), _fmt(m.fpr95), _fmt(m.aurc, 4),
+                      _fmt(m.eaurc, 4), pct(m.selective_accuracy["0.90"]))
+    console.print(table)
+    undefined = sorted({m.undefined for m in metrics.values() if m.undefined})
+    if a.learned_info.get("undefined"):
+        undefined.append(f"learned predictor: {a.learned_info['undefined']}")
+    for reason in undefined:
+        console.print(f"undefined: {reason}")
+    by_reason: dict[str, list[str]] = {}
+    for sname, reason in a.skipped.items():
+        by_reason.setdefault(reason, []).append(sname)
+    for reason, names in by_reason.items():
+        console.print(f"skipped {', '.join(names)}: {reason}", style="dim")
+    source = res.probability_sources[name]
+    if source is not None:
+        console.print(f"probability scores from {source}", style="dim")
+        if "float16" in source and "logits" not in source:
+            console.print("float16 probabilities tie the most confident images; store logits "
+                          "(misclass predict --save-logits) for exact ranks")
+    if a.confidence_calibration is not None:
+        console.print(f"calibration of the confidence: ECE = {a.confidence_calibration.ece:.4f}")
+    rule = res.rejects.get(name)
+    if rule is not None:
+        console.print(
+            f"reject option ({rule.score} <= {rule.threshold:.6g}): keeps {pct(rule.test_coverage)} of the "
+            f"held-out images (target {pct(rule.coverage_target)}), accuracy on kept "
+            f"{pct(rule.test_accuracy_kept)} vs {pct(rule.test_accuracy_all)} on all; "
+            f"{len(rule.rejected)} rejected ids -> {res.rejected_files[name]}")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from misclass.analysis.failure import analyze_failures
 from misclass.analysis.selective import risk_coverage, roc_points
-from misclass.gather import score_inputs, store_image_statistics
 from misclass.report.gallery import gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.workflows.failure import failure
 
-MAX_MODELS = 12
+MAX_MODELS = 12  # curves and galleries are drawn for at most this many models (the table has all)
+#: columns of the metrics table: workflow frame column -> heading
+TABLE_COLUMNS = {"model": "model", "score": "score", "auroc": "AUROC", "aupr_error": "AUPR (errors)",
+                 "fpr95": "FPR at 95% TPR", "aurc": "AURC", "eaurc": "E-AURC",
+                 "selective_accuracy_0.90": "accuracy at 90% coverage"}
 SHOWN_SCORES = ("msp", "margin", "entropy", "energy", "mc_mutual_info", "knn_distance", "mahalanobis",
                 "disagreement", "class_error_rate", "learned")
 
@@ -57,35 +59,28 @@ def _curves_figure(name: str, res):
 
 @register_section("failure", order=60)
 def build(ctx: ReportContext) -> Section | None:
-    """Failure detection per model: metrics table, curves and galleries."""
+    """Failure detection of every model (:func:`misclass.workflows.failure.failure`, the
+    store's other models counting for disagreement): the metrics table of all, curves and
+    galleries of the first :data:`MAX_MODELS`."""
     pred = ctx.predictions
     if not pred.models or (pred.labels < 0).all():
         return None
-    models = list(pred.models)[:MAX_MODELS]
-    stats = store_image_statistics(ctx.store)
-    rows, parts, galleries = [], [], []
+    res = failure(ctx.store, model=list(pred.models), seed=int(ctx.options.get("seed", 0)))
+    table = res.to_frame().reset_index()[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    parts, galleries = [], []
     names = ctx.class_names
-    for name in models:
-        inputs = score_inputs(ctx.store, pred, name)
-        res = analyze_failures(name, inputs, image_features=stats,
-                               seed=int(ctx.options.get("seed", 0)))
-        metrics = dict(res.metrics)
-        if res.learned is not None:
-            metrics["learned"] = res.learned
-        for sname, m in metrics.items():
-            rows.append({"model": name, "score": sname, "AUROC": m.auroc, "AUPR (errors)": m.aupr_error,
-                         "FPR at 95% TPR": m.fpr95, "AURC": m.aurc, "E-AURC": m.eaurc,
-                         "accuracy at 90% coverage": m.selective_accuracy["0.90"]})
-        parts.append(ctx.save_figure(_curves_figure(name, res), f"failure-{name}",
+    for name in res.models[:MAX_MODELS]:
+        a = res.analyses[name]
+        parts.append(ctx.save_figure(_curves_figure(name, a), f"failure-{name}",
                                      alt=f"Risk-coverage, ROC and reliability of {name}"))
-        if "msp" in res.test_scores:
-            conf = 1 - res.test_scores["msp"]
-            idx = res.test_index
-            wrong = np.flatnonzero(res.test_errors)
-            right = np.flatnonzero(~res.test_errors)
+        if "msp" in a.test_scores:
+            conf = 1 - a.test_scores["msp"]
+            idx = a.test_index
+            wrong = np.flatnonzero(a.test_errors)
+            right = np.flatnonzero(~a.test_errors)
             worst = wrong[np.argsort(-conf[wrong], kind="stable")][:8]
             unsure = right[np.argsort(conf[right], kind="stable")][:8]
-            top1, labels = inputs.top1, inputs.labels
+            top1, labels = pred.top1[:, pred.index(name)], pred.labels
             cap_w = [f"true: {names[labels[idx[i]]]} / predicted: {names[top1[idx[i]]]} "
                      f"({100 * conf[i]:.1f}%)" for i in worst]
             cap_u = [f"true and predicted: {names[labels[idx[i]]]} ({100 * conf[i]:.1f}%)" for i in unsure]
@@ -93,10 +88,12 @@ def build(ctx: ReportContext) -> Section | None:
                 f"<h4>{name}: most confident mistakes</h4>" + gallery_html(ctx, idx[worst], cap_w)
                 + f"<h4>{name}: least confident correct predictions</h4>"
                 + gallery_html(ctx, idx[unsure], cap_u))
-    limited = f"Only the first {MAX_MODELS} models are shown." if len(pred.models) > MAX_MODELS else ""
+    limited = (f"The table covers all {len(res.models)} models; curves and galleries are drawn for the "
+               f"first {MAX_MODELS}." if len(res.models) > MAX_MODELS else "")
     intro = ("<p>Each score rates how likely a prediction is wrong. Everything fitted (feature-space "
              "scores, the class error rate, the learned predictor) is fitted on a calibration half "
              "of the images and judged on the other half; all numbers below are on that held-out "
-             f"half. {limited}</p>")
-    table = table_html(pd.DataFrame(rows), caption="Higher AUROC / AUPR and lower FPR / AURC are better.")
+             "half. Disagreement counts every other model of the store, whichever models the report "
+             f"shows. {limited}</p>")
+    table = table_html(table, caption="Higher AUROC / AUPR and lower FPR / AURC are better.")
     return Section("Which images will fail", intro + table + "".join(parts) + "".join(galleries))
