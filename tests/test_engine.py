@@ -22,25 +22,12 @@ from misclass.predict.preprocess import Preprocess, preprocess_from_transform  #
 from misclass.predict.specs import load_model, parse_model_spec  # noqa: E402
 from misclass.store import Store  # noqa: E402
 
-CLASSES = ("cat", "dog", "frog")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    """12 images (3 classes) of different sizes and formats, in class folders."""
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for c, cls in enumerate(CLASSES):
-        (root / cls).mkdir()
-        for i in range(4):
-            h, w = int(rng.integers(40, 90)), int(rng.integers(40, 90))
-            base = np.zeros((h, w, 3), np.uint8)
-            base[..., c] = 200  # a class colour, so models have something to see
-            img = np.clip(base + rng.normal(0, 40, (h, w, 3)), 0, 255).astype(np.uint8)
-            suffix = ".png" if i == 3 else ".jpg"
-            Image.fromarray(img).save(root / cls / f"{cls}{i}{suffix}")
-    return root
+def image_folder(class_image_folder):
+    return class_image_folder
 
 
 PY_MODEL = textwrap.dedent("""
@@ -393,3 +380,30 @@ def test_predict_help_has_example(capsys):
     for cmd in (["predict"], ["train"]):
         code, out, _ = run_cli([*cmd, "--help"], capsys)
         assert code == 0 and "Example: misclass" in out
+
+
+def test_an_empty_or_damaged_shard_is_redone(image_folder, tmp_path, capsys):
+    """A shard file left empty (a full disk, a crash) never stops a rerun: it is computed again."""
+    dataset = load_folder(image_folder)
+    opts = EngineOptions(batch_size=2, workers=0, shard_size=4)
+    full = prepare_store(tmp_path / "full", dataset)
+    predict_models(dataset, [load_model("timm:test_resnet", num_classes=3)], full, opts, progress=False)
+    store = prepare_store(tmp_path / "s", dataset)
+
+    def interrupt(shard):
+        if shard == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_models(dataset, [load_model("timm:test_resnet", num_classes=3)], store, opts,
+                       on_shard=interrupt, progress=False)
+    partial = store.path / ".partial" / "test_resnet"
+    (partial / "shard-00000.npz").write_bytes(b"")
+    (partial / "shard-00001.npz").write_bytes(b"PK\x03\x04 truncated")
+    code, out, err = run_cli(["predict", "--data", f"folder:{image_folder}", "-m", "timm:test_resnet",
+                              "--store", store.path, "--workers", "0", "--batch-size", "2",
+                              "--shard-size", "4"], capsys)
+    assert code == 0, err
+    assert "Aborted" not in out + err
+    assert np.array_equal(store.read_model("test_resnet").topk_ids, full.read_model("test_resnet").topk_ids)
+    assert not (store.path / ".partial").exists()

@@ -169,12 +169,19 @@ def test_missing_classes_and_corrupt_parquet(tmp_path, store3, capsys):
 
     other = shutil.copytree(store3, tmp_path / "copy")
     (store3 / "models" / "m1.parquet").write_bytes(b"PAR1 garbage")
+    before = snapshot(store3)
     code, _, err = run_cli(["models", "--store", store3], capsys)
     assert code == 2 and "m1.parquet: not a readable Parquet file" in one_line(err)
     assert "Traceback" not in err
+    assert snapshot(store3) == before
+    csv = write_table_csv(tmp_path / "m2.csv", ["a", "b", "c", "d"], [[0]] * 4)
     (other / "classes.parquet").unlink()
+    before = snapshot(other)
     code, _, err = run_cli(["confusion", "--store", other], capsys)
     assert code == 2 and "classes.parquet: missing; the store is incomplete" in one_line(err)
+    code, _, err = run_cli(["import", "table", csv, "--store", other], capsys)
+    assert code == 2 and "classes.parquet: missing; the store is incomplete" in one_line(err)
+    assert snapshot(other) == before
 
 
 # --------------------------------------------------------------------------- full and read-only disks
