@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("captum")
 
-from misclass.analysis.saliency import SALIENCY_METHODS, compute_saliency, saliency_mass  # noqa: E402
 from misclass.errors import InputError  # noqa: E402
+from misclass.explain.saliency import SALIENCY_METHODS, compute_saliency, saliency_mass  # noqa: E402
 
 SHAPE = (16, 16)
 REGIONS = [(0, 0, 4, 4), (12, 12, 16, 16), (0, 12, 4, 16)]

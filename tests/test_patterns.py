@@ -59,7 +59,7 @@ def test_histogram_counts_match_brute_force(m, seed):
             want = int((~correct[:, list(combo)]).all(axis=1).sum())
             assert patterns.missed_counts(sums, [mask], m).tolist() == [want]
     assert patterns.right_counts(m)[code].tolist() == correct.sum(axis=1).tolist()
-    got = patterns.failure_rows(code.astype(np.uint16), m)
+    got = patterns.pattern_failure_rows(code.astype(np.uint16), m)
     want = failure_rows(correct, correct.sum(axis=1))
     assert [g.tolist() for g in got] == [w.tolist() for w in want]
 

@@ -266,7 +266,7 @@ def _count_on_patterns(lab: np.ndarray, t1: np.ndarray, models: Sequence[str], c
         classes = _class_corrections(lab, correct, models, class_names, 5, patterns.right_counts(m)[code])
     search = search_combinations(correct, models=models, patterns=hist, **options)
     unanimous = code == (1 << m) - 1
-    return patterns.pattern_gram(hist, m), unanimous, search, classes, patterns.failure_rows(code, m)
+    return patterns.pattern_gram(hist, m), unanimous, search, classes, patterns.pattern_failure_rows(code, m)
 
 
 def _count_on_bits(lab: np.ndarray, t1: np.ndarray, models: Sequence[str], class_names: Sequence[str],

@@ -3,7 +3,7 @@ McNemar's test, per-pair fix rates and the sweep over the top share and the box 
 
 The classifier enters as a callable ``classify(images) -> (N,) predicted class ids`` on
 ``(N, H, W[, C])`` arrays, so everything here stays arrays in, tables out (the torch side is
-in :mod:`misclass.analysis.saliency` and :mod:`misclass.explain`).
+in :mod:`misclass.explain.saliency` and :mod:`misclass.explain`).
 
 Outcomes after an erasure, per image:
 

@@ -132,8 +132,9 @@ def class_pattern_sums(table: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarra
     return corrected, got_corrected, np.ascontiguousarray(right), n_images
 
 
-def failure_rows(code: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows every model misses, rows exactly one model misses and that model's column."""
+def pattern_failure_rows(code: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows every model misses, rows exactly one model misses and that model's column, from the
+    pattern ``code`` of each row (see :func:`pattern_codes`)."""
     missed = code ^ np.uint16((1 << m) - 1)  # bit j: model j is wrong
     every = np.flatnonzero(missed == (1 << m) - 1)
     single = missed & (missed - np.uint16(1))  # zero when at most one bit is set

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from misclass.analysis.erasure import FILLS, check_percent, spare_mask
-from misclass.analysis.saliency import SALIENCY_METHODS, TARGETS
 from misclass.data.planted import sample_boxes
 from misclass.errors import InputError
+from misclass.explain.saliency import SALIENCY_METHODS, TARGETS
 from misclass.validation import check_class_pairs
 
 SPARE_CHOICES = "object (the samples' object_y0..object_x1 columns) or Y0,X0,Y1,X1"

@@ -11,11 +11,11 @@ import pandas as pd
 from misclass.analysis.confusion import analyze_confusion
 from misclass.analysis.erasure import dataset_mean, spare_mask
 from misclass.analysis.intervention import ErasureResult, ErasureSettings, run_erasure, sweep_erasure
-from misclass.analysis.saliency import compute_saliency, saliency_mass
 from misclass.data.planted import sample_boxes
 from misclass.errors import InputError
 from misclass.explain.model import TorchClassifier, model_view
 from misclass.explain.options import ExplainOptions, select_images, spare_masks
+from misclass.explain.saliency import compute_saliency, saliency_mass
 from misclass.store import Store
 
 
