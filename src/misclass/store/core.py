@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from misclass.errors import InputError, StoreError
 from misclass.store.files import describe_os_error, save_npy
 from misclass.store.layout import ARRAY_SUFFIXES, COMMIT_LOCK, LOCK, TXN, Layout
-from misclass.store.lock import DEFAULT_LOCK_TIMEOUT, FileLock, holds
+from misclass.store.lock import DEFAULT_LOCK_TIMEOUT, FileLock, held_by_another, holds
 from misclass.store.transaction import DELETED, Transaction, has_committed, recover
 from misclass.validation import (
     check_class_ids,
@@ -272,8 +272,10 @@ class Store:
         lock = FileLock(self.layout.commit_lock, shared=True, timeout=self.lock_timeout,
                         on_wait=self.on_wait, what="commit lock")
         lock.acquire()
-        if has_committed(self.layout) and not holds(self.layout.lock):
-            # a writer died mid-commit: finish it before reading
+        if (has_committed(self.layout) and not holds(self.layout.lock)
+                and not held_by_another(self.layout.lock)):
+            # a writer died mid-commit (nobody holds its lock): finish it before reading.
+            # A live writer waits for this read and commits after it.
             lock.release()
             with self.transaction():
                 pass

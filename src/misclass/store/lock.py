@@ -146,3 +146,23 @@ class FileLock:
 def holds(path: Path, shared: bool = False) -> bool:
     """Whether this process holds the lock on ``path``."""
     return (str(Path(path).resolve()), fcntl.LOCK_SH if shared else fcntl.LOCK_EX) in _held
+
+
+def held_by_another(path: Path) -> bool:
+    """Whether another process holds the exclusive lock on ``path`` (a live writer): a
+    non-blocking shared try on a fresh descriptor, released at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
