@@ -9,6 +9,16 @@ sample ids to lists of correct classes, with an optional ``problematic`` flag:
   ``|`` (or a JSON list), e.g. ``img1.png,3 5,0``. An empty labels field is an empty set (no
   valid label).
 
+- ``counts:FILE.npy``: people's votes, an (N, C) count matrix in the store's sample order (as
+  ``misclass import votes`` reads it). A class enters an image's set when its share of the
+  image's votes is at least the minimum share, 0.5 unless ``counts:FILE.npy,min-share=X``
+  (or ``min_share``) says otherwise: by default the class most people chose, and only when a
+  majority (half or more) chose it, so a set has at most two classes and an image without
+  such a class has an empty set (no valid label: excluded and counted). An image without
+  votes has no set. ``min-share=0.1`` keeps every class a tenth of the people chose (on
+  CIFAR-10H 896 images then have several classes); a share at most 1/C never leaves a set
+  empty.
+
 A class is given by its index (0..C-1), its id (e.g. the WordNet id ``n01440764``) or its name
 when that name is unique. Images of the store missing from the file have no set; ids in the
 file that are not in the store are ignored (and counted). Problematic is true/false, 1/0, yes/no.
@@ -29,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from misclass.types import ClassGroups, LabelSets
 from misclass.data.imagenet_annotations import (
     imagenet_groups,
     imagenet_metaclasses,
@@ -37,6 +46,7 @@ from misclass.data.imagenet_annotations import (
     real_label_sets,
 )
 from misclass.errors import InputError
+from misclass.types import ClassGroups, LabelSets
 
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
@@ -164,11 +174,60 @@ def read_label_sets(path: str | Path, sample_ids: Sequence[str], classes: pd.Dat
     return LabelSets.from_lists(sets, problematic=problematic, source=str(path), n_unmatched=unmatched)
 
 
+#: A class enters an image's label set from vote counts when its share is at least this.
+DEFAULT_MIN_SHARE = 0.5
+
+
+def _counts_spec(spec: str, min_share: float | None) -> tuple[Path, float]:
+    """``counts:FILE.npy[,min-share=X]`` -> (file, minimum share); ``min_share`` wins."""
+    body = spec[len("counts:"):]
+    share = None
+    m = re.fullmatch(r"(.*),min-share=([^,]*)", body)
+    if m:
+        body = m.group(1)
+        try:
+            share = float(m.group(2))
+        except ValueError:
+            raise InputError(f"--labels {spec}: min-share {m.group(2)!r} is not a number") from None
+    share = min_share if min_share is not None else (share if share is not None else DEFAULT_MIN_SHARE)
+    if not 0 < share <= 1:
+        raise InputError(f"--labels {spec}: min-share {share} is outside (0, 1]: a class enters a "
+                         "set when its share of the votes is at least min-share")
+    if not body:
+        raise InputError(f"--labels {spec}: expected counts:FILE.npy[,min-share=X]")
+    return Path(body), share
+
+
+def count_label_sets(path: str | Path, n_samples: int, n_classes: int,
+                     min_share: float = DEFAULT_MIN_SHARE) -> LabelSets:
+    """Label sets from an (N, C) vote-count ``.npy`` file in store sample order: the classes
+    whose share of an image's votes is at least ``min_share`` (see the module docstring)."""
+    from misclass.data.votes import read_vote_counts
+
+    path = Path(path)
+    counts = read_vote_counts(path)
+    if counts.shape != (n_samples, n_classes):
+        raise InputError(f"--labels counts:{path}: a {counts.shape[0]:,} x {counts.shape[1]} count "
+                         f"matrix for a store of {n_samples:,} samples and {n_classes} classes; "
+                         "expected one row per store sample, in store order, and one column a class")
+    total = counts.sum(axis=1)
+    member = (counts >= min_share * total[:, None] - 1e-9 * total[:, None]) & (counts > 0)
+    _, cols = np.nonzero(member)
+    indptr = np.concatenate([[0], np.cumsum(member.sum(axis=1))]).astype(np.int64)
+    return LabelSets(indptr, cols.astype(np.int64), total > 0, np.zeros(n_samples, dtype=bool),
+                     source=f"counts:{path} (min share {min_share:g})")
+
+
 def load_label_sets(spec: str, sample_ids: Sequence[str], classes: pd.DataFrame, *,
-                    store=None) -> LabelSets:
+                    store=None, min_share: float | None = None) -> LabelSets:
     """``real`` (ImageNet-ReaL; needs ``misclass[imagenet]``), ``review`` (the decisions of the
     review app in the store's ``annotations.sqlite``; ``review:URL`` reads another database; needs
-    ``store`` and ``misclass[review]``) or a JSONL/CSV file path."""
+    ``store`` and ``misclass[review]``), ``counts:FILE.npy[,min-share=X]`` (people's vote counts
+    in store order; ``min_share`` overrides the spec's, default :data:`DEFAULT_MIN_SHARE`) or a
+    JSONL/CSV file path."""
+    if spec.startswith("counts:"):
+        path, share = _counts_spec(spec, min_share)
+        return count_label_sets(path, len(sample_ids), len(classes), share)
     if spec == "real":
         return real_label_sets(list(sample_ids), classes["id"].tolist())
     if spec == "review" or spec.startswith("review:"):
