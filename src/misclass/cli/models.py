@@ -20,6 +20,10 @@ def models(store: StoreOpt = DEFAULT_STORE_PATH, json: JsonOpt = None) -> None:
     for col in ("model", "n", "top-1", "top-5"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in result.table.sort_values("top1", ascending=False).itertuples():
-        table.add_row(row.name, f"{row.n:,}", pct(row.top1), pct(row.top5))
+        mark = " *" if row.accuracy == "expected" else ""
+        table.add_row(row.name + mark, f"{row.n:,}", pct(row.top1), pct(row.top5))
     console.print(table)
+    if (result.table["accuracy"] == "expected").any():
+        console.print("* expected accuracy of a person drawn at random from the image's voters "
+                      "(mean of count\\[label] / total), not a sampled guess", highlight=False)
     write_json(json, result.to_dict())

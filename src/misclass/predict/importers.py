@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace as _replace
 from pathlib import Path
 from typing import Literal
 
@@ -127,8 +128,10 @@ def check_items(items: Sequence[ForeignPredictions]) -> None:
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError(f"two files would both be imported as model {dup!r}; use --name")
     for it in items:
-        n = len(it.sample_ids)
-        check_unique_ids(it.sample_ids, it.source)
+        n = len(it.topk_ids)
+        if it.sample_ids is not None:
+            n = len(it.sample_ids)
+            check_unique_ids(it.sample_ids, it.source)
         ids, _ = check_topk(it.topk_ids, it.topk_probs, n, it.source)
         check_distinct_topk(ids, it.source)
         if it.probs is not None:
@@ -149,6 +152,7 @@ def import_predictions(
     replace: bool = False,
     shrink_store: bool = False,
     half: bool = False,
+    images: str | Path | None = None,
     lock_timeout: float | None = 600.0,
     on_wait=None,
 ) -> ImportResult:
@@ -172,6 +176,11 @@ def import_predictions(
         Overwrite models of the same name.
     half : bool
         Keep full probabilities / logits as float16 instead of float32.
+    images : folder, optional
+        Where the images are: each sample id of the store after the import is joined to its
+        file there (:func:`misclass.data.store_images.match_image_files`), the relative paths
+        go into the samples' ``path`` column and the folder into ``store.json``; an id without
+        a file is an error and nothing is written.
     lock_timeout, on_wait
         How long to wait for another writer (seconds), and where the waiting message goes.
     """
@@ -182,11 +191,30 @@ def import_predictions(
     store = Store(store_path, lock_timeout=lock_timeout, on_wait=on_wait)
     with store.transaction(create=True):
         return _import_locked(store, items, names, label_frame, label_source, class_spec,
-                              num_classes, align, replace, shrink_store, half)
+                              num_classes, align, replace, shrink_store, half, images)
+
+
+def _in_store_order(store: Store, items: Sequence[ForeignPredictions]) -> list[ForeignPredictions]:
+    """Give files in the store's sample order (``sample_ids`` None) the store's ids."""
+    out = []
+    for it in items:
+        if it.sample_ids is None:
+            if not store.exists():
+                raise InputError(f"{it.source}: --store-order needs an existing store, and there "
+                                 f"is none at {store.path}; pass --ids with the sample ids")
+            ids = store.sample_ids()
+            if len(ids) != len(it.topk_ids):
+                raise InputError(f"{it.source}: {len(it.topk_ids):,} rows but the store "
+                                 f"{store.path} has {len(ids):,} samples; --store-order needs "
+                                 "one row per store sample, in store order (or pass --ids)")
+            it = _replace(it, sample_ids=ids)
+        out.append(it)
+    return out
 
 
 def _import_locked(store, items, names, label_frame, label_source, class_spec, num_classes,
-                   align, replace, shrink_store, half) -> ImportResult:
+                   align, replace, shrink_store, half, images=None) -> ImportResult:
+    items = _in_store_order(store, items)
     exists = store.exists()
     notes: list[str] = []
     if exists:
@@ -265,12 +293,19 @@ def _import_locked(store, items, names, label_frame, label_source, class_spec, n
     n_classes = len(class_table)
     check_class_ids(merged, n_classes, "labels", "label")
     for it in items:
-        check_class_ids(it.topk_ids, n_classes, it.source, "predicted class")
-        if it.labels is not None:
-            check_class_ids(it.labels, n_classes, it.source, "target")
         if it.probs is not None and it.probs.shape[1] != n_classes:
             raise InputError(f"{it.source}: {it.probs.shape[1]} classes in the matrix but the store "
                              f"has {n_classes}")
+    for it in items:
+        check_class_ids(it.topk_ids, n_classes, it.source, "predicted class")
+        if it.labels is not None:
+            check_class_ids(it.labels, n_classes, it.source, "target")
+
+    image_paths = None
+    if images is not None:
+        from misclass.data.store_images import match_image_files
+
+        image_paths = match_image_files(kept_ids, images)
 
     # ---- all checks passed: stage every write; they commit together
     dropped_from_store = int((~keep).sum()) if exists else 0
@@ -309,6 +344,10 @@ def _import_locked(store, items, names, label_frame, label_source, class_spec, n
             replace=replace,
             source=it.source,
             half=half,
+            per_image=None if it.per_image is None else it.per_image.iloc[file_pos],
         )
+    if image_paths is not None:
+        store.set_image_paths(image_paths, Path(images).resolve())
+        notes.append(f"images: {len(image_paths):,} files under {images}")
     return ImportResult(names, not exists, len(kept_ids), dropped_from_store, dropped_from_files,
                         filled, notes)

@@ -5,11 +5,15 @@ one :class:`~misclass.errors.InputError` naming the file, the row and what was e
 - a table with a header (CSV or Parquet): ``sample_id``, optional ``label``, and ``pred`` or
   ``topk_ids`` (optionally ``topk_probs``); list cells in a CSV are written ``"[3, 5, 1]"``
   or ``"3 5 1"``;
-- a ``.npy`` probability or logit matrix (N, C) with a file of sample ids.
+- a ``.npy`` probability or logit matrix (N, C) with a file of sample ids;
+- a list of predicted classes, one per sample in a given order: a JSON list, a text file with
+  one class id a line, or a ``.npy`` integer vector, with a file of sample ids or in the store's
+  own sample order (``sample_ids`` None until the importer, under the store's lock, fills it).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,17 +28,22 @@ from misclass.validation import check_probability_matrix
 
 @dataclass(frozen=True)
 class ForeignPredictions:
-    """Predictions read from a file, rows in the file's order."""
+    """Predictions read from a file, rows in the file's order.
+
+    ``sample_ids`` None: the rows are in the store's sample order (``--store-order``).
+    ``per_image``: extra per-image columns for the model's ``per_image.parquet``.
+    """
 
     name: str
     source: str
-    sample_ids: np.ndarray
+    sample_ids: np.ndarray | None
     topk_ids: np.ndarray
     topk_probs: np.ndarray | None = None
     labels: np.ndarray | None = None
     probs: np.ndarray | None = None
     logits: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    per_image: pd.DataFrame | None = None
 
 
 def _read_csv_strings(path: Path, **kwargs) -> pd.DataFrame:
@@ -252,37 +261,125 @@ def read_npy(path: str | Path, ids_path: str | Path, *, logits: bool = False, k:
     ``ids_path`` is a text file with one sample id per line, or a CSV with a header holding
     ``sample_id`` and optionally ``label``.
     """
-    path, ids_path = Path(path), Path(ids_path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        matrix = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({exc})") from exc
+    from misclass.data.arrays import read_npy_array
+
+    path = Path(path)
+    matrix = read_npy_array(path)
     source = str(path)
     probs = softmax(matrix) if logits and matrix.ndim == 2 else matrix
     probs = check_probability_matrix(probs, source)
-    labels = None
-    if ids_path.suffix.lower() == ".csv":
-        table = _read_csv_strings(ids_path)
-        if "sample_id" not in table.columns:
-            raise InputError(f"{ids_path}: missing column 'sample_id'")
-        ids = _check_ids(table["sample_id"], ids_path, 2)
-        if "label" in table.columns:
-            labels = _int_column(table["label"], ids_path, "label", 2)
-    else:
-        if not ids_path.is_file():
-            raise InputError(f"{ids_path}: no such file")
-        lines = ids_path.read_text().splitlines()
-        while lines and not lines[-1].strip():
-            lines.pop()
-        ids = _check_ids(pd.Series(lines, dtype=str), ids_path, 1)
-    if len(ids) != len(probs):
-        raise InputError(f"{path}: {len(probs)} rows but {ids_path} lists {len(ids)} sample ids")
+    ids, labels = ids_for_rows(path, len(probs), ids_path)
     topk, tprobs = topk_from_probs(probs, k)
     return ForeignPredictions(
         name=name or path.name.split(".")[0], source=source, sample_ids=ids, topk_ids=topk,
         topk_probs=tprobs, labels=labels, probs=probs.astype(np.float32),
         logits=np.asarray(matrix, dtype=np.float32) if logits else None,
         metadata={"source": "npy", "file": str(path.resolve()), "logits": logits},
+    )
+
+
+def _text_lines(path: Path) -> list[str]:
+    """The lines of a text file, trailing blank lines dropped; clear errors for a missing,
+    empty or binary file."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file ({exc.reason})") from exc
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise InputError(f"{path}: the file is empty")
+    return lines
+
+
+def read_ids(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sample ids (and labels, when given) from a text file with one id a line, or a CSV with
+    a header holding ``sample_id`` (or ``file_name``) and optionally ``label``."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        table = _read_csv_strings(path)
+        key = "sample_id" if "sample_id" in table.columns else "file_name"
+        if key not in table.columns:
+            raise InputError(f"{path}: missing column 'sample_id' (or 'file_name'); columns: "
+                             f"{', '.join(map(str, table.columns))}")
+        ids = _check_ids(table[key], path, 2)
+        labels = _int_column(table["label"], path, "label", 2) if "label" in table.columns else None
+        return ids, labels
+    return _check_ids(pd.Series(_text_lines(path), dtype=str), path, 1), None
+
+
+def ids_for_rows(path: Path, n_rows: int, ids_path: str | Path | None
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The sample ids (and labels) of a file's ``n_rows`` rows from ``ids_path`` (see
+    :func:`read_ids`); (None, None) without one: the rows are in the store's order. A count
+    that differs from the rows' is one message."""
+    if ids_path is None:
+        return None, None
+    ids, labels = read_ids(ids_path)
+    if n_rows != len(ids):
+        raise InputError(f"{path}: {n_rows:,} rows but {ids_path} lists {len(ids):,} sample ids; "
+                         "each row needs one sample id, in the same order")
+    return ids, labels
+
+
+def _list_values(path: Path) -> np.ndarray:
+    """The predicted classes of a JSON list, a ``.npy`` vector or a text file, as int64."""
+    from misclass.data.arrays import read_npy_array, whole_numbers
+
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        arr = read_npy_array(path)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise InputError(f"{path}: expected a vector of predicted class ids, found shape "
+                             f"{arr.shape}")
+        return whole_numbers(arr, str(path), "predicted class id")
+    if suffix == ".json":
+        lines = _text_lines(path)
+        try:
+            values = json.loads("\n".join(lines))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(values, list):
+            raise InputError(f"{path}: expected a JSON list of predicted class ids, found a "
+                             f"{type(values).__name__}")
+        for i, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, int | float) or v != v or v in (
+                    float("inf"), float("-inf")) or v != int(v):
+                raise InputError(f"{path}: item {i + 1}: {v!r} is not an integer class id")
+        return np.asarray(values, dtype=np.int64) if values else np.zeros(0, dtype=np.int64)
+    lines = [line.strip() for line in _text_lines(path)]
+    bad = [i for i, line in enumerate(lines) if not re.fullmatch(r"-?\d+", line)]
+    if bad:
+        i = bad[0]
+        what = "is empty" if not lines[i] else f"{lines[i]!r} is not an integer class id"
+        raise InputError(f"{path}: line {i + 1} {what} (one predicted class id a line)")
+    return np.asarray([int(x) for x in lines], dtype=np.int64)
+
+
+def read_list(path: str | Path, ids_path: str | Path | None = None, *,
+              name: str | None = None) -> ForeignPredictions:
+    """Predicted classes, one per sample: a JSON list (``.json``), a ``.npy`` integer vector
+    or a text file with one class id a line.
+
+    ``ids_path`` (see :func:`read_ids`) names the samples in the file's order; None means the
+    store's sample order, checked by the importer under the store's lock.
+    """
+    path = Path(path)
+    values = _list_values(path)
+    if not len(values):
+        raise InputError(f"{path}: no predictions in the file")
+    neg = np.flatnonzero(values < 0)
+    if len(neg):
+        raise InputError(f"{path}: row {neg[0] + 1}: class id {values[neg[0]]} is negative; class "
+                         f"ids are 0..C-1 ({len(neg):,} rows affected)")
+    ids, labels = ids_for_rows(path, len(values), ids_path)
+    return ForeignPredictions(
+        name=name or path.name.split(".")[0], source=str(path), sample_ids=ids,
+        topk_ids=values[:, None], labels=labels,
+        metadata={"source": "list", "file": str(path.resolve()),
+                  "order": "store" if ids_path is None else str(Path(ids_path).resolve())},
     )

@@ -28,6 +28,7 @@ WORKFLOWS = {
     "train": "train",
     "report": "report",
     "models": "models",
+    "human_consistency": "votes",
 }
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from misclass.workflows.common import as_store, json_ready
 
 if TYPE_CHECKING:
@@ -16,7 +18,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelsResult:
-    """The store's models: ``table`` has columns name, n, top1, top5 (fractions), store order."""
+    """The store's models: ``table`` has columns name, n, top1, top5 (fractions) and accuracy
+    ("counted", or "expected" for a person drawn at random, see below), store order."""
 
     store: str
     n_samples: int
@@ -30,12 +33,19 @@ class ModelsResult:
         """What ``misclass models --json`` writes."""
         return json_ready({"models": [
             {"name": r.name, "n": int(r.n), "top1": r.top1, "top5": r.top5}
+            | ({"accuracy": "expected"} if r.accuracy == "expected" else {})
             for r in self.table.itertuples()
         ]})
 
 
 def models(store: Store | str | os.PathLike) -> ModelsResult:
     """Every model of the store with its accuracy.
+
+    A predictor whose metadata says ``"accuracy": "expected"`` (``human-random`` from ``misclass
+    import votes``) gets its stored ``top1``: the expected accuracy of a person drawn at random
+    (mean of ``count[label] / total``), not the accuracy of its stored top-1 (the majority
+    class); its top-5 is None (one person gives one answer), and its JSON row says
+    ``"accuracy": "expected"``.
 
     >>> import misclass, tempfile, numpy as np, pandas as pd
     >>> s = misclass.Store.create(tempfile.mkdtemp() + "/s",
@@ -49,5 +59,11 @@ def models(store: Store | str | os.PathLike) -> ModelsResult:
 
     s = as_store(store)
     pred = s.load()
-    table = summarize_models(pred.models, pred.labels, pred.topk, pred.k)
-    return ModelsResult(str(s.path), pred.n, table.reset_index(drop=True))
+    table = summarize_models(pred.models, pred.labels, pred.topk, pred.k).reset_index(drop=True)
+    metas = [s.model_metadata(name) for name in pred.models]
+    expected = np.array([m.get("accuracy") == "expected" for m in metas], dtype=bool)
+    table["accuracy"] = np.where(expected, "expected", "counted")
+    for i in np.flatnonzero(expected):
+        table.loc[i, "top1"] = np.nan if metas[i].get("top1") is None else metas[i]["top1"]
+        table.loc[i, "top5"] = np.nan
+    return ModelsResult(str(s.path), pred.n, table)
