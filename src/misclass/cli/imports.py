@@ -283,7 +283,7 @@ def import_votes(
 
     human-majority predicts the most voted class (a tie goes to the lowest class id).
     human-random is a person drawn at random from each image's voters: its accuracy is the
-    expectation, the mean over labelled images of count[label] / total. Both keep each image's
+    expectation, the mean over labelled images of the label's share of the votes. Both keep each image's
     agreement (share of the top class, entropy in bits). Prints each model's error consistency
     with them (Cohen's kappa of right/wrong, Geirhos et al. 2020) with bootstrap intervals.
 
