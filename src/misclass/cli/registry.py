@@ -56,6 +56,10 @@ COMMANDS: dict[str, Entry] = {
                      "explanation by erasing what is salient."),
     "report": Entry("misclass.cli.report", "Write an HTML report (index.html plus PNG and SVG "
                     "figures) that opens offline."),
+    "app": Entry("misclass.cli.app_cmd", "Explore the errors in a web app: query images by which models "
+                 "get them right or wrong, classes, scores and review state; browse them as thumbnails; "
+                 "open an image's predictions, votes and nearest neighbours; click confusion and PCR "
+                 "matrices. The review pages are part of it."),
     "review": Entry("misclass.cli.review", "The review web app: people mark which candidate labels of "
                     "each image are correct, flag problematic images and label images; the decisions "
                     "feed 'misclass evaluate --labels review'."),

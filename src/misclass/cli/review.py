@@ -37,24 +37,62 @@ def _database(store: Path, db: str | None, *, create: bool = True, ctx: typer.Co
     return s, open_database(s.path, db, create=create)
 
 
+HostOpt = Annotated[str, typer.Option(
+    "--host", help="Address to listen on. Any address other than loopback requires every reviewer "
+    "to sign in with a token.")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
+RequireTokensOpt = Annotated[bool, typer.Option(
+    "--require-tokens", help="Require tokens even on loopback; sessions opened by name alone "
+    "(by an earlier run without it) are refused.")]
+AllowedHostOpt = Annotated[list[str] | None, typer.Option(
+    "--allowed-host", help="Another host name reviewers reach the server by (the Host header); "
+    "repeat for several. Without it only --host (and the loopback names on loopback) is "
+    "accepted.")]
+SessionHoursOpt = Annotated[float, typer.Option("--session-hours",
+                                                help="How long a sign-in lasts, in hours.")]
+
+
+def serve_app(store: Path, db: str | None, *, host: str, port: int, require_tokens: bool,
+              allowed_host: list[str] | None, session_hours: float, explore: bool) -> None:
+    """Serve the review app, or with ``explore`` the whole misclass app, with uvicorn."""
+    from misclass.extras import require
+
+    uvicorn = require("uvicorn", "review", feature="misclass app" if explore else "misclass review")
+    from misclass.review.security import is_loopback
+
+    s, database = _database(store, db)
+    tokens = require_tokens or not is_loopback(host)
+    options = dict(require_tokens=tokens, host=host, allowed_hosts=tuple(allowed_host or ()),
+                   session_hours=session_hours)
+    if explore:
+        from misclass.app.web import create_app as create_explore_app
+
+        web = create_explore_app(s, database, **options)
+    else:
+        from misclass.review.context import ReviewContext
+        from misclass.review.web import create_app
+
+        web = create_app(ReviewContext.load(s), database, **options)
+    console.print(f"{'Exploring' if explore else 'Reviewing'} {s.path} at http://{host}:{port}  "
+                  f"(database: {database.url})"
+                  + ("; sign-in needs a token (misclass review add-user NAME)" if tokens else "")
+                  + (f"; also answers to {', '.join(allowed_host)}" if allowed_host else
+                     "; give --allowed-host NAME for each name reviewers open it by"
+                     if host in ("0.0.0.0", "::") else ""),
+                  soft_wrap=True, highlight=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
 @review_app.callback()
 def serve(
     ctx: typer.Context,
     store: StoreOpt = DEFAULT_STORE_PATH,
-    host: Annotated[str, typer.Option(
-        "--host", help="Address to listen on. Any address other than loopback requires every reviewer "
-        "to sign in with a token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
     db: DbOpt = None,
-    require_tokens: Annotated[bool, typer.Option(
-        "--require-tokens", help="Require tokens even on loopback; sessions opened by name alone "
-        "(by an earlier run without it) are refused.")] = False,
-    allowed_host: Annotated[list[str] | None, typer.Option(
-        "--allowed-host", help="Another host name reviewers reach the server by (the Host header); "
-        "repeat for several. Without it only --host (and the loopback names on loopback) is "
-        "accepted.")] = None,
-    session_hours: Annotated[float, typer.Option(
-        "--session-hours", help="How long a sign-in lasts, in hours.")] = 12.0,
+    require_tokens: RequireTokensOpt = False,
+    allowed_host: AllowedHostOpt = None,
+    session_hours: SessionHoursOpt = 12.0,
 ) -> None:
     """Serve the review app (without a sub-command), or run one of the sub-commands below.
 
@@ -62,24 +100,8 @@ def serve(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from misclass.extras import require
-
-    uvicorn = require("uvicorn", "review", feature="misclass review")
-    from misclass.review.context import ReviewContext
-    from misclass.review.security import is_loopback
-    from misclass.review.web import create_app
-
-    s, database = _database(store, db)
-    tokens = require_tokens or not is_loopback(host)
-    web = create_app(ReviewContext.load(s), database, require_tokens=tokens, host=host,
-                     allowed_hosts=tuple(allowed_host or ()), session_hours=session_hours)
-    console.print(f"Reviewing {s.path} at http://{host}:{port}  (database: {database.url})"
-                  + ("; sign-in needs a token (misclass review add-user NAME)" if tokens else "")
-                  + (f"; also answers to {', '.join(allowed_host)}" if allowed_host else
-                     "; give --allowed-host NAME for each name reviewers open it by"
-                     if host in ("0.0.0.0", "::") else ""),
-                  soft_wrap=True, highlight=False)
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    serve_app(store, db, host=host, port=port, require_tokens=require_tokens, allowed_host=allowed_host,
+              session_hours=session_hours, explore=False)
 
 
 @review_app.command("add-user")

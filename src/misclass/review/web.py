@@ -69,12 +69,25 @@ class AppState:
     session_hours: float
     publish_lock: threading.Lock
 
+    def tokens_needed(self, request: Request) -> bool:
+        """Tokens are needed where the app requires them and for any peer beyond loopback."""
+        return self.require_tokens or not is_loopback(request.client and request.client.host, resolve=False)
+
+    def reviewer(self, request: Request) -> people.Reviewer | None:
+        """The signed-in reviewer of a request: a bearer token, else the session cookie."""
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return people.token_reviewer(self.db, auth[7:].strip())
+        return people.session_reviewer(self.db, request.cookies.get(SESSION_COOKIE),
+                                       require_token=self.tokens_needed(request), hours=self.session_hours)
+
 
 def _templates() -> Jinja2Templates:
     folder = Path(str(resources.files("misclass.review") / "templates"))
     t = Jinja2Templates(directory=str(folder))
     t.env.globals["VALUE_LABELS"] = VALUE_LABELS
     t.env.globals["VALUES"] = VALUES
+    t.env.globals["EXPLORE"] = False  # the explore app (misclass app) sets it
     return t
 
 
@@ -95,18 +108,11 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
                      float(session_hours), threading.Lock())
     app.state.review = state
     templates = _templates()
+    app.state.templates = templates  # the explore app adds its pages to the same loader
 
     # ------------------------------------------------------------------ helpers
-    def tokens_needed(request: Request) -> bool:
-        """Tokens are needed where the app requires them and for any peer beyond loopback."""
-        return state.require_tokens or not is_loopback(request.client and request.client.host, resolve=False)
-
-    def reviewer(request: Request) -> people.Reviewer | None:
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return people.token_reviewer(db, auth[7:].strip())
-        return people.session_reviewer(db, request.cookies.get(SESSION_COOKIE),
-                                       require_token=tokens_needed(request), hours=state.session_hours)
+    tokens_needed = state.tokens_needed
+    reviewer = state.reviewer
 
     def wants_json(request: Request) -> bool:
         return "application/json" in request.headers.get("accept", "")
@@ -121,7 +127,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
     def need_user(request: Request):
         user = reviewer(request)
         if user is None:
-            raise _SignIn()
+            raise SignInNeeded()
         return user
 
     async def posted(request: Request):
@@ -180,7 +186,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         error = f"error={_q(str(exc))}&" if str(exc) else ""
         return RedirectResponse(f"/login?{error}next={_q(request.url.path)}", status_code=303)
 
-    app.add_exception_handler(_SignIn, _to_login)
+    app.add_exception_handler(SignInNeeded, _to_login)
     app.add_exception_handler(people.SessionRefused, _to_login)
 
     @app.exception_handler(Forbidden)
@@ -201,6 +207,8 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         return templates.TemplateResponse(request, "error.html", {"status": status, "message": message,
                                                                   "user": None, "store": ""},
                                           status_code=status)
+
+    app.state.error_response = _error  # the explore app answers its errors the same way
 
     # ------------------------------------------------------------------ sign in
     @app.get("/login", response_class=HTMLResponse)
@@ -239,6 +247,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
 
     # ------------------------------------------------------------------ tasks
     @app.get("/", response_class=HTMLResponse)
+    @app.get("/tasks", response_class=HTMLResponse)
     def index(request: Request):
         user = need_user(request)
         rows = [(t, tasks.progress(ctx, db, t, user.id)) for t in tasks.list_tasks(db)]
@@ -437,7 +446,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
     return app
 
 
-class _SignIn(Exception):
+class SignInNeeded(Exception):
     """No signed-in reviewer: pages redirect to the sign-in page."""
 
 
