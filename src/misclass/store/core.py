@@ -19,6 +19,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -271,14 +272,22 @@ class Store:
             return
         lock = FileLock(self.layout.commit_lock, shared=True, timeout=self.lock_timeout,
                         on_wait=self.on_wait, what="commit lock")
+        outer = holds(self.layout.commit_lock, shared=True)  # a read of this process is open
         lock.acquire()
-        if (has_committed(self.layout) and not holds(self.layout.lock)
-                and not held_by_another(self.layout.lock)):
-            # a writer died mid-commit (nobody holds its lock): finish it before reading.
-            # A live writer waits for this read and commits after it.
+        deadline = None if self.lock_timeout is None else time.monotonic() + self.lock_timeout
+        while not outer and has_committed(self.layout) and not holds(self.layout.lock):
+            # A commit record is waiting. Its files may be half renamed only if its writer died
+            # mid-commit; never read such a state. Let a live writer (or the next writer, who
+            # recovers first) apply it, or finish it ourselves when nobody holds the lock.
             lock.release()
-            with self.transaction():
-                pass
+            if not held_by_another(self.layout.lock):
+                with self.transaction():
+                    pass
+            elif deadline is not None and time.monotonic() > deadline:
+                raise StoreError(f"{self.path}: a commit has been waiting for {self.lock_timeout:g} s; "
+                                 "another misclass command is writing. Try again when it is done")
+            else:
+                time.sleep(0.05)
             lock.acquire()
         self._reads += 1
         try:
