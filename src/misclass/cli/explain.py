@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from misclass.cli.app import (
-    DEFAULT_STORE_PATH,
-    JsonOpt,
-    StoreOpt,
-    _clean,
-    app,
-    console,
-    get_store,
-    pct,
-    write_json,
-)
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
 from misclass.cli.predict import DeviceOpt, ThreadsOpt
-from misclass.errors import InputError
 
-
-def _percents(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(p) for p in text.split(",") if p.strip())
-    except ValueError:
-        raise InputError(f"--sweep-percents {text!r}: expected numbers separated by commas, e.g. 1,2,5,10"
-                         ) from None
+if TYPE_CHECKING:
+    from misclass.workflows.explain import ExplainResult
 
 
 @app.command()
@@ -82,41 +66,22 @@ def explain(
 
     Example: misclass explain --store S --model cnn-plain --top-percent 5 --box 4x4 --fill zero
     """
-    from misclass.analysis.erasure import check_percent, parse_box
-    from misclass.explain import (
-        ExplainOptions,
-        explain_model,
-        load_explain_model,
-        parse_pairs,
-        parse_spare,
-        save_explain,
-    )
-    from misclass.predict.device import torch_threads
+    from misclass.workflows.explain import explain as run_explain
 
-    check_percent(top_percent)
-    s = get_store(store)
-    opts = ExplainOptions(
-        method=method, target=target, percent=top_percent, box=None if box is None else parse_box(box),
-        fill=fill, merge=merge, spare=parse_spare(spare),
-        images=None if images is None else tuple(i.strip() for i in images.split(",") if i.strip()),
-        pairs=None if pairs is None else parse_pairs(pairs, s.class_names()), correct=correct,
-        sweep=sweep, sweep_percents=_percents(sweep_percents),
-        sweep_boxes=None if sweep_boxes is None else tuple(parse_box(b) for b in sweep_boxes.split(",")),
-        threshold=threshold, seed=seed, device=device).check()
-    with torch_threads(threads):
-        loaded = load_explain_model(s, model, seed=seed)
-        run = explain_model(s, loaded, opts, console=console)
-    payload = _clean(run.to_dict())
-    saved = save_explain(s, run, payload)
-    _print(run, payload)
-    console.print(f"Saved for the report: {Path(saved).resolve()}")
-    write_json(json, {"store": str(s.path), **payload})
+    res = run_explain(store, model=model, images=images, pairs=pairs, method=method, target=target,
+                      top_percent=top_percent, box=box, fill=fill, merge=merge, spare=spare, correct=correct,
+                      sweep=sweep, sweep_percents=sweep_percents, sweep_boxes=sweep_boxes,
+                      threshold=threshold, seed=seed, device=device, threads=threads, console=console)
+    _print(res)
+    console.print(f"Saved for the report: {Path(res.saved).resolve()}")
+    write_json(json, res.to_dict())
 
 
-def _print(run, d: dict) -> None:
+def _print(res: ExplainResult) -> None:
+    d = res.payload
     acc = d["accounting"]
     sal, rnd = acc["saliency"], acc["random"]
-    table = Table(box=SIMPLE_HEAD, title=f"{run.model}: {d['method']} saliency towards the {d['target']} "
+    table = Table(box=SIMPLE_HEAD, title=f"{res.model}: {d['method']} saliency towards the {d['target']} "
                         f"class, top {d['top_percent']:g}% pixels, {d['box']} boxes, fill {d['fill']} "
                         f"({100 * (acc['erased_fraction'] or 0):.1f}% of pixels erased); random: the same "
                         "number of pixels in boxes at random places")
@@ -131,20 +96,22 @@ def _print(run, d: dict) -> None:
     console.print(f"McNemar, fixes: {f['b']} fixed only by saliency erasure, {f['c']} only by random; exact "
                   f"p = {f['p_exact']:.3g}, chi2 = {f['chi2']:.2f} (p = {f['p_chi2']:.3g}). Breaks: "
                   f"{b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.")
-    if len(run.pairs):
+    pairs = res.pairs().reset_index()
+    if len(pairs):
         pt = Table(box=SIMPLE_HEAD,
                    title="Per confusion pair, true -> predicted (most misclassified images first)")
         for col in ("pair", "images", "fixed", "random", "p", "label", "confusion type"):
             pt.add_column(col, justify="right" if col in ("images", "fixed", "random", "p") else "left")
-        for r in run.pairs.head(15).itertuples():
+        for r in pairs.head(15).itertuples():
             pt.add_row(f"{r.true_name} -> {r.predicted_name}", str(r.n), pct(r.fix_rate),
                        pct(r.random_fix_rate), f"{r.p:.3g}", r.label, r.confusion_type)
         console.print(pt)
-    if run.sweep is not None and len(run.sweep):
+    sweep = res.sweep()
+    if sweep is not None and len(sweep):
         st = Table(box=SIMPLE_HEAD, title="Sweep: top % x box size (net gain = fixes - breaks)")
         for col in ("top %", "box", "erased", "fixes", "breaks", "net gain", "random fixes", "p (fixes)"):
             st.add_column(col, justify="right")
-        for r in run.sweep.itertuples():
+        for r in sweep.reset_index().itertuples():
             mark = " *" if r.best else ""
             st.add_row(f"{r.top_percent:g}", r.box, pct(r.erased_fraction), str(r.fixes), str(r.breaks),
                        f"{r.net_gain}{mark}", str(r.random_fixes), f"{r.p_fixes:.3g}")

@@ -6,9 +6,9 @@ import html
 
 import pandas as pd
 
-from misclass.explain import load_explain_results
 from misclass.report.explain_figures import planted_figure, sweep_figure, triplet_figure
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.workflows.explain import saved_explanations
 
 
 def _accounting_table(d: dict) -> pd.DataFrame:
@@ -87,12 +87,14 @@ def _p(value) -> str:
 
 @register_section("explain", order=70)
 def build(ctx: ReportContext) -> Section | None:
-    """One block per saved explain run; nothing when ``misclass explain`` was never run."""
-    runs = load_explain_results(ctx.store)
+    """One block per explain run kept in the store (:func:`misclass.workflows.explain.explain`
+    saves each; the report does not rerun the model); nothing when it was never run."""
+    runs = saved_explanations(ctx.store)
     if not runs:
         return None
     intro = ("<p>Saliency maps show which pixels drive a prediction; erasing boxes around the most salient "
              "pixels and reclassifying tests whether they cause the error. An error caused by something "
              "outside the object (interference) is fixed by the erasure far more often than by erasing "
              "the same area at random; an error between similar-looking classes is not.</p>")
-    return Section("What in the image causes the error", intro + "".join(_one(ctx, d, a) for d, a in runs))
+    blocks = "".join(_one(ctx, r.payload, r.triplets) for r in runs)
+    return Section("What in the image causes the error", intro + blocks)
