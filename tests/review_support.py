@@ -1,14 +1,21 @@
-"""Helpers for the review app's tests: a small store with images, a test client on loopback,
-signing in."""
+"""Helpers for the review and explore apps' tests: a small store with images, a test client on
+loopback, signing in, headless Chromium."""
 
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from misclass.store import Store
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 CLASSES = ["cat", "dog", "frog", "sea lion"]
 LABELS = [0, 0, 1, 1, 2, 2, 3, 3, 0, 1, 2, 3]
@@ -57,3 +64,19 @@ def sign_in(client, name: str, token: str | None = None) -> str:
     r = client.post("/login", data=data, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/", r.headers.get("location")
     return csrf_of(client.get("/").text)
+
+
+@pytest.fixture(name="browser")
+def chromium():
+    """Debian's headless Chromium driven by Playwright (skipped where either is missing); a test
+    module imports ``chromium`` and asks for the fixture ``browser``."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (misclass[dev])")
+    found = shutil.which("chromium")
+    exe = CHROMIUM if CHROMIUM.exists() else Path(found) if found else None
+    if exe is None:
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); make test installs it")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(exe), args=ARGS, headless=True)
+        yield b
+        b.close()

@@ -4,40 +4,22 @@ then check that ``misclass evaluate --labels review`` counts them."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi", reason="the review app needs misclass[review]")
 pytest.importorskip("uvicorn", reason="the review app needs misclass[review]")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (misclass[dev])")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (misclass[dev])")
 
 from helpers import run_cli  # noqa: E402
-from review_support import make_store  # noqa: E402
+from review_support import chromium, make_store  # noqa: E402, F401  (chromium: the fixture browser)
 
 from misclass.review.context import ReviewContext  # noqa: E402
 from misclass.review.schema import open_database  # noqa: E402
 from misclass.review.server import serve  # noqa: E402
 from misclass.review.tasks import create_task  # noqa: E402
 from misclass.review.web import create_app  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser():
-    found = shutil.which("chromium")
-    exe = CHROMIUM if CHROMIUM.exists() else Path(found) if found else None
-    if exe is None:
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); make test installs it")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(exe), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def decisions(store):
