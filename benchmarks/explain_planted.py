@@ -42,7 +42,7 @@ def run_seed(seed: int, root: Path, epochs: int, width: int) -> list[dict]:
     config = TrainConfig(epochs=epochs, batch_size=32, lr=0.003, optimizer="adam", weight_decay=0.0,
                          schedule="cosine", width=width, seed=seed)
     t0 = time.perf_counter()
-    train_and_predict(dataset, ["cnn-plain"], store_path, config=config, replace=True, curves=False,
+    train_and_predict(dataset, ["cnn-plain"], store_path, config=config, replace=True,
                       progress=False)
     train_s = time.perf_counter() - t0
     store = Store(store_path)

@@ -32,6 +32,26 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
+def class_image_folder(tmp_path_factory):
+    """12 images (classes cat, dog, frog: four each) of different sizes, JPEG and PNG, in class
+    folders (``folder:PATH``); read only."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for c, cls in enumerate(("cat", "dog", "frog")):
+        (root / cls).mkdir()
+        for i in range(4):
+            h, w = int(rng.integers(40, 90)), int(rng.integers(40, 90))
+            base = np.zeros((h, w, 3), np.uint8)
+            base[..., c] = 200  # a class colour, so models have something to see
+            img = np.clip(base + rng.normal(0, 40, (h, w, 3)), 0, 255).astype(np.uint8)
+            suffix = ".png" if i == 3 else ".jpg"
+            Image.fromarray(img).save(root / cls / f"{cls}{i}{suffix}")
+    return root
+
+
+@pytest.fixture(scope="session")
 def demo_dirs(tmp_path_factory):
     """Run ``misclass demo`` once per test session; return (store path, report path). What
     it printed is in ``demo-output.txt`` beside them."""

@@ -8,24 +8,6 @@ import typer
 from rich.table import Table
 
 from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
-from misclass.errors import InputError
-from misclass.predict.device import torch_threads
-
-SPLITS = ("test", "train", "all")
-
-
-def select_split(dataset, split: str):
-    """The samples of ``split`` ("all" keeps every sample); an error names the splits there are."""
-    if split not in SPLITS:
-        raise InputError(f"--split {split!r}: expected {', '.join(SPLITS)}")
-    if split == "all" or "split" not in dataset.samples.columns:
-        return dataset
-    part = dataset.split(split)
-    if len(part) == 0:
-        have = ", ".join(sorted(set(dataset.samples["split"]))) or "none"
-        raise InputError(f"{dataset.name}: no {split!r} images (splits: {have}); use --split all")
-    return part
-
 
 ThreadsOpt = Annotated[int | None, typer.Option(
     help="CPU threads for torch (default: torch's choice, one per core).", min=1)]
@@ -85,40 +67,21 @@ def predict(
 
     Example: misclass predict --data folder:images -m timm:resnet18 -m torchvision:mobilenet_v2 --store S
     """
-    from misclass.data import load_dataset
-    from misclass.predict.engine import EngineOptions, predict_models, prepare_store
-    from misclass.predict.specs import load_model, parse_channels, parse_model_spec
+    from misclass.workflows.predict import predict as run_predict
 
-    specs = [parse_model_spec(m) for m in model]
-    norm = {k: None if v is None else parse_channels(v, f"--{k}", positive=k == "std")
-            for k, v in (("mean", mean), ("std", std))}
-    if (mean or std) and not any(s.kind == "arch" for s in specs):
-        raise InputError("--mean/--std apply to misclass architectures ARCH[@PATH] (e.g. "
-                         "cifar-resnet56@resnet56.th); no --model is one")
-    opts = EngineOptions(k=top_k, batch_size=batch_size, workers=workers, device=device, amp=amp,
+    result = run_predict(store, data=data, models=model, split=split, pretrained=pretrained,
+                         batch_size=batch_size, workers=workers, device=device, amp=amp, top_k=top_k,
                          save_probs=save_probs, save_logits=save_logits, save_features=save_features,
-                         half=half, mc_dropout=mc_dropout, seed=seed, force=force, shard_size=shard_size)
-    if mc_dropout == 1:
-        raise InputError("--mc-dropout 1: use at least 2 passes (or 0 for off)")
-    dataset = select_split(load_dataset(data, seed=seed), split)
-    with torch_threads(threads):
-        loaded = [load_model(s, num_classes=len(dataset.classes), pretrained=pretrained, seed=seed,
-                             **norm) for s in specs]
-        s = prepare_store(store, dataset, info={"split": split, "seed": seed})
-        report = predict_models(dataset, loaded, s, opts, console=console)
-    table = Table(title=f"{len(dataset):,} images of {dataset.name} -> {s.path}")
+                         half=half, mean=mean, std=std, mc_dropout=mc_dropout, seed=seed, force=force,
+                         shard_size=shard_size, threads=threads, console=console)
+    run = result.run
+    table = Table(title=f"{result.n_samples:,} images of {result.dataset} -> {result.store}")
     for col in ("model", "status", "computed", "top-1", "note"):
         table.add_column(col, justify="right" if col in ("computed", "top-1") else "left")
-    for r in report.models:
+    for r in run.models:
         table.add_row(r.name, r.status, f"{r.images:,}", pct(r.top1), "; ".join(r.notes))
     console.print(table)
-    if report.images:
-        console.print(f"{report.images:,} images in {report.seconds:.1f} s "
-                      f"({report.images_per_s:,.1f} images/s) on {report.device}, {report.workers} worker(s)")
-    write_json(json, {
-        "store": str(s.path), "dataset": dataset.name, "images": report.images, "seconds": report.seconds,
-        "images_per_s": report.images_per_s if report.images else None, "device": report.device,
-        "models": [{"name": r.name, "status": r.status, "computed": r.images, "top1": r.top1,
-                    "notes": list(r.notes)} for r in report.models],
-    })
-
+    if run.images:
+        console.print(f"{run.images:,} images in {run.seconds:.1f} s "
+                      f"({run.images_per_s:,.1f} images/s) on {run.device}, {run.workers} worker(s)")
+    write_json(json, result.to_dict())

@@ -6,35 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 
-from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console, get_store
-from misclass.report.build import build_report
+from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console
 
 ModelsOpt = Annotated[
     list[str] | None, typer.Option("--model", "-m", help="Models to include (repeat). Default: all.")
 ]
-
-
-def report_options(threshold: float = 0.3, top_classes: int = 30, k: int = 3,
-                   group_a: str | None = None, group_b: str | None = None, *,
-                   labels: str | None = None, groups: list[str] | None = None,
-                   shifted_store: Path | None = None, factor_set: str = "top",
-                   keep_prototypes: bool = False, seed: int = 0) -> dict:
-    """The options every report section may read, as one dict."""
-    return {"threshold": threshold, "top_classes": top_classes, "k": k,
-            "group_a": group_a, "group_b": group_b, "labels": labels, "groups": groups or None,
-            "shifted_store": shifted_store, "factor_set": factor_set,
-            "keep_prototypes": keep_prototypes, "seed": seed}
-
-
-def write_report(store, out: Path, models, options: dict) -> Path:
-    """Build the report with a progress bar over its sections."""
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("report", total=None)
-        index = build_report(store, out, models=models, options=options,
-                             on_section=lambda n: progress.update(task, description=f"report: {n}"))
-    return index
 
 
 @app.command()
@@ -62,8 +39,9 @@ def report(
 
     Example: misclass report --store misclass-demo/store --out misclass-demo/report
     """
-    s = get_store(store)
-    options = report_options(threshold, top_classes, k, group_a, group_b, labels=labels, groups=groups,
-                             shifted_store=shifted_store, factor_set=factor_set, seed=seed)
-    index = write_report(s, out, model, options)
-    console.print(f"Report: {index.resolve()}")
+    from misclass.workflows.report import report as run_report
+
+    result = run_report(store, out=out, models=model, threshold=threshold, top_classes=top_classes, k=k,
+                        group_a=group_a, group_b=group_b, labels=labels, groups=groups,
+                        shifted_store=shifted_store, factor_set=factor_set, seed=seed, console=console)
+    console.print(f"Report: {result.index.resolve()}")

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
 from misclass.cli.predict import DeviceOpt, ThreadsOpt
-from misclass.predict.device import torch_threads
 
 
 @app.command()
@@ -60,38 +59,24 @@ def train(
 
     Example: misclass train --data digits --arch resnet50,mobilenet_v2 --epochs 2 --store S
     """
-    from misclass.data import load_dataset
-    from misclass.predict.architectures import check_architectures
-    from misclass.predict.train import TrainConfig
-    from misclass.predict.train_run import train_and_predict
+    from misclass.report.learning_curves import save_training_curves
+    from misclass.workflows.train import train as run_train
 
-    archs = check_architectures([a.strip() for a in arch.split(",") if a.strip()])
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer.lower(),
-                         momentum=momentum, weight_decay=weight_decay, schedule=schedule, augment=augment,
-                         val_fraction=val_fraction, seed=seed, device=device, amp=amp, width=width).check()
-    dataset = load_dataset(data, seed=seed)
-    with torch_threads(threads):
-        trained = train_and_predict(dataset, archs, store, config=config, out_dir=out, limit=limit,
-                                    image_size=image_size, replace=replace, console=console)
-    from misclass.store import Store
-
-    s = Store(store)
-    table = Table(title=f"Trained on {dataset.name} ({config.optimizer}, lr {lr:g}, batch {batch_size}, "
+    result = run_train(store, data=data, arch=arch, out=out, epochs=epochs, batch_size=batch_size, lr=lr,
+                       optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+                       augment=augment, val_fraction=val_fraction, limit=limit, width=width,
+                       image_size=image_size, seed=seed, device=device, amp=amp, threads=threads,
+                       replace=replace, console=console)
+    save_training_curves(result)
+    config = result.config
+    table = Table(title=f"Trained on {result.dataset} ({config.optimizer}, lr {lr:g}, batch {batch_size}, "
                         f"{epochs} epochs)")
     for col in ("architecture", "best epoch", "val accuracy", "val macro precision", "test top-1"):
         table.add_column(col, justify="left" if col == "architecture" else "right")
-    rows = []
-    for t in trained:
-        best = t.best
-        top1 = s.model_metadata(t.arch).get("top1")
-        table.add_row(t.arch, str(t.best_epoch), pct(best["val_accuracy"]), pct(best["val_macro_precision"]),
-                      pct(top1))
-        rows.append({"arch": t.arch, "best_epoch": t.best_epoch, "val_accuracy": best["val_accuracy"],
-                     "val_macro_precision": best["val_macro_precision"], "test_top1": top1,
-                     "checkpoint": str(t.checkpoint), "files": [str(f) for f in t.files]})
+    for name, row in result.to_frame().iterrows():
+        table.add_row(name, str(row.best_epoch), pct(row.val_accuracy), pct(row.val_macro_precision),
+                      pct(row.test_top1))
     console.print(table)
-    folder = out if out is not None else s.path / "training"
-    console.print(f"Checkpoints, histories and learning curves: {folder.resolve()}")
-    console.print(f"Store: {s.path.resolve()}")
-    write_json(json, {"store": str(s.path), "dataset": dataset.name, "config": config.__dict__,
-                      "architectures": rows})
+    console.print(f"Checkpoints, histories and learning curves: {result.folder.resolve()}")
+    console.print(f"Store: {Path(result.store).resolve()}")
+    write_json(json, result.to_dict())

@@ -11,7 +11,8 @@
 - per epoch: loss, accuracy and macro precision on the train part (accumulated over the
   epoch's batches, in training mode) and on the validation part (eval mode);
 - ``last.pt`` after every epoch and ``best.pt`` at the best validation accuracy, in
-  ``out_dir``, with ``history.csv`` / ``history.json`` and ``curves.png`` / ``.svg``.
+  ``out_dir``, with ``history.csv`` / ``history.json`` (the report draws the learning
+  curves from the history: :mod:`misclass.report.learning_curves`).
 
 The returned model carries the best epoch's weights. Same data, seed and settings give the
 same weights on the CPU.
@@ -157,11 +158,9 @@ def _to_tensor(images: np.ndarray, torch):
 
 def train_architecture(arch: str, images: np.ndarray, labels: np.ndarray, *, classes: list[str],
                        config: TrainConfig = TrainConfig(), out_dir: Path | None = None,
-                       dataset_name: str = "", console=None, progress: bool = True,
-                       curves: bool = True) -> TrainedModel:
+                       dataset_name: str = "", console=None, progress: bool = True) -> TrainedModel:
     """Train ``arch`` on ``images`` (N, H, W[, 3]) uint8 with ``labels`` (N,); see the
-    module docstring. Writes checkpoints, history and (``curves``) the learning-curve figures
-    to ``out_dir`` when given."""
+    module docstring. Writes checkpoints and the history to ``out_dir`` when given."""
     torch = require("torch", "torch", feature="training CNNs")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -266,8 +265,7 @@ def train_architecture(arch: str, images: np.ndarray, labels: np.ndarray, *, cla
     result = TrainedModel(arch, model, history, best_epoch, preprocess, arch_kwargs)
     if out is not None:
         result.checkpoint = out / "best.pt"
-        title = _title(arch, dataset_name, config)
-        result.files = [out / "best.pt", out / "last.pt", *write_history(history, out, title, curves=curves)]
+        result.files = [out / "best.pt", out / "last.pt", *write_history(history, out)]
     return result
 
 
@@ -288,21 +286,10 @@ def _evaluate(model, idx: np.ndarray, batch, batch_size: int, device, amp: bool,
     return _metrics(loss_sum, np.concatenate(ys), np.concatenate(preds))
 
 
-def _title(arch: str, dataset: str, config: TrainConfig) -> str:
-    on = f" on {dataset}" if dataset else ""
-    optimizer = "SGD" if config.optimizer == "sgd" else "Adam"
-    return f"{arch}{on}: learning curves ({optimizer}, lr {config.lr:g}, batch {config.batch_size})"
-
-
-def write_history(history: pd.DataFrame, folder: Path, title: str, *, curves: bool = True) -> list[Path]:
-    """``history.csv``, ``history.json`` and (``curves``) the learning-curve figures in ``folder``."""
+def write_history(history: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write ``history.csv`` and ``history.json`` in ``folder``; return their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     history.to_csv(folder / "history.csv", index=False)
     (folder / "history.json").write_text(json.dumps(history.to_dict(orient="records"), indent=2))
-    files = [folder / "history.csv", folder / "history.json"]
-    if curves:
-        from misclass.report.learning_curves import save_learning_curves
-
-        files += save_learning_curves(history, folder, title)
-    return files
+    return [folder / "history.csv", folder / "history.json"]

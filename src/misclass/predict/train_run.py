@@ -5,9 +5,11 @@ Output folder (``out_dir``, default ``<store>/training``)::
 
     <arch>/best.pt, last.pt        checkpoints (``ckpt:PATH`` reads them)
     <arch>/history.csv, .json      per-epoch loss, accuracy, macro precision (train, validation)
-    <arch>/curves.png, .svg        the learning curves
-    validation_accuracy.png, .svg  every architecture's validation accuracy per epoch
     run.json                       hyperparameters, data, and each architecture's best epoch
+
+The learning curves (``<arch>/curves.png``, ``validation_accuracy.png``) are drawn from the
+returned histories by the report's figure code (:mod:`misclass.report.learning_curves`);
+``misclass train`` draws them beside the checkpoints.
 
 Test predictions (best validation epoch) go to the store under the architecture's name,
 with full probabilities, logits and penultimate features.
@@ -71,10 +73,10 @@ def limit_samples(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarra
 def train_and_predict(dataset: Dataset, archs: list[str], store_path: str | Path, *,
                       config: TrainConfig | None = None, out_dir: str | Path | None = None,
                       limit: int | None = None, image_size: int | None = None, replace: bool = False,
-                      workers: int = 0, curves: bool = True, console=None,
-                      progress: bool = True) -> list[TrainedModel]:
-    """Train each architecture on the train split and write its test predictions to the store
-    (``curves=False`` skips the figures; histories and checkpoints are always written)."""
+                      workers: int = 0, console=None, progress: bool = True) -> list[TrainedModel]:
+    """Train each architecture on the train split and write its test predictions to the store,
+    its checkpoints and history to ``out_dir/<arch>``; return each architecture's model and
+    history."""
     from misclass.predict.checkpoint import checkpoint_preprocess
     from misclass.predict.engine import EngineOptions, predict_models, prepare_store
     from misclass.predict.specs import LoadedModel, last_linear
@@ -105,7 +107,7 @@ def train_and_predict(dataset: Dataset, archs: list[str], store_path: str | Path
     for arch in archs:
         result = train_architecture(arch, x_train, y_train, classes=classes, config=config,
                                     out_dir=out / arch, dataset_name=dataset.name, console=console,
-                                    progress=progress, curves=curves)
+                                    progress=progress)
         best = result.best
         meta: dict[str, Any] = {
             "source": "misclass-train", "architecture": arch, "family": ARCHITECTURES[arch],
@@ -120,20 +122,13 @@ def train_and_predict(dataset: Dataset, archs: list[str], store_path: str | Path
         predict_models(test, [loaded], store, opts, console=console, progress=progress)
         result.model = loaded.module.cpu()
         trained.append(result)
-    _write_run(out, trained, config, dataset, len(x_train), curves)
+    _write_run(out, trained, config, dataset, len(x_train))
     return trained
 
 
 def _write_run(out: Path, trained: list[TrainedModel], config: TrainConfig, dataset: Dataset,
-               n_train: int, curves: bool) -> None:
-    from misclass.report.learning_curves import save_validation_comparison
-
+               n_train: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    if curves:
-        histories = {t.arch: t.history for t in trained}
-        title = (f"Validation accuracy on {dataset.name} ({config.optimizer}, lr {config.lr:g}, "
-                 f"batch {config.batch_size})")
-        save_validation_comparison(histories, out, title)
     run = {"dataset": dataset.name, "n_train": n_train, "config": asdict(config),
            "architectures": {t.arch: {"best_epoch": t.best_epoch, **{k: float(v) for k, v in t.best.items()},
                                       "checkpoint": str(t.checkpoint)} for t in trained}}
@@ -157,7 +152,7 @@ def train_cnn_zoo(dataset: Dataset, store_path: str | Path, *, seed: int = 0, co
     threads = 1 if demo_cnn_config().device == "auto" and not _has_accelerator() else None
     with torch_threads(threads):
         train_and_predict(dataset, list(CNN_ZOO), store_path, config=demo_cnn_config(seed), replace=True,
-                          curves=False, console=console, progress=progress)
+                          console=console, progress=progress)
     return {name: entry.family for name, entry in CNN_ZOO.items()}
 
 

@@ -6,6 +6,7 @@ import datetime as _dt
 import html as _html
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,24 @@ from misclass.store import Store
 from misclass.store.files import write_text
 
 
-def build_report(
+@dataclass(frozen=True)
+class BuiltReport:
+    """What :func:`render_report` wrote: ``index.html``, each section it ran (registered
+    name, status, the rendered section or None) and the figures (paths without suffix,
+    relative to the report folder; each has a PNG and an SVG)."""
+
+    index: Path
+    sections: tuple[tuple[str, str, Section | None], ...]  # status: built, empty, over budget
+    figures: tuple[str, ...]
+
+
+def build_report(store: Store, out_dir: str | Path, **keywords: Any) -> Path:
+    """Render the report of ``store`` into ``out_dir``; return the path of ``index.html``
+    (the keywords are :func:`render_report`'s: ``models``, ``options``, ``only``, ``on_section``)."""
+    return render_report(store, out_dir, **keywords).index
+
+
+def render_report(
     store: Store,
     out_dir: str | Path,
     *,
@@ -26,12 +44,13 @@ def build_report(
     options: dict[str, Any] | None = None,
     only: Sequence[str] | None = None,
     on_section: Callable[[str], None] | None = None,
-) -> Path:
-    """Render the report of ``store`` into ``out_dir``; return the path of ``index.html``.
+) -> BuiltReport:
+    """Render the report of ``store`` into ``out_dir``; say what was built.
 
     ``only`` limits the report to the named sections; ``on_section(name)`` is called as each
     section starts (for progress). A section that would need more memory than the budget
-    (:mod:`misclass.analysis.budget`) is replaced by a note saying why.
+    (:mod:`misclass.analysis.budget`) is replaced by a note saying why ("over budget"); one
+    with nothing to show (e.g. no probabilities in the store) is left out ("empty").
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -39,18 +58,22 @@ def build_report(
     ctx = ReportContext(store=store, predictions=pred, class_names=store.class_names(),
                         out_dir=out, options=dict(options or {}))
     rendered: list[Section] = []
+    ran: list[tuple[str, str, Section | None]] = []
     for name, builder in sections():
         if only and name not in only:
             continue
         if on_section:
             on_section(name)
+        status = "built"
         try:
             section = builder(ctx)
         except MemoryBudgetError as exc:  # too large for the memory budget: say so, build the rest
             section = Section(f"{name} (not built)", f"<p class=note>{_html.escape(str(exc))}</p>")
+            status = "over budget"
         if section is not None:
             section.anchor = section.anchor or re.sub(r"[^a-z0-9]+", "-", name.lower())
             rendered.append(section)
+        ran.append((name, status if section is not None else "empty", section))
     env = Environment(loader=PackageLoader("misclass.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("index.html.j2").render(
@@ -65,4 +88,4 @@ def build_report(
     )
     index = out / "index.html"
     write_text(index, html)
-    return index
+    return BuiltReport(index, tuple(ran), tuple(ctx.figures))

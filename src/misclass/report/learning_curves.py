@@ -1,13 +1,19 @@
-"""Learning-curve figures for ``misclass train`` (PNG and SVG)."""
+"""Learning-curve figures for ``misclass train`` (PNG and SVG), drawn from the histories
+that training returns (:class:`misclass.workflows.train.TrainResult`); training itself draws
+nothing."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from misclass.report.figures import plt, save_figure
+
+if TYPE_CHECKING:
+    from misclass.workflows.train import TrainResult
 
 METRICS = (("loss", "cross-entropy loss"), ("accuracy", "accuracy"), ("macro_precision", "macro precision"))
 
@@ -62,3 +68,24 @@ def save_validation_comparison(histories: dict[str, pd.DataFrame], folder: Path,
     """Plot and write the validation-accuracy comparison; return the PNG and SVG paths."""
     save_figure(plot_validation_comparison(histories, title), Path(folder), stem)
     return [Path(folder) / f"{stem}.png", Path(folder) / f"{stem}.svg"]
+
+
+def _settings(config) -> str:
+    optimizer = {"sgd": "SGD", "adam": "Adam"}.get(config.optimizer, config.optimizer)
+    return f"{optimizer}, lr {config.lr:g}, batch {config.batch_size}"
+
+
+def save_training_curves(result: TrainResult) -> list[Path]:
+    """What ``misclass train`` draws beside the checkpoints: each architecture's learning
+    curves (``<folder>/<arch>/curves.png``, ``.svg``) and every architecture's validation
+    accuracy (``<folder>/validation_accuracy.png``, ``.svg``); return the paths written."""
+    folder = Path(result.folder)
+    on = f" on {result.dataset}" if result.dataset else ""
+    files = []
+    for t in result.trained:
+        files += save_learning_curves(t.history, folder / t.arch,
+                                      f"{t.arch}{on}: learning curves ({_settings(result.config)})")
+    histories = {t.arch: t.history for t in result.trained}
+    files += save_validation_comparison(histories, folder,
+                                        f"Validation accuracy{on} ({_settings(result.config)})")
+    return files

@@ -28,6 +28,7 @@ WORKFLOWS = {
     "train": "train",
     "report": "report",
     "models": "models",
+    "demo": "demo",
     "human_consistency": "votes",
 }
 

@@ -1,0 +1,111 @@
+"""misclass.report: the workflow writes the report ``misclass report`` writes and says which
+sections it built; ``misclass.report`` and ``misclass.predict`` stay callable although they
+are also subpackages."""
+
+import html
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+import misclass
+
+OPTIONS = {"k": 2, "top_classes": 3, "threshold": 0.2, "group_a": "0:1", "group_b": "1:0",
+           "labels": "real", "groups": ["imagenet", "metaclasses"], "shifted_store": "elsewhere",
+           "factor_set": "multi", "seed": 4}
+
+
+def _page(index) -> str:
+    """The page without what differs between two runs: the time it was made."""
+    return re.sub(r"made [^<]* by misclass", "made - by misclass", index.read_text())
+
+
+def _files(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def probed_sections(monkeypatch):
+    """The report's summary section and a probe that records what each section gets (the
+    options, the models): the CLI and the workflow are compared on what reaches the sections,
+    without drawing every section twice."""
+    import misclass.report.build as build
+    from misclass.report.registry import Section, sections
+
+    seen = []
+
+    def probe(ctx):
+        seen.append({"options": dict(ctx.options), "models": list(ctx.predictions.models)})
+        return Section("Probe", f"<p>{html.escape(repr(sorted(ctx.options.items())))}</p>")
+
+    summary = dict(sections())["summary"]
+    monkeypatch.setattr(build, "sections", lambda: [("summary", summary), ("probe", probe)])
+    return seen
+
+
+def test_report_workflow_writes_what_the_cli_writes(small_store, tmp_path, capsys, probed_sections):
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in OPTIONS.items() if k != "groups"]
+    args += [a for g in OPTIONS["groups"] for a in ("--groups", g)]
+    code, out, err = run_cli(["report", "--store", small_store.path, "--out", tmp_path / "cli", "-m", "b",
+                              *args], capsys)
+    assert code == 0, err
+    result = misclass.report(small_store.path, out=tmp_path / "api", models=["b"], progress=False, **OPTIONS)
+    cli, api = probed_sections
+    assert api == cli and api["models"] == ["b"]
+    assert {k: api["options"][k] for k in OPTIONS} == {**OPTIONS, "shifted_store": Path("elsewhere")}
+    assert result.index == tmp_path / "api" / "index.html" and result.out == tmp_path / "api"
+    assert str((tmp_path / "cli" / "index.html").resolve()) in out.replace("\n", "")
+    assert _page(result.index) == _page(tmp_path / "cli" / "index.html")
+    assert _files(tmp_path / "api") == _files(tmp_path / "cli")
+    for rel in _files(tmp_path / "api"):
+        if rel.endswith(".png"):
+            assert (tmp_path / "api" / rel).read_bytes() == (tmp_path / "cli" / rel).read_bytes(), rel
+
+    # what was built: the sections on the page, in order, and their figures
+    assert result.sections == ("summary", "probe")
+    page = result.index.read_text()
+    assert re.findall(r'<section id="([^"]+)">', page) == list(result.to_frame().anchor)
+    assert result.figures and all((result.out / f"{f}.{ext}").is_file() for f in result.figures
+                                  for ext in ("png", "svg"))
+    got = json.loads(json.dumps(result.to_dict()))
+    assert got["index"] == str(result.index) and got["options"]["shifted_store"] == "elsewhere"
+    assert [s["name"] for s in got["sections"]] == ["summary", "probe"]
+
+
+def test_report_sections_with_nothing_to_show_are_left_out(small_store, tmp_path):
+    result = misclass.report(small_store, out=tmp_path / "r", only=["summary", "labels", "crossmodel"],
+                             progress=False)
+    frame = result.to_frame()
+    assert list(frame.index) == ["summary", "crossmodel", "labels"]  # registry order
+    assert frame.loc["labels", "status"] == "empty" and result.sections == ("summary", "crossmodel")
+    page = result.index.read_text()
+    assert re.findall(r'<section id="([^"]+)">', page) == list(frame.anchor.dropna())
+
+
+def test_report_options_models_and_only(small_store, tmp_path):
+    result = misclass.report(small_store, out=tmp_path / "r", models="a", only=["summary"], progress=False)
+    assert result.sections == ("summary",) and list(result.to_frame().index) == ["summary"]
+    assert "1 models" in result.index.read_text()
+    assert result.options["top_classes"] == 30 and result.options["groups"] is None
+
+
+def test_workflows_named_like_subpackages_stay_callable():
+    import misclass.predict.engine
+    import misclass.report.build
+
+    assert callable(misclass.report) and callable(misclass.predict)
+    assert misclass.report.build.__name__ == "misclass.report.build"  # its modules stay reachable
+    assert misclass.predict.engine.EngineOptions().k == 5
+    assert "out" in inspect.signature(misclass.report).parameters
+    assert "models" in inspect.signature(misclass.predict).parameters
+    # in a fresh interpreter: the same object before and after a module of the subpackage loads
+    code = ("import misclass\nr = misclass.report\nimport misclass.report.build\n"
+            "assert misclass.report is r and callable(r), type(r)\n"
+            "assert callable(misclass.train) and callable(misclass.predict)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
