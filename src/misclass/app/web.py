@@ -60,12 +60,13 @@ def _folder(name: str) -> str:
     return str(Path(str(resources.files("misclass.app") / name)))
 
 
-def review_marks(db: Database, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """``{reviewed, unreviewed, flagged}``: (N,) bool masks from the review database. An image
-    is reviewed once anyone decided on one of its classes, flagged it or picked its class."""
-    pos = {s: i for i, s in enumerate(sample_ids.tolist())}
-    reviewed = np.zeros(len(sample_ids), dtype=bool)
-    flagged = np.zeros(len(sample_ids), dtype=bool)
+def review_marks(db: Database, pos: dict[str, int]) -> dict[str, np.ndarray]:
+    """``{reviewed, unreviewed, flagged}``: (N,) bool masks from the review database (``pos``:
+    sample id -> store row). An image is reviewed once anyone decided on one of its classes,
+    flagged it or picked its class."""
+    n = len(pos)
+    reviewed = np.zeros(n, dtype=bool)
+    flagged = np.zeros(n, dtype=bool)
     for s, _, _, value in records.all_decisions(db):
         if s in pos and value != "unreviewed":
             reviewed[pos[s]] = True
@@ -75,7 +76,7 @@ def review_marks(db: Database, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
             flagged[pos[s]] |= bool(problematic)
     for picks in records.all_picks(db).values():
         for i, _ in picks:
-            if 0 <= i < len(sample_ids):
+            if 0 <= i < n:
                 reviewed[i] = True
     return {"reviewed": reviewed, "unreviewed": ~reviewed, "flagged": flagged}
 
@@ -89,7 +90,8 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
                                 allowed_hosts=allowed_hosts, session_hours=session_hours)
     app.title = "misclass"
     state = app.state.review
-    explorer: Explorer = explore(ctx.store, review_marks=lambda: review_marks(db, explorer.data.sample_ids))
+    explorer: Explorer = explore(ctx.store, review_marks=lambda: review_marks(db, explorer.data.index_of))
+    explorer.warm()
     thumbs = Thumbnails(ctx.store)
     templates = app.state.templates
     templates.env.loader = ChoiceLoader([FileSystemLoader(_folder("templates")), templates.env.loader])

@@ -110,6 +110,15 @@ class Explorer:
         self._stamp: tuple | None = None
 
     # ------------------------------------------------------------------ data
+    def warm(self) -> Explorer:
+        """Load the store now (predictions, class groups, which scores exist), not on the
+        first query; returns the explorer."""
+        d = self.data
+        for _ in (d.groups, d.table.wrong, d.table.n_wrong, d.table.unanimous, d.index_of):
+            pass  # cached properties, computed here
+        self.score_keys()
+        return self
+
     @property
     def data(self) -> Snapshot:
         """The current snapshot, reloaded when the store's files changed."""
@@ -148,31 +157,34 @@ class Explorer:
 
     # ------------------------------------------------------------------ scores
     def score_keys(self) -> dict[str, str | None]:
-        """Every sort/score key the store could have: key -> None when available, else why not."""
-        d = self.data
-        out: dict[str, str | None] = {"index": None, "label": None, "sample_id": None}
-        for m in d.pred.models:
-            for s in FAILURE_SCORES:
-                out[f"{s}:{m}"] = self._score_reason(f"{s}:{m}")
-        for key in HUMAN_SCORES:
-            out[key] = None if d.votes else "needs people's votes (misclass import votes)"
-            for m in d.votes:
-                out[f"{key}:{m}"] = None
-        out["label_issue"] = LABEL_ISSUE_NOTE
-        return out
-
-    def _score_reason(self, key: str) -> str | None:
-        """Why a failure score ``NAME:MODEL`` cannot be computed (None when it can), without
-        computing it."""
-        d = self.data
-        name, _, model = key.partition(":")
-        cached = d.scores.get(key)
-        if cached is not None:
-            return cached if isinstance(cached, str) else None
+        """Every sort/score key the store could have: key -> None when available, else why not
+        (found without computing the scores)."""
         from misclass.analysis.failure_scores import SCORES
-        from misclass.gather import score_inputs
 
-        return SCORES[name].available(score_inputs(self.store, d.pred, model))
+        d = self.data
+        with d.lock:
+            if d.keys is None:
+                out: dict[str, str | None] = {"index": None, "label": None, "sample_id": None}
+                for m in d.pred.models:
+                    inputs = self._inputs(d, m)
+                    for s in FAILURE_SCORES:
+                        out[f"{s}:{m}"] = SCORES[s].available(inputs)
+                for key in HUMAN_SCORES:
+                    out[key] = None if d.votes else "needs people's votes (misclass import votes)"
+                    for m in d.votes:
+                        out[f"{key}:{m}"] = None
+                out["label_issue"] = LABEL_ISSUE_NOTE
+                d.keys = out
+            return dict(d.keys)
+
+    def _inputs(self, d: Snapshot, model: str):
+        """The failure-score inputs of ``model`` (:func:`misclass.gather.score_inputs`, as the
+        failure workflow reads them), once per snapshot."""
+        if model not in d.inputs:
+            from misclass.gather import score_inputs
+
+            d.inputs[model] = score_inputs(self.store, d.pred, model)
+        return d.inputs[model]
 
     def score(self, key: str, where: str = "sort") -> np.ndarray:
         """The (N,) values of a score key (a :class:`QueryError` saying why it is not available)."""
@@ -225,10 +237,9 @@ class Explorer:
             raise QueryError(f"{where}={key[:200]!r}: not a score; expected one of {keys}")
         self.predictor(model, where)
         from misclass.analysis.failure_scores import compute_scores
-        from misclass.gather import score_inputs
 
-        inputs = score_inputs(self.store, d.pred, model)
-        values, skipped = compute_scores(inputs, np.zeros(0, dtype=np.int64), np.arange(d.table.n), [name])
+        values, skipped = compute_scores(self._inputs(d, model), np.zeros(0, dtype=np.int64),
+                                         np.arange(d.table.n), [name])
         if name not in values:
             return skipped[name]
         return values[name]

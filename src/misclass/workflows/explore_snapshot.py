@@ -35,8 +35,10 @@ class Snapshot:
         self.names = [str(x) for x in self.classes["name"]]
         self.resolve_class = ClassResolver(self.classes)
         self.sample_ids = self.pred.sample_ids.astype(str)
-        self.scores: dict[str, np.ndarray | str] = {}
-        self.lock = threading.Lock()
+        self.scores: dict[str, np.ndarray | str] = {}  # score key -> values, or why not
+        self.inputs: dict[str, Any] = {}  # model -> its failure-score inputs
+        self.keys: dict[str, str | None] | None = None  # every score key -> None or why not
+        self.lock = threading.RLock()
 
     @cached_property
     def index_of(self) -> dict[str, int]:
@@ -86,21 +88,23 @@ class Snapshot:
 
     @cached_property
     def explain(self) -> dict[str, dict[str, Any]]:
-        """Model -> its saved explain run: per-image outcomes by store row, triplet rows."""
+        """Model -> its saved explain run (:func:`misclass.workflows.explain.saved_explanations`):
+        per-image outcomes by store row, the saved example images and their rows."""
         if not self.store.layout.explain.is_dir():
             return {}
-        from misclass.explain.files import load_explain_results
+        from misclass.workflows.explain import saved_explanations
 
         out = {}
-        for payload, arrays in load_explain_results(self.store):
+        for run in saved_explanations(self.store):
             rows = {}
-            for rec in payload.get("images", []):
+            for rec in run.payload.get("images", []):
                 i = self.index_of.get(str(rec.get("sample_id")))
                 if i is not None:
                     rows[i] = rec
+            arrays = run.triplets
             triplets = {str(s): k for k, s in enumerate(arrays.get("sample_id", []))}
-            out[str(payload.get("model"))] = {"rows": rows, "arrays": arrays, "triplets": triplets,
-                                             "method": payload.get("method")}
+            out[run.model] = {"rows": rows, "arrays": arrays, "triplets": triplets,
+                              "method": run.payload.get("method")}
         return out
 
 
