@@ -50,6 +50,8 @@ COMMANDS: dict[str, Entry] = {
                        "shared across models, a chi-squared test of homogeneity of the class-wise "
                        "errors, and (with stored probabilities) the scores of misclassified images "
                        "compared between two groups of confusion pairs."),
+    "label-issues": Entry("misclass.cli.label_issues", "Rank the images whose given label is most "
+                          "likely wrong, from models and people."),
     "failure": Entry("misclass.cli.failure", "Score how likely each prediction is wrong and judge each "
                      "score on held-out images."),
     "explain": Entry("misclass.cli.explain", "Explain errors with saliency maps and test the "

@@ -131,13 +131,16 @@ def task(
     store: StoreOpt = DEFAULT_STORE_PATH,
     kind: Annotated[str, typer.Option(
         "--kind", help="Which images: disagreement (models disagree), all-miss (every model wrong), "
-        "pair (--pair A,B), random (--size), ids (--ids FILE).")] = "disagreement",
+        "pair (--pair A,B), random (--size), ids (--ids FILE), label-issues (--top K of misclass "
+        "label-issues).")] = "disagreement",
     pair: Annotated[str | None, typer.Option("--pair", help="Two classes (index, id or name), e.g. "
                                              "'marmot,beaver'.")] = None,
     ids: Annotated[Path | None, typer.Option("--ids", help="File with one sample id a line (or a CSV with "
                                              "a sample_id column).")] = None,
     size: Annotated[int | None, typer.Option("--size", help="At most this many images (a seeded random "
                                              "subset); random samples default to 100.", min=1)] = None,
+    top: Annotated[int | None, typer.Option("--top", help="Kind label-issues: the K labels most likely "
+                                            "wrong, in ranking order (default 100).", min=1)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of random choices.")] = 0,
     mode: Annotated[str, typer.Option(
         "--mode", help="review (judge candidate labels), label (pick the class) or training (pick, "
@@ -161,6 +164,13 @@ def task(
             raise InputError(f"--pair {pair!r}: expected two classes separated by a comma, "
                              "e.g. marmot,beaver")
         pair_t = (parts[0], parts[1])
+    if top is not None:
+        if kind != "label-issues":
+            raise InputError(f"--top is for --kind label-issues; for kind {kind!r} use --size")
+        if size is not None:
+            raise InputError("--top and --size exclude each other: --top K takes the K labels most "
+                             "likely wrong")
+        size = top
     t = create_task(database, ReviewContext.load(s), name, kind, mode=mode, top5=top5, pair=pair_t, size=size,
                     seed=seed, ids=ids)
     parts = -(-t.n_items // 10)

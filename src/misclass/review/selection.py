@@ -21,7 +21,7 @@ import numpy as np
 from misclass.errors import InputError
 
 PART_SIZE = 10
-KINDS = ("disagreement", "all-miss", "pair", "random", "ids")
+KINDS = ("disagreement", "all-miss", "pair", "random", "ids", "label-issues")
 
 
 def _check(top1: np.ndarray) -> np.ndarray:

@@ -92,9 +92,13 @@ def select_images(ctx: ReviewContext, kind: str, *, pair: tuple[str, str] | None
         wanted = read_id_list(ids) if ids is not None else parse_id_list(id_text, "id list")
         idx = selection.select_ids(ctx.sample_ids, wanted)
         params["ids"] = str(ids) if ids is not None else f"{len(idx)} ids"
+    elif kind == "label-issues":  # the top of misclass label-issues' ranking, most likely wrong first
+        from misclass.workflows.label_issues import label_issues
+
+        idx = label_issues(ctx.store).top_indices(size or 100)
     else:
         raise InputError(f"task kind {kind!r}: expected one of {', '.join(selection.KINDS)}")
-    if kind != "random":
+    if kind not in ("random", "label-issues"):
         idx = selection.limit(idx, size, seed=seed)
     if size is not None:
         params["size"] = size

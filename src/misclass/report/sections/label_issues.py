@@ -1,0 +1,102 @@
+"""Report section: which given labels are likely wrong (``misclass label-issues``).
+
+Calls :func:`misclass.workflows.label_issues.label_issues` with the report's models and seed
+and the command's defaults; shows the sources and their weights, a gallery of the top-ranked
+images (given vs suggested label), the ranking's first rows, every predictor's accuracy on
+the corrected labels with its change of rank, and the precision curve against people.
+"""
+
+from __future__ import annotations
+
+import html
+
+from misclass.report.registry import ReportContext, Section, register_section, table_html
+
+#: Images in the gallery and rows of the ranking table (drawing only; all are computed).
+GALLERY = 24
+TABLE_ROWS = 200
+
+
+def gallery_captions(res, indices) -> list[str]:
+    """``given -> suggested`` and the score of each image, for :func:`issue_gallery`."""
+    names = res.class_names
+    out = []
+    for i in indices:
+        s = int(res.combined.suggested[i])
+        out.append(f"{names[int(res.labels[i])]} -> {names[s] if s >= 0 else '?'}\n"
+                   f"{res.combined.score[i]:.3g}")
+    return out
+
+
+def gallery_figure(store, res, *, size: int = GALLERY, columns: int = 8):
+    """The gallery figure of the ``size`` top-ranked images, or None when the store has no images."""
+    from misclass.data.store_images import StoreImages
+    from misclass.errors import InputError
+    from misclass.report.label_issue_figures import issue_gallery
+
+    images = StoreImages(store)
+    if not images.available:
+        return None
+    shown, pics = [], []
+    for i in res.order[:size]:
+        try:
+            pics.append(images.load(int(i)))
+        except InputError:
+            continue
+        shown.append(int(i))
+    if not pics:
+        return None
+    return issue_gallery(pics, gallery_captions(res, shown), columns=columns,
+                         title=f"The {len(pics)} labels most likely wrong: given -> suggested, score")
+
+
+@register_section("label-issues", order=41)
+def build(ctx: ReportContext) -> Section | None:
+    """Likely label errors from models and people."""
+    from misclass.report.label_issue_figures import precision_figure
+    from misclass.workflows.label_issues import label_issues
+
+    pred = ctx.predictions
+    if not pred.models or (pred.labels < 0).all():
+        return None
+    res = label_issues(ctx.store, models=list(pred.models), seed=int(ctx.options.get("seed") or 0))
+    w = res.weights
+    how = (f"learned on {w.n_planted:,} planted label errors" if w.method == "planted" else
+           "equal (too few images to learn them)" if w.method == "equal" else "given")
+    parts = [
+        f"<p>{res.n_scored:,} labelled images scored by {', '.join(res.sources)}; the combined "
+        f"log-odds is {w.intercept:+.3f} plus each source's log-odds times its weight ({how}). "
+        f"{int((res.combined.logit > 0).sum()):,} labels are more likely wrong than right.</p>",
+        table_html(res.weights_frame().reset_index(), caption="Sources: weight, whether the fit set it, "
+                   "how well the source alone finds the planted errors (AUROC), images it scores, "
+                   "images it says are wrong.", float_digits=3),
+    ]
+    for note in res.notes:
+        parts.append(f"<p class=note>{html.escape(note)}</p>")
+    fig = gallery_figure(ctx.store, res)
+    if fig is not None:
+        parts.append(ctx.save_figure(fig, "label-issues-gallery",
+                                     alt="The top-ranked images with their given and suggested labels"))
+    ranking = res.top(min(TABLE_ROWS, res.n_scored)).reset_index()
+    ranking = ranking.drop(columns=["index", "given", "suggested"]).rename(
+        columns={"given_name": "given", "suggested_name": "suggested", "agree": "sources saying wrong"})
+    parts.append(table_html(ranking, caption=f"The {len(ranking):,} labels most likely wrong of "
+                            f"{res.n_scored:,} (all in misclass label-issues --json).", float_digits=4))
+    acc = res.accuracy_frame().reset_index()
+    for col in ("original", "corrected", "change"):
+        acc[col] = acc[col] * 100
+    parts.append(table_html(acc, caption=f"Accuracy (%) on the given and on the corrected labels (combined "
+                            f"score >= {res.threshold:g}: the suggested label; reviewed images: their "
+                            "review label sets); ranks among models, rank_change > 0: moved up.",
+                            float_digits=2))
+    curve = res.precision_curve()
+    if curve is not None:
+        reference = ("review decisions" if res.people.source == "review" else
+                     "people's votes (most chose another class)")
+        parts.append(ctx.save_figure(precision_figure(curve, reference=reference),
+                                     "label-issues-precision",
+                                     alt="Share of the top-ranked images people judged wrong, per ranking"))
+        if res.people.source == "votes":
+            parts.append("<p class=note>The votes are also one of the sources, so their own curve is "
+                         "not an independent check.</p>")
+    return Section("Which labels are wrong?", "".join(parts))
