@@ -53,6 +53,10 @@ def predict(
     force: Annotated[bool, typer.Option("--force", help="Recompute models already in the store.")] = False,
     shard_size: Annotated[int, typer.Option(help="Images per resumable shard.", min=1)] = 2048,
     threads: ThreadsOpt = None,
+    ray: Annotated[str | None, typer.Option("--ray", help=(
+        "Spread the work over a Ray cluster (pip install 'misclass[ray]'): auto (the cluster "
+        "this machine is in), local (Ray on this machine) or ADDRESS (HOST:6379, ray://HOST:10001). "
+        "The store and the dataset must be on a filesystem every node sees (docs/scale.md)."))] = None,
     json: JsonOpt = None,
 ) -> None:
     """Predict with several models in one pass over a dataset and store every prediction.
@@ -73,7 +77,7 @@ def predict(
                          batch_size=batch_size, workers=workers, device=device, amp=amp, top_k=top_k,
                          save_probs=save_probs, save_logits=save_logits, save_features=save_features,
                          half=half, mean=mean, std=std, mc_dropout=mc_dropout, seed=seed, force=force,
-                         shard_size=shard_size, threads=threads, console=console)
+                         shard_size=shard_size, threads=threads, console=console, ray=ray)
     run = result.run
     table = Table(title=f"{result.n_samples:,} images of {result.dataset} -> {result.store}")
     for col in ("model", "status", "computed", "top-1", "note"):

@@ -104,6 +104,7 @@ def predict(
     threads: int | None = None,
     console=None,
     progress: bool = True,
+    ray: str | None = None,
 ) -> PredictResult:
     """Predict with several models in one pass over a dataset and store every prediction.
 
@@ -121,6 +122,9 @@ def predict(
         give none.
     threads : CPU threads for torch during the run (None: torch's choice).
     console, progress : where the progress bar goes, and whether to show one.
+    ray : run on a Ray cluster (``misclass[ray]``): ``"auto"`` (the cluster this machine is in),
+        ``"local"`` (a Ray instance on this machine) or an address (``HOST:6379``,
+        ``ray://HOST:10001``); see :mod:`misclass.predict.ray_engine` and docs/scale.md.
 
     The other options are those of ``misclass predict`` (see ``misclass predict --help``).
     A rerun skips models already in the store (``force`` recomputes them) and resumes an
@@ -153,7 +157,13 @@ def predict(
                   load_model(s, num_classes=len(dataset.classes), pretrained=pretrained, seed=seed, **norm)
                   for s in specs]
         s = prepare_store(path, dataset, info={"split": split, "seed": seed})
-        run = predict_models(dataset, loaded, s, opts, console=console, progress=progress)
+        if ray is not None:
+            from misclass.predict.ray_engine import predict_models_ray
+
+            run = predict_models_ray(dataset, loaded, s, opts, address=ray, console=console,
+                                     progress=progress)
+        else:
+            run = predict_models(dataset, loaded, s, opts, console=console, progress=progress)
     return PredictResult(str(s.path), dataset.name, len(dataset), run)
 
 
