@@ -16,7 +16,9 @@ summaries); bad input is one JSON error (400, or 404 for an unknown image), neve
 
 from __future__ import annotations
 
+import hashlib
 import math
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
@@ -232,7 +234,8 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
         return Response(saliency_strip(arrays["original"], arrays["saliency"], arrays["erased"]),
                         media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
-    app.mount("/static", StaticFiles(directory=_folder("static")), name="static")
+    app.mount("/static", _Static(directory=_folder("static")), name="static")
+    templates.env.globals["static"] = _static_url
 
     # ------------------------------------------------------------------ pages
     def home(request: Request):
@@ -295,6 +298,23 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
                     q=_q, fmt_prob=_prob)
 
     return app
+
+
+class _Static(StaticFiles):
+    """The package's scripts and style sheet; their addresses carry a hash of their content
+    (:func:`_static_url`), so browsers may keep them for a day."""
+
+    def file_response(self, *args, **kwargs) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+
+@lru_cache(maxsize=16)
+def _static_url(name: str) -> str:
+    """``/static/NAME?v=HASH``: a new address whenever the file changes."""
+    digest = hashlib.sha256((Path(_folder("static")) / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
 
 
 def _no_params(request: Request) -> None:

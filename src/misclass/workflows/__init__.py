@@ -30,6 +30,7 @@ WORKFLOWS = {
     "models": "models",
     "demo": "demo",
     "human_consistency": "votes",
+    "explore": "explore",
 }
 
 

@@ -98,22 +98,17 @@
     a.className = "tile";
     a.href = "/explore/image/" + encodeURIComponent(item.sample_id) + (query ? "?" + query : "");
     a.dataset.sample = item.sample_id;
-    const pic = document.createElement("div");
-    pic.className = "pic";
-    if (meta.has_images) {
+    if (meta.has_images) {  // a store without pixels: ids and predictions only
+      const pic = document.createElement("div");
+      pic.className = "pic";
       const img = document.createElement("img");
       img.loading = "lazy";
       img.decoding = "async";
       img.alt = item.sample_id;
       img.src = "/thumbs/" + item.index;
       pic.appendChild(img);
-    } else {
-      const none = document.createElement("span");
-      none.className = "none";
-      none.textContent = "no pixels";
-      pic.appendChild(none);
+      a.appendChild(pic);
     }
-    a.appendChild(pic);
     const line = (cls, text, title) => {
       const d = document.createElement("div");
       d.className = cls;
