@@ -296,13 +296,13 @@ def test_report_of_a_large_store(store, note, extra, request, tmp_path, capsys):
 
 
 def test_report_section_over_the_budget_becomes_a_note(million, tmp_path, monkeypatch):
-    import misclass.report.sections.confusion as section
+    import misclass.analysis.confusion as analysis
     from misclass.report.build import build_report
 
     def dense(*args, **kwargs):
         return confusion_matrix(np.array([0]), np.array([0]), MILLION)
 
-    monkeypatch.setattr(section, "analyze_confusion", dense)
+    monkeypatch.setattr(analysis, "analyze_confusion", dense)  # what the confusion workflow calls
     store, _, _ = million
     html = build_report(store, tmp_path / "r", only=["summary", "confusion"]).read_text()
     assert "confusion (not built)" in html and "1,000,000 x 1,000,000 matrix would take 7.28 TiB" in html

@@ -11,7 +11,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from misclass.analysis.confusion_scores import ScoreAnalysis, analyze_scores, class_scores
 from misclass.analysis.failure_scores import ScoreInputs
 from misclass.analysis.image_stats import image_statistics
 from misclass.store import Predictions, Store
@@ -64,17 +63,3 @@ def store_image_statistics(store: Store, progress: Callable[[int], None] | None 
             yield np.asarray(images.load(i))
 
     return image_statistics(load(), progress)
-
-
-def confusion_scores(pred: Predictions, n_classes: int, group_a: list[tuple[int, int]] | None = None,
-                     group_b: list[tuple[int, int]] | None = None) -> dict[str, ScoreAnalysis]:
-    """Score analysis of the misclassified images of every loaded model (see
-    :mod:`misclass.analysis.confusion_scores`), from each model's full probabilities when
-    stored, else its top-k probabilities."""
-    out = {}
-    for j, name in enumerate(pred.models):
-        tp = None if pred.topk_probs is None else pred.topk_probs[:, j, : pred.k[j]]
-        true_s, pred_s = class_scores(pred.labels, pred.topk[:, j, : pred.k[j]], tp, pred.probs(name))
-        out[name] = analyze_scores(name, pred.labels, pred.top1[:, j], true_s, pred_s, n_classes,
-                                   group_a=group_a, group_b=group_b)
-    return out

@@ -5,6 +5,7 @@ message names the source (file), the row or field, and what was expected.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -128,7 +129,13 @@ def _class_resolver(class_names: list[str], source: str):
     for i, name in enumerate(class_names):
         index.setdefault(str(name), []).append(i)
 
-    def resolve(token: str, where: str) -> int:
+    def resolve(token: str | int, where: str) -> int:
+        if isinstance(token, int | np.integer) and not isinstance(token, bool):  # given in Python: an id
+            if not 0 <= token < len(class_names):
+                raise InputError(f"{source}: class id {token} in {where!r} is not one of "
+                                 f"0..{len(class_names) - 1}")
+            return int(token)
+        token = str(token)
         hits = index.get(token, [])
         if len(hits) == 1:
             return hits[0]
@@ -143,25 +150,32 @@ def _class_resolver(class_names: list[str], source: str):
     return resolve
 
 
-def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tuple[int, int]]:
-    """Parse confusion pairs ``"true:pred,true:pred"`` given by class name or id.
+def check_class_pairs(text: str | Sequence[tuple[str | int, str | int]], class_names: list[str],
+                      source: str) -> list[tuple[int, int]]:
+    """Parse confusion pairs ``"true:pred,true:pred"`` given by class name or id, or check
+    a sequence of ``(true, pred)`` pairs (from Python: an int is a class id, a string as in
+    the text).
 
     A token naming exactly one class is that class; otherwise an integer token is a class id.
     A name shared by several classes must be given by id.
 
     >>> check_class_pairs("cat:dog, 1:0", ["cat", "dog"], "--group-a")
     [(0, 1), (1, 0)]
+    >>> check_class_pairs([("cat", 1), (1, "0")], ["cat", "dog"], "group_a")
+    [(0, 1), (1, 0)]
     """
     resolve = _class_resolver(class_names, source)
+    given = [p.strip() for p in text.split(",")] if isinstance(text, str) else list(text)
     pairs = []
-    for pair in (p.strip() for p in str(text).split(",")):
-        if not pair:
+    for pair in given:
+        if isinstance(pair, str) and not pair:
             continue
-        parts = [t.strip() for t in pair.split(":")]
-        if len(parts) != 2 or not all(parts):
+        parts = [t.strip() for t in pair.split(":")] if isinstance(pair, str) else list(pair)
+        if len(parts) != 2 or "" in parts:
             raise InputError(f"{source}: {pair!r} is not a pair; expected true:predicted, "
                              "e.g. 'cat:dog,dog:cat'")
-        a, b = resolve(parts[0], pair), resolve(parts[1], pair)
+        where = pair if isinstance(pair, str) else repr(tuple(pair))
+        a, b = resolve(parts[0], where), resolve(parts[1], where)
         if a == b:
             raise InputError(f"{source}: {pair!r} pairs a class with itself; a confusion needs "
                              "two different classes")
@@ -171,15 +185,18 @@ def check_class_pairs(text: str, class_names: list[str], source: str) -> list[tu
     return pairs
 
 
-def check_class_list(text: str, class_names: list[str], source: str) -> list[int]:
-    """Parse a comma list of classes given by name or id (as :func:`check_class_pairs`):
-    the distinct class ids, ascending.
+def check_class_list(text: str | Sequence[str | int], class_names: list[str], source: str) -> list[int]:
+    """Parse a comma list of classes given by name or id (as :func:`check_class_pairs`), or
+    check a sequence of classes (an int is a class id): the distinct class ids, ascending.
 
     >>> check_class_list("dog, 0,dog", ["cat", "dog", "cow"], "--classes")
     [0, 1]
+    >>> check_class_list(["cow", 0], ["cat", "dog", "cow"], "classes")
+    [0, 2]
     """
     resolve = _class_resolver(class_names, source)
-    ids = {resolve(token, str(text)) for token in (t.strip() for t in str(text).split(",")) if token}
+    tokens = [t.strip() for t in text.split(",")] if isinstance(text, str) else list(text)
+    ids = {resolve(token, str(text)) for token in tokens if token != ""}
     if not ids:
         raise InputError(f"{source}: no classes given; expected class names or ids, e.g. 'cat,dog'")
     return sorted(ids)

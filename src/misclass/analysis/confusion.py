@@ -35,11 +35,9 @@ import numpy as np
 import pandas as pd
 
 from misclass.analysis.budget import check_budget, dense_bytes
+from misclass.analysis.confusion_options import DEFAULT_THRESHOLD
 from misclass.analysis.stats import ChiSquared, chi2_homogeneity
 from misclass.errors import InputError
-
-DEFAULT_THRESHOLD = 0.3
-
 
 # --------------------------------------------------------------------------- one model
 #: how the dense-matrix budget error tells an API user to do without the dense matrix
@@ -411,7 +409,9 @@ def find_patterns(adjacency: np.ndarray, models: Sequence[str], *, counts: np.nd
     the pair), ``scope`` ("universal" when every model links it, else "model-specific"),
     ``kind`` ("symmetric" / "one-way" when every linking model has it symmetric / one-way in
     the same direction, else "mixed"), ``pattern`` (scope and kind) and ``errors`` (images of
-    a predicted as b or b as a, over all models). Sorted by ``n_models``, then ``errors``.
+    a predicted as b or b as a, over all models). Sorted by ``n_models``, then ``errors``. A
+    model named like one of these columns (:data:`PATTERN_COLUMNS`) has no column of its own:
+    :func:`analyze_confusion` keeps every model's cells in ``pattern_cells``.
     """
     adj = np.asarray(adjacency, dtype=bool)
     if adj.ndim != 3 or adj.shape[1] != adj.shape[2] or adj.shape[0] != len(models):
@@ -422,13 +422,19 @@ def find_patterns(adjacency: np.ndarray, models: Sequence[str], *, counts: np.nd
         return (np.asarray(counts)[:, a, b] + np.asarray(counts)[:, b, a]).sum(axis=0)
 
     return _patterns([np.nonzero(x) for x in adj], adj.shape[1], models,
-                     None if counts is None else errors_of, class_names)
+                     None if counts is None else errors_of, class_names)[0]
+
+
+#: the columns of the pattern table besides one per model; a model of one of these names has
+#: its column only in the per-model cells (:attr:`ConfusionAnalysis.pattern_cells`)
+PATTERN_COLUMNS = ("a", "b", "a_name", "b_name", "n_models", "scope", "kind", "pattern", "errors")
 
 
 def _patterns(edges: Sequence[tuple[np.ndarray, np.ndarray]], n_classes: int, models: Sequence[str],
-              errors_of, class_names: Sequence[str] | None) -> pd.DataFrame:
+              errors_of, class_names: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`find_patterns` from each model's edges ``(sources, targets)``; ``errors_of(a, b)``
-    gives the images between the pairs over all models (None: zeros)."""
+    gives the images between the pairs over all models (None: zeros). Also each model's cells
+    alone (one column per model, the same rows), whatever the models' names."""
     lows = [np.minimum(src, dst).astype(np.int64) * n_classes + np.maximum(src, dst) for src, dst in edges]
     pairs = np.unique(np.concatenate(lows)) if lows else np.zeros(0, dtype=np.int64)
     a, b = np.divmod(pairs, n_classes)
@@ -444,17 +450,21 @@ def _patterns(edges: Sequence[tuple[np.ndarray, np.ndarray]], n_classes: int, mo
     kind = np.where(all_sym, "symmetric", np.where(all_ab | all_ba, "one-way", "mixed"))
     scope = np.where(n_models == len(models), "universal", "model-specific")
     errors = np.zeros(len(a), dtype=np.int64) if errors_of is None else errors_of(a, b)
-    cells = np.array(PATTERN_CELLS)
-    df = pd.DataFrame({"a": a, "b": b, "a_name": _names(class_names, a), "b_name": _names(class_names, b)})
-    for m, name in enumerate(models):
-        df[name] = cells[code[m]]
-    df["n_models"] = n_models
-    df["scope"] = scope
-    df["kind"] = kind
-    df["pattern"] = [f"{s} {k}" for s, k in zip(scope, kind, strict=True)]
-    df["errors"] = errors
     order = np.lexsort((b, a, -errors, -n_models))
-    return df.iloc[order].reset_index(drop=True)
+    cells = np.array(PATTERN_CELLS)
+    per_model = pd.DataFrame({name: cells[code[m][order]] for m, name in enumerate(models)},
+                             columns=list(models))
+    df = pd.DataFrame({"a": a, "b": b, "a_name": _names(class_names, a), "b_name": _names(class_names, b)})
+    df = df.iloc[order].reset_index(drop=True)
+    for name in models:
+        if name not in PATTERN_COLUMNS:
+            df[name] = per_model[name]
+    df["n_models"] = n_models[order]
+    df["scope"] = scope[order]
+    df["kind"] = kind[order]
+    df["pattern"] = [f"{s} {k}" for s, k in zip(df["scope"], df["kind"], strict=True)]
+    df["errors"] = errors[order]
+    return df, per_model
 
 
 @dataclass(frozen=True)
@@ -551,13 +561,19 @@ def _most_confused(a: np.ndarray, b: np.ndarray, w: np.ndarray, errors: np.ndarr
 
 @dataclass(frozen=True)
 class ConfusionAnalysis:
-    """Per-model confusion of M models, their shared patterns and the homogeneity test."""
+    """Per-model confusion of M models, their shared patterns and the homogeneity test.
+
+    ``patterns`` is the table of :func:`find_patterns`; ``pattern_cells`` holds each model's
+    cell of its rows (one column per model, the same rows), also for a model named like a
+    column of ``patterns`` (``a``, ``errors``, ...), which has no column there.
+    """
 
     models: dict[str, ModelConfusion]
     patterns: pd.DataFrame
     homogeneity: Homogeneity
     threshold: float
     class_names: tuple[str, ...] | None = None
+    pattern_cells: pd.DataFrame | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -617,12 +633,12 @@ class ConfusionAnalysis:
     def to_dict(self, *, include_v: bool = True) -> dict:
         names = None if self.class_names is None else list(self.class_names)
         pats = self.patterns
-        per_model = list(self.models)
+        cells = pats[list(self.models)] if self.pattern_cells is None else self.pattern_cells
         patterns = [
             {"a": int(r["a"]), "b": int(r["b"]), "a_name": r["a_name"], "b_name": r["b_name"],
-             "per_model": {m: r[m] for m in per_model}, "n_models": int(r["n_models"]),
+             "per_model": per_model, "n_models": int(r["n_models"]),
              "scope": r["scope"], "kind": r["kind"], "pattern": r["pattern"], "errors": int(r["errors"])}
-            for r in pats.to_dict("records")
+            for r, per_model in zip(pats.to_dict("records"), cells.to_dict("records"), strict=True)
         ]
         return {
             "threshold": self.threshold,
@@ -662,7 +678,7 @@ def analyze_confusion(labels: np.ndarray, top1: np.ndarray, models: Sequence[str
         return np.sum([mc.count_at(a, b) + mc.count_at(b, a) for mc in per.values()], axis=0)
 
     edges = [(mc.cell_true[mc.is_edge], mc.cell_pred[mc.is_edge]) for mc in per.values()]
-    patterns = _patterns(edges, n_classes, list(models), errors_of, class_names)
+    patterns, cells = _patterns(edges, n_classes, list(models), errors_of, class_names)
     homogeneity = error_homogeneity(np.stack([mc.errors for mc in per.values()]), list(models))
     return ConfusionAnalysis(per, patterns, homogeneity, float(threshold),
-                             None if class_names is None else tuple(class_names))
+                             None if class_names is None else tuple(class_names), cells)

@@ -219,27 +219,20 @@ def count_label_sets(path: str | Path, n_samples: int, n_classes: int,
 
 
 def load_label_sets(spec: str, sample_ids: Sequence[str], classes: pd.DataFrame, *,
-                    store=None, min_share: float | None = None) -> LabelSets:
-    """``real`` (ImageNet-ReaL; needs ``misclass[imagenet]``), ``review`` (the decisions of the
-    review app in the store's ``annotations.sqlite``; ``review:URL`` reads another database; needs
-    ``store`` and ``misclass[review]``), ``counts:FILE.npy[,min-share=X]`` (people's vote counts
-    in store order; ``min_share`` overrides the spec's, default :data:`DEFAULT_MIN_SHARE`) or a
-    JSONL/CSV file path."""
+                    min_share: float | None = None) -> LabelSets:
+    """Label sets from files and datasets: ``real`` (ImageNet-ReaL; needs
+    ``misclass[imagenet]``), ``counts:FILE.npy[,min-share=X]`` (people's vote counts in store
+    order; ``min_share`` overrides the spec's, default :data:`DEFAULT_MIN_SHARE`) or a
+    JSONL/CSV file path. Review decisions (``review``) live above this layer: see
+    :func:`misclass.workflows.label_sources.load_label_sets`."""
     if spec.startswith("counts:"):
         path, share = _counts_spec(spec, min_share)
         return count_label_sets(path, len(sample_ids), len(classes), share)
     if spec == "real":
         return real_label_sets(list(sample_ids), classes["id"].tolist())
     if spec == "review" or spec.startswith("review:"):
-        if store is None:
-            raise InputError(f"--labels {spec}: needs the store whose review decisions to read")
-        from misclass.extras import require
-
-        require("sqlalchemy", "review", feature="--labels review")
-        from misclass.review.export import review_label_sets
-
-        return review_label_sets(store, spec.split(":", 1)[1] if ":" in spec else None,
-                                 sample_ids=sample_ids)
+        raise InputError(f"--labels {spec}: review decisions are read through the store "
+                         "(misclass.workflows.label_sources.load_label_sets)")
     return read_label_sets(spec, sample_ids, classes)
 
 

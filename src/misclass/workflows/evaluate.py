@@ -122,7 +122,7 @@ def evaluate(
     ({'m': 0.75}, 1)
     """
     from misclass.analysis.labels import evaluate_predictors
-    from misclass.data.label_sets import load_label_sets
+    from misclass.workflows.label_sources import load_label_sets
     from misclass.predict.kinds import predictor_kinds
 
     s = as_store(store)
@@ -298,7 +298,7 @@ def factors(
     from misclass.analysis.factors import factor_error_ratios
     from misclass.analysis.labels import multilabel_correct
     from misclass.data.imagenet_annotations import IMAGENET_X_FACTORS, imagenet_x_factors
-    from misclass.data.label_sets import load_label_sets
+    from misclass.workflows.label_sources import load_label_sets
     from misclass.predict.kinds import predictor_kinds
 
     if top < 1:

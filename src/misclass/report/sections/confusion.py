@@ -12,20 +12,15 @@ import numpy as np
 import pandas as pd
 
 from misclass.analysis.budget import ENV_VAR, dense_bytes, over_budget
-from misclass.analysis.confusion import (
-    DEFAULT_THRESHOLD,
-    ConfusionAnalysis,
-    ModelConfusion,
-    analyze_confusion,
-)
+from misclass.analysis.confusion import ModelConfusion
+from misclass.analysis.confusion_options import DEFAULT_THRESHOLD
 from misclass.analysis.confusion_scores import ScoreAnalysis
-from misclass.gather import confusion_scores
 from misclass.report.registry import ReportContext, Section, register_section, table_html
-from misclass.validation import check_class_pairs
+from misclass.workflows.confusion import ConfusionResult, confusion
 
 MAX_HEATMAP_CLASSES = 80
 MAX_DRAWN_EDGES = 40
-MAX_MODELS = 12
+MAX_MODELS = 12  # models drawn (heatmaps, networks); the tables and the test cover every model
 MAX_TABLE_ROWS = 20000  # rows of the u and pattern tables, worst first
 
 
@@ -199,7 +194,7 @@ def _pairs_text(pairs, names) -> str:
     return ", ".join(f"{names[a]} → {names[b]}" for a, b in pairs)
 
 
-def _homogeneity_html(res: ConfusionAnalysis) -> str:
+def _homogeneity_html(res: ConfusionResult) -> str:
     h = res.homogeneity
     if h.test is None:
         return f"<p>Chi-squared test of homogeneity: not computed ({html.escape(h.undefined)}).</p>"
@@ -220,6 +215,17 @@ def _homogeneity_html(res: ConfusionAnalysis) -> str:
             f"classes differently. {html.escape(note)}</p>")
 
 
+def confusion_options(options: dict) -> dict:
+    """The options of ``misclass confusion`` from the report's options (the report draws the
+    30 most-confused classes by default; the groups only when both are given)."""
+    ga, gb = options.get("group_a"), options.get("group_b")
+    grouped = bool(ga and gb)
+    threshold = options.get("threshold")
+    return {"threshold": float(DEFAULT_THRESHOLD if threshold is None else threshold),
+            "top_classes": int(options.get("top_classes") or 30),
+            "group_a": ga if grouped else None, "group_b": gb if grouped else None}
+
+
 @register_section("confusion", order=20)
 def build(ctx: ReportContext) -> Section | None:
     """Heatmaps, networks, u and pattern tables, homogeneity test and score histograms."""
@@ -227,24 +233,23 @@ def build(ctx: ReportContext) -> Section | None:
     if not pred.models or (pred.labels < 0).all():
         return None
     names = ctx.class_names
-    opt = ctx.options
-    threshold = float(DEFAULT_THRESHOLD if opt.get("threshold") is None else opt["threshold"])
-    top_n = int(opt.get("top_classes") or 30)
-    models = list(pred.models)[:MAX_MODELS]
-    top1 = pred.top1[:, : len(models)]
-    res = analyze_confusion(pred.labels, top1, models, len(names), threshold=threshold, class_names=names)
+    res = confusion(ctx.store, models=list(pred.models), **confusion_options(ctx.options))
+    threshold, top_n = res.threshold, res.top_classes
+    drawn = res.models[:MAX_MODELS]
     n_show = min(top_n, MAX_HEATMAP_CLASSES, len(names))
-    classes = res.most_confused(n_show)
+    classes = res.analysis.most_confused(n_show)
     parts = [
         "<p>For each model and true class i: u<sub>i</sub> is the share of class i's images that "
         "are misclassified; v(j|i) is the share of class i's misclassified images predicted as j. "
         f"The misclassification network has an edge i → j wherever v(j|i) ≥ {threshold:g}; a class's "
         "weighted in-degree d sums v over the edges pointing to it.</p>"
     ]
-    if len(pred.models) > MAX_MODELS:
-        parts.append(f"<p class=note>Only the first {MAX_MODELS} models are shown.</p>")
+    if len(res.models) > MAX_MODELS:
+        parts.append(f"<p class=note>Heatmaps and networks are drawn for the first {MAX_MODELS} of the "
+                     f"{len(res.models)} models; the tables, patterns and the test cover all of them.</p>")
+    m = len(res.models)
     dense = over_budget("conditional confusion v(j|i) of all classes", len(names),
-                        dense_bytes(len(names), matrices=len(models)), matrices=len(models))
+                        dense_bytes(len(names), matrices=m), matrices=m)
     if dense is not None:
         parts.append(f"<p class=note>{html.escape(dense)} ({ENV_VAR}), so no dense matrix is built: the "
                      f"heatmaps show the {n_show} most-confused classes (--top-classes) and every table "
@@ -255,34 +260,37 @@ def build(ctx: ReportContext) -> Section | None:
         f"<h3>Conditional confusion v(j|i)</h3><p class=caption>The {n_show} classes shown are those "
         "in the most-confused pairs over all models, the same for every model" + html.escape(capped)
         + ". Each row's v sums to 1 over all predicted classes, including classes not shown.</p>")
-    for name, mc in res.models.items():
-        parts.append(ctx.save_figure(heatmap_figure(mc, classes, names), f"confusion-heatmap-{_stem(name)}",
+    for name in drawn:
+        parts.append(ctx.save_figure(heatmap_figure(res.model(name), classes, names),
+                                     f"confusion-heatmap-{_stem(name)}",
                                      alt=f"Conditional confusion heatmap of {name}"))
     parts.append("<h3>Misclassification networks</h3>")
-    for name, mc in res.models.items():
-        fig = network_figure(mc, names)
+    for name in drawn:
+        fig = network_figure(res.model(name), names)
         if fig is None:
             parts.append(f"<p class=note>{html.escape(name)}: no edge reaches v ≥ {threshold:g}.</p>")
         else:
             parts.append(ctx.save_figure(fig, f"confusion-network-{_stem(name)}",
                                          alt=f"Misclassification network of {name}"))
-    top = res.top_pairs(50).drop(columns=["true", "predicted"]).rename(
-        columns={"true_name": "true class", "predicted_name": "predicted as", "total": "images (all models)"})
+    top = res.top_pairs(50).reset_index().drop(columns=["true_index", "predicted_index"]).rename(
+        columns={"true": "true class", "predicted": "predicted as", "total": "images (all models)"})
     parts.append("<h3>Most frequent confusions</h3>" + table_html(
         top, caption="The 50 (true → predicted) pairs with the most misclassified images summed over models; "
                 "one column of counts per model."))
-    u = res.u_table().sort_values(["mean u", "class"], ascending=[False, True])
+    u = res.u_table().reset_index().rename(columns={"class": "name", "class_index": "class"})
+    u = u[["class", "name", *u.columns[2:]]].sort_values(["mean u", "class"], ascending=[False, True])
     parts.append("<h3>Class-wise misclassification rate u</h3>" + table_html(
-        u.rename(columns={"n": "images"}), float_digits=3,
+        u, float_digits=3,
         caption="One row per class, worst first; one column of u per model (– for a class without images).",
         max_rows=MAX_TABLE_ROWS))
-    pats = res.patterns
+    pats = res.patterns()
     if len(pats):
         counts = pats["pattern"].value_counts()
         summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        shown = pats.drop(columns=["a", "b", "scope", "kind"]).rename(
-            columns={"a_name": "class a", "b_name": "class b", "n_models": "models linking",
-                     "errors": "images (a→b and b→a, all models)"})
+        rest = pats.reset_index(drop=True)[["n_models", "pattern", "errors"]].rename(
+            columns={"n_models": "models linking", "errors": "images (a→b and b→a, all models)"})
+        shown = pd.concat([pats.index.to_frame(index=False), res.pattern_cells().reset_index(drop=True),
+                           rest], axis=1)
         parts.append(
             "<h3>Confusion patterns across models</h3><p>A pair of classes is <em>symmetric</em> in a "
             "model when both a → b and b → a are edges, <em>one-way</em> when only one is; a pattern is "
@@ -298,38 +306,35 @@ def build(ctx: ReportContext) -> Section | None:
     return Section("Where each model fails", "".join(parts))
 
 
-def _scores_html(ctx: ReportContext, res: ConfusionAnalysis, names: list[str]) -> str:
-    ga, gb = ctx.options.get("group_a"), ctx.options.get("group_b")
-    if not ga or not gb:
+def _scores_html(ctx: ReportContext, res: ConfusionResult, names: list[str]) -> str:
+    if res.groups is None:
         return ""
-    pairs_a = check_class_pairs(ga, names, "group A")
-    pairs_b = check_class_pairs(gb, names, "group B")
-    pred = ctx.predictions
-    scores = confusion_scores(pred, len(names), pairs_a, pairs_b)
+    pairs_a, pairs_b = res.groups
     text_a, text_b = html.escape(_pairs_text(pairs_a, names)), html.escape(_pairs_text(pairs_b, names))
     out = [f"<h3>Scores of misclassified images: group A vs group B</h3><p>Group A: {text_a}. "
            f"Group B: {text_b}. "
            "For each misclassified image, the ratio and the difference of the true class's score to "
            "the predicted class's score; groups compared with a pooled-variance t-test and Welch's "
            "t-test (A minus B).</p>"]
-    rows = []
-    for name in res.models:
-        sa = scores[name]
+    drawn, scored = set(res.models[:MAX_MODELS]), []
+    for name, sa in res.scores.items():
         if not sa.scored and not sa.outside_topk:
             out.append(f"<p class=note>{html.escape(name)}: no stored probabilities, no scores.</p>")
             continue
+        scored.append(name)
         if sa.outside_topk:
             out.append(f"<p class=note>{html.escape(name)}: {sa.outside_topk} misclassified images have "
                        f"their true class outside the stored top-k ({sa.outside_a} in group A, "
                        f"{sa.outside_b} in group B); their scores are unknown and they are not in the "
                        "histograms or tests.</p>")
-        rows.append(sa.comparison_table())
-        if sa.in_a.any() or sa.in_b.any():
+        if name in drawn and (sa.in_a.any() or sa.in_b.any()):
             fig = score_figure(sa, names, pairs_a, pairs_b)
             out.append(ctx.save_figure(fig, f"confusion-scores-{_stem(name)}",
                                        alt=f"Score histograms of groups A and B for {name}"))
-    if rows:
-        out.append(table_html(pd.concat(rows, ignore_index=True), float_digits=4,
+    table = res.score_comparisons()
+    table = table[table.index.get_level_values("model").isin(scored)]
+    if len(table):
+        out.append(table_html(table.reset_index(), float_digits=4,
                               caption="t-tests of group A minus group B; – where a group has fewer "
                                       "than two images or neither group varies."))
     return "".join(out)
