@@ -28,3 +28,12 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def cli_json(command: list, capsys, out) -> dict:
+    """Run ``misclass COMMAND... --json OUT`` in-process (it must succeed); return the JSON it wrote."""
+    import json
+
+    code, _, err = run_cli([*command, "--json", out], capsys)
+    assert code == 0, err
+    return json.loads(Path(out).read_text())

@@ -256,3 +256,12 @@ def test_corrected_accuracy_and_rank_changes():
     assert frame["corrected"].tolist() == pytest.approx([2 / 3, 1.0, 2 / 3])  # image 3: no valid label
     assert frame["rank_original"].tolist()[:2] == [1, 2] and frame["rank_corrected"].tolist()[:2] == [2, 1]
     assert frame["rank_change"].tolist()[:2] == [-1, 1] and np.isnan(frame.loc["h", "rank_change"])
+
+
+def test_corrected_accuracy_of_a_random_person_is_an_expectation():
+    labels = np.array([0, 1, 1])
+    sets = corrected_label_sets(labels, SourceScores("c", np.array([-1.0, -1.0, 1.0]), np.array([1, 0, 0])))
+    shares = np.array([[0.75, 0.25], [0.5, 0.5], [1.0, 0.0]])
+    frame = corrected_accuracy(["h"], ["human"], np.array([[0], [0], [0]]), labels, sets, expected=[shares])
+    assert frame.loc["h", "original"] == pytest.approx((0.75 + 0.5 + 0.0) / 3)
+    assert frame.loc["h", "corrected"] == pytest.approx((0.75 + 0.5 + 1.0) / 3)  # image 2 now labelled 0

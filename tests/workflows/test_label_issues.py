@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_cli
+from helpers import cli_json, run_cli
 
 import misclass
 from misclass.errors import InputError
@@ -67,10 +67,7 @@ def store(tmp_path) -> Store:
 
 
 def _cli_json(capsys, tmp_path, store, *options) -> dict:
-    out = tmp_path / "issues.json"
-    code, printed, err = run_cli(["label-issues", "--store", store, *options, "--json", out], capsys)
-    assert code == 0, err
-    return json.loads(out.read_text())
+    return cli_json(["label-issues", "--store", store, *options], capsys, tmp_path / "issues.json")
 
 
 def test_workflow_equals_the_cli_json(store, tmp_path, capsys):
@@ -119,6 +116,9 @@ def test_result_tables(store):
     acc = res.accuracy_frame()
     assert set(acc.index) == {"m0", "m1", "m2", "m3", "m4", "human-majority", "human-random"}
     assert (acc.loc[["m0", "m1"], "kind"] == "model").all() and acc.loc["human-random", "kind"] == "human"
+    # a person drawn at random: the expected accuracy, as the store counts it
+    assert acc.loc["human-random", "original"] == pytest.approx(store.model_metadata("human-random")["top1"])
+    assert acc.loc["human-random", "original"] < acc.loc["human-majority", "original"]
     # image 0 gets its suggested label (frog): every model predicted frog there, so each gains
     fixed = (res.combined.score >= res.threshold) & (res.labels >= 0)
     assert fixed[0]
@@ -248,3 +248,51 @@ def test_report_section_calls_the_workflow(store, tmp_path):
     assert {"figures/label-issues-gallery", "figures/label-issues-precision"} <= set(res.figures)
     page = res.index.read_text()
     assert "Which labels are wrong?" in page and "img000" in page
+
+
+# --------------------------------------------------------------------------- real data
+@pytest.mark.slow
+def test_cifar10_label_errors_people_confirmed(tmp_path, capsys):
+    """The 30 testbed models and CIFAR-10H on CIFAR-10's test set, checked against the 275
+    images crowd workers judged (54 confirmed errors): the figures of benchmarks/label_issues.py
+    without the ResNets."""
+    from helpers import SHARED_DATA
+
+    from misclass.analysis.label_issues import check_ranking
+
+    need = [SHARED_DATA / d for d in ("cifar10-jpeg", "cifar10-testbed", "cifar10h", "cifar10-label-errors")]
+    missing = [str(d) for d in need if not d.is_dir()]
+    if missing:
+        pytest.skip(f"the shared CIFAR-10 data is not there: {', '.join(missing)}")
+    jpeg, testbed, cifar10h, errors = need
+    index = jpeg / "test_index.csv"
+    store = tmp_path / "store"
+    _main(["import", "list", *sorted((testbed / "original").glob("*.json")), "--ids", index,
+           "--strip", "_predictions", "--store", store])
+    _main(["import", "votes", cifar10h / "cifar10h-counts.npy", "--ids", index, "--bootstrap", "10",
+           "--store", store])
+    d = _cli_json(capsys, tmp_path, store)
+    res = misclass.label_issues(store)
+    assert res.to_dict() == d and d["n_images"] == 10000 and len(d["issues"]) == 10000
+    assert list(res.sources) == ["models", "votes"] and res.weights.method == "planted"
+    row = {sid: i for i, sid in enumerate(res.sample_ids)}
+    test_ids = pd.read_csv(index)["file_name"].to_numpy()
+    checked = np.zeros(10000, dtype=bool)
+    confirmed = np.zeros(10000, dtype=bool)
+    for item in json.loads((errors / "cifar10_mturk.json").read_text()):
+        checked[row[test_ids[item["id"]]]] = True
+        confirmed[row[test_ids[item["id"]]]] = item["mturk"]["given"] < 3
+    assert confirmed.sum() == 54
+    combined = check_ranking(res.order, confirmed, checked, ks=(50, 100, 500))
+    # measured: recall 27.8%, 44.4%, 79.6%; confirmed share 78.9% (19 checked), 64.9%, 40.2%
+    assert (combined["recall"].to_numpy() >= [0.25, 0.40, 0.75]).all(), combined
+    assert combined.loc[50, "confirmed_share"] >= 0.7
+    # each source alone is worse than the combination at K = 100
+    from misclass.analysis.label_issues import rank_by_score
+
+    for name, src in res.sources.items():
+        alone = check_ranking(rank_by_score(src.logit), confirmed, checked, ks=(100,))
+        assert alone.loc[100, "recall"] < combined.loc[100, "recall"], name
+    # the first label: a frog labelled cat (test image 2405), every source says so
+    first = d["issues"][0]
+    assert first["sample_id"] == "test/cat/0235.jpg" and (first["given"], first["suggested"]) == (3, 6)

@@ -274,13 +274,16 @@ def corrected_label_sets(labels: np.ndarray, combined: SourceScores, *, threshol
 
 
 def corrected_accuracy(names: Sequence[str], kinds: Sequence[str], top1: np.ndarray, labels: np.ndarray,
-                       corrected: LabelSets) -> pd.DataFrame:
+                       corrected: LabelSets, *, expected: Sequence[np.ndarray | None] | None = None
+                       ) -> pd.DataFrame:
     """Accuracy of each predictor (index ``predictor``) on the given and on the corrected labels.
 
     Columns: ``kind``, ``original`` (top-1 on the labelled images), ``corrected`` (top-1 in the
     corrected set, on its evaluable images), ``change`` (corrected - original), ``rank_original``,
     ``rank_corrected`` (1 = best, among models only; ties share the better rank) and
-    ``rank_change`` (positive: moved up).
+    ``rank_change`` (positive: moved up). ``expected``: per predictor None, or (N, C)
+    probabilities of its answer (a person drawn at random: the vote shares) whose expected
+    accuracy replaces the counted one: the mean probability of the label, or of the set.
     """
     top1 = np.asarray(top1)
     labels = np.asarray(labels)
@@ -288,6 +291,15 @@ def corrected_accuracy(names: Sequence[str], kinds: Sequence[str], top1: np.ndar
     original = ((top1[known] == labels[known, None]).mean(axis=0) if known.any()
                 else np.full(len(names), np.nan))
     after = multilabel_accuracy(top1, corrected).accuracy
+    use = corrected.evaluable
+    rows = np.repeat(np.arange(len(corrected)), corrected.sizes)
+    for j, probs in enumerate(expected or []):
+        if probs is None:
+            continue
+        probs = np.asarray(probs, dtype=np.float64)
+        original[j] = probs[np.flatnonzero(known), labels[known]].mean() if known.any() else np.nan
+        in_set = np.bincount(rows, weights=probs[rows, corrected.indices], minlength=len(corrected))
+        after[j] = in_set[use].mean() if use.any() else np.nan
     frame = pd.DataFrame({"kind": list(kinds), "original": original, "corrected": after},
                          index=pd.Index(list(names), name="predictor"))
     frame["change"] = frame["corrected"] - frame["original"]

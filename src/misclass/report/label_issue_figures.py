@@ -15,7 +15,9 @@ STYLES = {"combined": {"color": "#000000", "lw": 2.4, "marker": "o"},
           "models": {"color": "#2171b5", "lw": 1.4, "marker": "s"},
           "cleanlab": {"color": "#d94801", "lw": 1.4, "marker": "^"},
           "votes": {"color": "#238b45", "lw": 1.4, "marker": "D"},
-          "review": {"color": "#6a51a3", "lw": 1.4, "marker": "v"}}
+          "review": {"color": "#6a51a3", "lw": 1.4, "marker": "v"},
+          "baseline": {"color": "#737373", "lw": 1.4, "marker": "x", "ls": "--"},
+          "equal weights": {"color": "#000000", "lw": 1.0, "marker": ".", "ls": ":"}}
 
 
 def issue_gallery(images: Sequence, captions: Sequence[str], *, columns: int = 8, title: str = ""):

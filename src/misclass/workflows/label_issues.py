@@ -253,7 +253,8 @@ def label_issues(store: Store | str | os.PathLike, *, models: str | Sequence[str
                                         reviewed=review.sets if review else None,
                                         problematic=review.problematic if review else None)
     top1 = pred.top1 if pred is not None else np.zeros((len(labels), 0), dtype=np.int64)
-    accuracy = li.corrected_accuracy(names, kinds, top1, labels, corrected)
+    expected = [s.read_probs(m) if s.model_metadata(m).get("accuracy") == "expected" else None for m in names]
+    accuracy = li.corrected_accuracy(names, kinds, top1, labels, corrected, expected=expected)
     return LabelIssuesResult(str(s.path), s.sample_ids(), labels, tuple(s.class_names()), found, combined,
                              w, li.rank_by_score(combined.logit), accuracy, threshold,
                              _people_check(found, ins.counts, labels), tuple(ins.notes))
