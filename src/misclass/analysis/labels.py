@@ -8,6 +8,8 @@ Data contract (store order, N images, M predictors, C classes):
   ``problematic (N,)``.
 - :class:`ClassGroups`: ``members (G, C)`` bool, a class may belong to several groups.
 - ``kinds (M,)``: "model" or "human" for each predictor.
+- ``expected``: predictors whose accuracy is an expectation (a person drawn at random from an
+  image's voters), each with its ``(N, C)`` probabilities of answering each class.
 
 A top-1 prediction is *multi-label correct* when it is in the image's set. Images without a
 set, with an empty set (no valid label) or flagged problematic are excluded, each counted once
@@ -22,7 +24,7 @@ under the first of those reasons.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +79,42 @@ def multilabel_correct(top1: np.ndarray, sets: LabelSets) -> np.ndarray:
     """``(N, M)`` bool: top-1 in the set; False for images that are not evaluable."""
     top1 = np.asarray(top1)
     return sets.contains(top1) & sets.evaluable[:, None]
+
+
+def set_probability(probs: np.ndarray, sets: LabelSets) -> np.ndarray:
+    """``(N,)`` float64: the summed probability of each image's label set (0 for an empty set).
+
+    The chance that an answer drawn from ``probs (N, C)`` is in the set: a random person's
+    expected multi-label correctness.
+
+    >>> sets = LabelSets.from_lists([[0, 1], [], [2]])
+    >>> set_probability(np.array([[0.5, 0.25, 0.25], [1, 0, 0], [0.5, 0, 0.5]]), sets).tolist()
+    [0.75, 0.0, 0.5]
+    """
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape[0] != len(sets):
+        raise InputError(f"probabilities have shape {probs.shape}; expected ({len(sets)}, C)")
+    rows = np.repeat(np.arange(len(sets), dtype=np.int64), sets.sizes)
+    inside = sets.indices < probs.shape[1]
+    vals = np.asarray(probs[rows[inside], sets.indices[inside]], dtype=np.float64)
+    return np.bincount(rows[inside], weights=vals, minlength=len(sets))
+
+
+def label_probability(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(N,)`` float64: ``probs[i, labels[i]]`` (0 where the label is unknown): a random
+    person's expected top-1 correctness.
+
+    >>> label_probability(np.array([[0.75, 0.25], [0.5, 0.5]]), np.array([0, -1])).tolist()
+    [0.75, 0.0]
+    """
+    labels = np.asarray(labels)
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape[0] != len(labels):
+        raise InputError(f"probabilities have shape {probs.shape}; expected ({len(labels)}, C)")
+    known = labels >= 0
+    out = np.zeros(len(labels), dtype=np.float64)
+    out[known] = probs[np.flatnonzero(known), labels[known]]
+    return out
 
 
 # --------------------------------------------------------------------------- linear fit
@@ -141,7 +179,9 @@ class Evaluation:
     ----------
     table : DataFrame
         One row per predictor: ``name``, ``kind``, ``n`` (images with a label), ``top1``, ``top5``
-        (NaN when k < 5), ``multilabel`` and ``n_multilabel`` (NaN / 0 without label sets).
+        (NaN when k < 5), ``multilabel`` and ``n_multilabel`` (NaN / 0 without label sets), and
+        ``accuracy``: "counted", or "expected" for a predictor whose accuracies are expectations
+        (mean probability of the label, mean summed probability of the label set; top-5 NaN).
     summary : dict
         For ``top1``, ``top5``, ``multilabel``: ``best`` / ``worst`` ({name, value}) and ``median``
         across predictors of kind "model"; humans get the same under ``humans`` when present.
@@ -153,7 +193,8 @@ class Evaluation:
         Long format: ``group``, ``name``, ``n_images``, ``top1``, ``multilabel``, ``n_multilabel``.
     missed : dict
         Images that every model / every human / every predictor gets wrong (multi-label when
-        label sets are given, else top-1; over the images where that is defined).
+        label sets are given, else top-1; over the images where that is defined). Predictors
+        with expected accuracy have no per-image right or wrong and are left out of it.
     """
 
     table: pd.DataFrame
@@ -164,6 +205,11 @@ class Evaluation:
     missed: dict[str, int | None] = field(default_factory=dict)
     label_source: str | None = None
     group_source: str | None = None
+
+    @property
+    def expected(self) -> tuple[str, ...]:
+        """Predictors whose accuracies are expectations (left out of ``missed``)."""
+        return tuple(self.table.loc[self.table["accuracy"] == "expected", "name"])
 
     @property
     def subset_metric(self) -> str:
@@ -186,6 +232,7 @@ class Evaluation:
         models = [
             {"name": r.name, "kind": r.kind, "top1": r.top1, "top5": r.top5,
              "multilabel": r.multilabel, "n_multilabel": int(r.n_multilabel), "n": int(r.n)}
+            | ({"accuracy": "expected"} if r.accuracy == "expected" else {})
             for r in self.table.itertuples(index=False)
         ]
         subsets: dict[str, dict[str, float]] = {}
@@ -219,6 +266,7 @@ def evaluate_predictors(
     label_sets: LabelSets | None = None,
     groups: ClassGroups | None = None,
     kinds: Sequence[str] | None = None,
+    expected: Mapping[str, np.ndarray] | None = None,
 ) -> Evaluation:
     """Top-1, top-5 and multi-label accuracy per predictor, summaries, fit and subsets.
 
@@ -234,6 +282,19 @@ def evaluate_predictors(
         Class groups; an image belongs to the groups of its label.
     kinds : M of "model" / "human", optional (default: all "model")
         Summaries and the fit use models only.
+    expected : name -> (N, C) probabilities, optional
+        Predictors whose accuracy is an expectation (a person drawn at random: the vote
+        shares). Their top-1 accuracy is the mean probability of the label, their multi-label
+        accuracy the mean summed probability of the label set (also per group), their top-5
+        NaN; ``missed`` leaves them out (they have no per-image right or wrong).
+
+    >>> labels = np.array([0, 1])
+    >>> topk = np.array([[[0], [0]], [[1], [0]]])  # (N, M, 1): a model and the majority answer
+    >>> shares = np.array([[0.75, 0.25], [0.5, 0.5]])
+    >>> ev = evaluate_predictors(["m", "random"], labels, topk, np.array([1, 1]),
+    ...                          kinds=["model", "human"], expected={"random": shares})
+    >>> ev.table["top1"].tolist(), ev.expected, ev.missed["all_humans"]
+    ([1.0, 0.625], ('random',), None)
     """
     names = list(names)
     labels = np.asarray(labels)
@@ -247,18 +308,41 @@ def evaluate_predictors(
         raise InputError(f"kinds: expected {m} of {KINDS}, got {kinds}")
     if label_sets is not None and len(label_sets) != len(labels):
         raise InputError(f"{label_sets.source}: {len(label_sets)} label sets for {len(labels)} images")
+    expected = dict(expected or {})
+    unknown = [n for n in expected if n not in names]
+    if unknown:
+        raise InputError(f"expected accuracy for {unknown}: not among the predictors {names}")
+    is_expected = np.array([n in expected for n in names], dtype=bool)
     top1 = topk[:, :, 0]
     known = labels >= 0
+    # per image and predictor: 1/0 for a counted prediction, the probability of being right for
+    # an expected one
+    top1_hit = ((top1 == labels[:, None]) & known[:, None]).astype(np.float64)
+    for j in np.flatnonzero(is_expected):
+        top1_hit[:, j] = label_probability(expected[names[j]], labels)
     table = pd.DataFrame({
         "name": names, "kind": kinds, "n": int(known.sum()),
         "top1": topk_accuracy(labels, topk, 1, model_k),
         "top5": topk_accuracy(labels, topk, 5, model_k),
         "multilabel": np.nan, "n_multilabel": 0,
+        "accuracy": np.where(is_expected, "expected", "counted"),
     })
+    if is_expected.any():
+        table.loc[is_expected, "top1"] = (top1_hit[known][:, is_expected].mean(axis=0) if known.any()
+                                          else np.nan)
+        table.loc[is_expected, "top5"] = np.nan
     excluded = None
+    ml_hit = None
     if label_sets is not None:
         ml = multilabel_accuracy(top1, label_sets)
-        table["multilabel"] = ml.accuracy
+        ml_hit = multilabel_correct(top1, label_sets).astype(np.float64)
+        use = label_sets.evaluable
+        for j in np.flatnonzero(is_expected):
+            ml_hit[:, j] = np.where(use, set_probability(expected[names[j]], label_sets), 0.0)
+        acc = ml.accuracy.copy()
+        if ml.n:
+            acc[is_expected] = ml_hit[use][:, is_expected].mean(axis=0)
+        table["multilabel"] = acc
         table["n_multilabel"] = ml.n
         excluded = ml.excluded
 
@@ -273,17 +357,16 @@ def evaluate_predictors(
     if label_sets is not None:
         fit = fit_line(table["top1"].to_numpy()[is_model], table["multilabel"].to_numpy()[is_model])
 
-    ml_correct = multilabel_correct(top1, label_sets) if label_sets is not None else None
     rows = []
     if groups is not None:
         masks = groups.image_masks(labels)
         for g, mask in zip(groups.names, masks, strict=True):
             n_img = int(mask.sum())
-            acc = (top1[mask] == labels[mask, None]).mean(axis=0) if n_img else np.full(m, np.nan)
+            acc = top1_hit[mask].mean(axis=0) if n_img else np.full(m, np.nan)
             if label_sets is not None:
                 use = label_sets.evaluable & mask
                 mln = int(use.sum())
-                mla = ml_correct[use].mean(axis=0) if mln else np.full(m, np.nan)
+                mla = ml_hit[use].mean(axis=0) if mln else np.full(m, np.nan)
             else:
                 mla, mln = np.full(m, np.nan), 0
             for j, name in enumerate(names):
@@ -291,12 +374,14 @@ def evaluate_predictors(
                              "multilabel": float(mla[j]), "n_multilabel": mln})
     subsets = pd.DataFrame(rows, columns=["group", "name", "n_images", "top1", "multilabel", "n_multilabel"])
 
-    if ml_correct is not None:
-        correct, defined = ml_correct, label_sets.evaluable
+    if ml_hit is not None:
+        correct, defined = ml_hit == 1, label_sets.evaluable
     else:
-        correct, defined = (top1 == labels[:, None]) & known[:, None], known
+        correct, defined = top1_hit == 1, known
     missed: dict[str, int | None] = {}
-    for who, sel in (("all_models", is_model), ("all_humans", ~is_model), ("all", np.ones(m, bool))):
+    per_image = ~is_expected
+    for who, sel in (("all_models", is_model & per_image), ("all_humans", ~is_model & per_image),
+                     ("all", per_image)):
         missed[who] = int((~correct[defined][:, sel]).all(axis=1).sum()) if sel.any() else None
     return Evaluation(table, summary, fit, excluded, subsets, missed,
                       label_sets.source if label_sets is not None else None,

@@ -53,6 +53,10 @@ def evaluate(
     labels: LabelsOpt = None,
     groups: GroupsOpt = None,
     model: ModelsOpt = None,
+    min_share: Annotated[float | None, typer.Option(
+        "--min-share", help="With --labels counts:FILE.npy: a class enters an image's label set when "
+        "its share of the votes is at least this (default 0.5: the class most people chose).",
+        min=0.0, max=1.0)] = None,
     json: JsonOpt = None,
 ) -> None:
     """Top-1, top-5 and multi-label accuracy per predictor, and accuracy per group of classes.
@@ -60,12 +64,13 @@ def evaluate(
     A top-1 prediction is multi-label correct when it is in the image's set of correct labels;
     images without a set, with an empty set or flagged problematic are excluded and counted.
     Humans (see set-kind) are listed beside the models; summaries and the fit use models only.
+    A person drawn at random (human-random of import votes) gets expected accuracies, marked *.
 
     Example: misclass evaluate --store imagenet-store --labels real --groups imagenet --json eval.json
     """
     from misclass.workflows.evaluate import evaluate as run_evaluate
 
-    result = run_evaluate(get_store(store), labels=labels, groups=groups, model=model)
+    result = run_evaluate(get_store(store), labels=labels, groups=groups, model=model, min_share=min_share)
     ev = result.evaluation
     has_ml = result.has_label_sets
     n_lab = int(ev.table["n"].iloc[0])
@@ -74,15 +79,19 @@ def evaluate(
     title = f"Accuracy on {result.store}" + (f" (multi-label: {ev.label_source})" if has_ml else "")
     table = Table(title=title, caption=caption)
     cols = ["predictor", "kind", "top-1", "top-5"] + (["multi-label", "gain (points)"] if has_ml else [])
-    for c in cols:
+    for c in cols:  # long names fold; numbers are never cut
         table.add_column(c, justify="left" if c in ("predictor", "kind") else "right",
-                         no_wrap=c == "predictor")
+                         overflow="fold" if c == "predictor" else "ellipsis", no_wrap=c != "predictor")
     for r in ev.table.sort_values("top1", ascending=False).itertuples(index=False):
-        row = [r.name, r.kind, pct(r.top1), pct(r.top5)]
+        row = [r.name + (" *" if r.accuracy == "expected" else ""), r.kind, pct(r.top1), pct(r.top5)]
         if has_ml:
             row += [pct(r.multilabel), _points(r.multilabel - r.top1)]
         table.add_row(*row)
     console.print(table)
+    if result.expected:
+        _say("* expected accuracy of a person drawn at random from the image's voters: top-1 the mean "
+             "share of the label" + (", multi-label the mean share of the label set" if has_ml else "")
+             + "; no per-image answer, so left out of the images every predictor misses")
     if has_ml:
         ex = ev.excluded
         _say(f"excluded from multi-label accuracy: {ex['no_set']:,} without a set, {ex['empty']:,} "
@@ -143,7 +152,8 @@ def shift(
     t = res.overall.table
     table = Table(title=f"Top-1 accuracy: {result.original_store} -> {result.shifted_store}")
     for c in ("model", "kind", "original", "shifted", "drop", "predicted", "eff. robustness"):
-        table.add_column(c, justify="left" if c in ("model", "kind") else "right")
+        table.add_column(c, justify="left" if c in ("model", "kind") else "right",
+                         overflow="fold" if c == "model" else "ellipsis", no_wrap=c != "model")
     for r in t.sort_values("original", ascending=False).itertuples(index=False):
         table.add_row(r.name, r.kind, pct(r.original), pct(r.shifted), f"{100 * r.drop:.2f}",
                       pct(r.predicted), _points(r.effective_robustness))
@@ -156,6 +166,8 @@ def shift(
                       f"(r = {fit.r:.3f}, {fit.n} models)")
     if result.left_out:
         _say(f"left out (in one store only): {', '.join(result.left_out)}", style="dim")
+    for note in result.notes:
+        _say(note, style="dim")
     if res.subsets:
         sub = Table(title="Per group: mean drop and fit")
         for c in ("group", "images (orig.)", "images (shifted)", "mean drop", "slope", "intercept"):
@@ -203,6 +215,8 @@ def factors(
         table.add_row(f, f"{int(res.n_images[j]):,}", *[_f(v) for v in res.error_ratio[:, j]])
     table.add_row("(error rate)", "", *[pct(e) for e in res.overall_error], style="dim")
     console.print(table)
+    for note in result.notes:
+        _say(note, style="dim")
     for name, fs in result.top_factors().items():
         listed = ", ".join(f"{f} x{r:.2f}" for f, r in fs)
         _say(f"{name}: most raised by {listed}" if listed

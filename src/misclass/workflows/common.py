@@ -1,19 +1,80 @@
-"""What every workflow shares: opening the store it is given, and JSON-ready values."""
+"""What every workflow shares: opening the store it is given, the predictors that have a
+per-image prediction, and JSON-ready values."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from misclass.errors import InputError
 from misclass.store import Store, open_store
 
 
 def as_store(store: Store | str | os.PathLike) -> Store:
     """The :class:`Store` itself, or the existing store at a path (a clear error if none)."""
     return store if isinstance(store, Store) else open_store(store)
+
+
+def is_expected_accuracy(store: Store, name: str) -> bool:
+    """Whether the predictor's accuracy is an expectation (metadata ``"accuracy": "expected"``:
+    ``human-random`` of ``misclass import votes``, a person drawn at random from the voters)."""
+    return store.model_metadata(name).get("accuracy") == "expected"
+
+
+@dataclass(frozen=True)
+class PerImagePredictors:
+    """The predictors an analysis can count right or wrong image by image.
+
+    ``names``: the chosen predictors in order, less those whose accuracy is an expectation
+    (``left_out``): their stored top-1 is not any one person's answer (for ``human-random`` it
+    is the majority class), so counting it would report the majority's accuracy.
+    """
+
+    names: list[str]
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str | None:
+        """One sentence naming the predictors left out, or None."""
+        if not self.left_out:
+            return None
+        return (f"left out {', '.join(self.left_out)}: expected accuracy (a person drawn at random "
+                "from each image's voters), no per-image prediction to count right or wrong; "
+                "misclass evaluate and misclass models report its expectation")
+
+
+def per_image_predictors(store: Store, models: Sequence[str] | str | None = None) -> PerImagePredictors:
+    """``models`` (None: every predictor of the store) less the expected-accuracy predictors.
+
+    For the analyses that count each image's top-1 right or wrong (compare, confusion, failure,
+    factors, shift): ``store.load(per_image_predictors(store, models).names)``. ``models`` empty
+    means every predictor, as for :meth:`Store.load`; names the store does not hold are kept, so
+    loading them gives the store's own error; a selection of nothing but expected-accuracy
+    predictors is an :class:`InputError` (``store.load([])`` would load every predictor).
+
+    >>> import misclass, tempfile, numpy as np, pandas as pd
+    >>> s = misclass.Store.create(tempfile.mkdtemp() + "/s",
+    ...     samples=pd.DataFrame({"sample_id": ["a", "b"], "label": [0, 1]}),
+    ...     classes=pd.DataFrame({"name": ["cat", "dog"]}))
+    >>> s.write_model("m", np.array([[0], [0]]))
+    >>> per_image_predictors(s)
+    PerImagePredictors(names=['m'], left_out=())
+    """
+    have = store.model_names()
+    names = [models] if isinstance(models, str) else list(models) if models else have
+    stored = set(have)
+    left_out = tuple(n for n in names if n in stored and is_expected_accuracy(store, n))
+    keep = [n for n in names if n not in left_out]
+    if left_out and not keep:
+        raise InputError(f"{store.path}: {', '.join(left_out)} {'has' if len(left_out) == 1 else 'have'} "
+                         "expected accuracy (a person drawn at random), no per-image prediction; "
+                         "choose predictors whose top-1 is an answer (see misclass models)")
+    return PerImagePredictors(keep, left_out)
 
 
 def json_ready(obj: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from misclass.analysis.search_limits import LIST_LIMIT, MAX_COMBINATIONS
 from misclass.errors import InputError
-from misclass.workflows.common import as_store, json_ready
+from misclass.workflows.common import PerImagePredictors, as_store, json_ready, per_image_predictors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,10 +36,14 @@ class CompareResult:
     DataFrames. Pair matrices are indexed by model names (rows: model A, columns: model B),
     per-class tables by class names (names may repeat, as ImageNet's two "crane" classes do:
     the ``class_index`` column tells them apart).
+
+    ``left_out``: predictors of the selection with expected accuracy (``human-random``), which
+    have no per-image prediction to compare; ``notes`` names them.
     """
 
     store: str
     comparison: ModelComparison
+    left_out: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ plain values
     @property
@@ -57,7 +61,8 @@ class CompareResult:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        return self.comparison.notes
+        left = PerImagePredictors(list(self.models), self.left_out).note
+        return self.comparison.notes + ((left,) if left else ())
 
     @property
     def ensemble_notes(self) -> tuple[str, ...]:
@@ -66,7 +71,8 @@ class CompareResult:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``misclass compare --json`` writes."""
-        return json_ready(self.comparison.to_dict())
+        return json_ready(self.comparison.to_dict()
+                          | {"notes": list(self.notes), "left_out": list(self.left_out)})
 
     # ------------------------------------------------------------------ per model
     def to_frame(self) -> pd.DataFrame:
@@ -253,7 +259,8 @@ def compare(
     Parameters
     ----------
     store : a :class:`~misclass.store.Store` or the path of one
-    models : names of the models to compare (default: every model of the store); at least two
+    models : names of the models to compare (default: every model of the store); at least two;
+        predictors with expected accuracy (``human-random``) are left out with a note
     k : largest combination size
     ensembles : evaluate majority vote, mean probability and a learned selector for the best
         combination of each size and, for up to 12 models, all of them
@@ -278,15 +285,14 @@ def compare(
     from misclass.analysis.crossmodel import compare_models
 
     s = as_store(store)
-    if isinstance(models, str):
-        models = [models]
-    pred = s.load(list(models) if models else None)
+    chosen = per_image_predictors(s, models)
+    pred = s.load(chosen.names)
     if len(pred.models) < 2:
         raise InputError(f"compare needs at least two models; the selection has {len(pred.models)}: "
-                         f"{', '.join(pred.models) or 'none'}")
+                         f"{', '.join(pred.models) or 'none'}" + (f" ({chosen.note})" if chosen.note else ""))
     res = compare_models(
         pred.labels, pred.top1, models=pred.models, class_names=s.class_names(), k=k,
         sample_ids=pred.sample_ids, topk=pred.topk, topk_probs=pred.topk_probs,
         probs={m: pred.probs(m) for m in pred.models}, ensembles=ensembles, seed=seed,
         list_limit=list_limit, max_combinations=max_combinations, progress=progress)
-    return CompareResult(str(s.path), res)
+    return CompareResult(str(s.path), res, chosen.left_out)

@@ -5,7 +5,9 @@
 - :func:`factors`: ImageNet-X error ratios (which factors of variation raise the errors).
 
 Humans (``misclass set-kind NAME --kind human``) are listed beside the models; summaries and
-fits use models only.
+fits use models only. A predictor with expected accuracy (``human-random`` of ``misclass import
+votes``: a person drawn at random) is evaluated by its expectation in :func:`evaluate`; it has no
+per-image prediction, so :func:`shift` and :func:`factors` leave it out with a note.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from misclass.errors import InputError
-from misclass.workflows.common import as_store, json_ready
+from misclass.workflows.common import as_store, is_expected_accuracy, json_ready, per_image_predictors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,6 +71,10 @@ class EvaluateResult:
     evaluation : Evaluation
     n_unmatched : int
         Sample ids of the label file that are not in the store (ignored); 0 without labels.
+
+    Predictors in ``evaluation.expected`` (metadata ``"accuracy": "expected"``) are reported by
+    their expectation: top-1 the mean probability of the label, multi-label the mean summed
+    probability of the label set, top-5 None; their JSON rows say ``"accuracy": "expected"``.
     """
 
     store: str
@@ -80,8 +86,14 @@ class EvaluateResult:
         """Whether multi-label accuracy was measured (``labels`` was given)."""
         return self.evaluation.excluded is not None
 
+    @property
+    def expected(self) -> tuple[str, ...]:
+        """Predictors whose accuracies are expectations (a person drawn at random)."""
+        return self.evaluation.expected
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per predictor (index ``model``): kind, n, top1, top5, multilabel, n_multilabel."""
+        """One row per predictor (index ``model``): kind, n, top1, top5, multilabel, n_multilabel,
+        accuracy ("counted" or "expected")."""
         return self.evaluation.table.set_index("name").rename_axis("model")
 
     def subset_frame(self, metric: str | None = None) -> pd.DataFrame:
@@ -100,6 +112,7 @@ def evaluate(
     labels: str | None = None,
     groups: str | Sequence[str] | None = None,
     model: str | Sequence[str] | None = None,
+    min_share: float | None = None,
 ) -> EvaluateResult:
     """Top-1, top-5 and multi-label accuracy per predictor, and accuracy per group of classes.
 
@@ -111,6 +124,12 @@ def evaluate(
     groups : "imagenet", "metaclasses" or class,group CSV files (several combine); None: imagenet
         for ImageNet stores, else none; ``[]``: no groups.
     model : predictor names; None: all.
+    min_share : with ``labels="counts:FILE.npy"``: a class enters an image's label set when its
+        share of the votes is at least this (overrides the spec's ``min-share=``; default 0.5).
+
+    A predictor whose metadata says ``"accuracy": "expected"`` (``human-random``) is evaluated by
+    its expectation from its stored probabilities (the vote shares): top-1 is the mean share of
+    the label, multi-label the mean summed share of the label set, top-5 None.
 
     >>> import misclass, tempfile, numpy as np, pandas as pd
     >>> s = misclass.Store.create(tempfile.mkdtemp() + "/s",
@@ -122,16 +141,21 @@ def evaluate(
     ({'m': 0.75}, 1)
     """
     from misclass.analysis.labels import evaluate_predictors
-    from misclass.workflows.label_sources import load_label_sets
     from misclass.predict.kinds import predictor_kinds
+    from misclass.workflows.label_sources import load_label_sets
 
+    if min_share is not None and not (labels or "").startswith("counts:"):
+        raise InputError(f"--min-share {min_share:g}: applies to vote counts only "
+                         "(--labels counts:FILE.npy)")
     s = as_store(store)
     pred = _load(s, model)
     classes = s.classes()
-    sets = load_label_sets(labels, pred.sample_ids, classes, store=s) if labels else None
+    sets = (load_label_sets(labels, pred.sample_ids, classes, store=s, min_share=min_share)
+            if labels else None)
     grp = _class_groups(groups, classes)
+    expected = {n: s.read_probs(n) for n in pred.models if is_expected_accuracy(s, n)}
     ev = evaluate_predictors(pred.models, pred.labels, pred.topk, pred.k, label_sets=sets, groups=grp,
-                             kinds=predictor_kinds(s, pred.models))
+                             kinds=predictor_kinds(s, pred.models), expected=expected)
     return EvaluateResult(str(s.path), ev, sets.n_unmatched if sets is not None else 0)
 
 
@@ -151,6 +175,8 @@ class ShiftResult:
         Models in one store only.
     group_source : str or None
         Where the class groups of ``analysis.subsets`` came from (None: no groups).
+    notes : tuple of str
+        Predictors left out because they have no per-image prediction (expected accuracy).
     """
 
     original_store: str
@@ -158,6 +184,7 @@ class ShiftResult:
     analysis: ShiftAnalysis
     left_out: tuple[str, ...] = ()
     group_source: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def models(self) -> list[str]:
@@ -183,7 +210,7 @@ class ShiftResult:
         """What ``misclass shift --json`` writes."""
         out = self.analysis.to_dict()
         out.update(original_store=self.original_store, shifted_store=self.shifted_store,
-                   left_out=list(self.left_out), groups=self.group_source)
+                   left_out=list(self.left_out), groups=self.group_source, notes=list(self.notes))
         return json_ready(out)
 
 
@@ -214,8 +241,14 @@ def shift(
     a, b = as_store(store), as_store(shifted_store)
     ca, cb = a.classes(), b.classes()
     if len(ca) != len(cb) or ca["id"].tolist() != cb["id"].tolist():
-        raise InputError(f"{a.path} and {b.path} have different classes ({len(ca)} vs {len(cb)}); "
-                         "a shift compares the same classes")
+        if len(ca) != len(cb):
+            what = f"{len(ca)} vs {len(cb)} classes"
+        else:
+            i = next(i for i, (x, y) in enumerate(zip(ca["id"], cb["id"], strict=True)) if x != y)
+            what = f"class {i} has id {ca['id'].iloc[i]!r} vs {cb['id'].iloc[i]!r}"
+        raise InputError(f"{a.path} and {b.path} have different classes ({what}); a shift compares "
+                         "the same classes (give the second store the same class ids, e.g. --classes "
+                         "with a name,id CSV on import)")
     in_a, in_b = a.model_names(), set(b.model_names())
     common = [n for n in in_a if n in in_b]
     wanted = _model_list(model)
@@ -224,24 +257,31 @@ def shift(
     if missing and not skip_missing:
         raise InputError(f"models {missing} are not in both stores (in both: {', '.join(common) or 'none'})")
     left_out = tuple(sorted(set(in_a) ^ in_b))
+    notes: tuple[str, ...] = ()
+    if names:  # a shift counts each image right or wrong: leave out expected accuracies
+        chosen = per_image_predictors(a, names)
+        names, notes = chosen.names, tuple(filter(None, [chosen.note]))
     if not names:
         if not skip_missing:
             raise InputError(f"no model is in both {a.path} and {b.path}: a shift compares the same models")
         empty = np.zeros(0)
         return ShiftResult(str(a.path), str(b.path),
-                           ShiftAnalysis(fit_shift([], empty, empty, n_original=0, n_shifted=0)), left_out)
+                           ShiftAnalysis(fit_shift([], empty, empty, n_original=0, n_shifted=0)), left_out,
+                           notes=notes)
     pa, pb = a.load(names), b.load(names)
     grp = _class_groups(groups, ca)
     res = analyze_shift(names, pa.labels, pa.top1, pb.labels, pb.top1, groups=grp,
                         kinds=predictor_kinds(a, names))
-    return ShiftResult(str(a.path), str(b.path), res, left_out, grp.source if grp is not None else None)
+    return ShiftResult(str(a.path), str(b.path), res, left_out, grp.source if grp is not None else None,
+                       notes)
 
 
 # --------------------------------------------------------------------------- factors
 @dataclass(frozen=True)
 class FactorsResult:
     """ImageNet-X error ratios; ``errors`` holds them (see
-    :class:`misclass.analysis.factors.FactorErrors`), the rest records the options used.
+    :class:`misclass.analysis.factors.FactorErrors`), the rest records the options used and
+    ``notes`` the predictors left out (expected accuracy: no per-image prediction).
     """
 
     errors: FactorErrors
@@ -249,6 +289,7 @@ class FactorsResult:
     keep_prototypes: bool = False
     labels: str | None = None
     top: int = 3
+    notes: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """Predictors x factors error ratios (above 1: the factor raises the predictor's errors)."""
@@ -269,7 +310,7 @@ class FactorsResult:
         """What ``misclass factors --json`` writes."""
         out = self.errors.to_dict(self.top)
         out.update(factor_set=self.factor_set, prototypes_kept=self.keep_prototypes,
-                   labels=self.labels or "top1")
+                   labels=self.labels or "top1", notes=list(self.notes))
         return json_ready(out)
 
 
@@ -298,13 +339,14 @@ def factors(
     from misclass.analysis.factors import factor_error_ratios
     from misclass.analysis.labels import multilabel_correct
     from misclass.data.imagenet_annotations import IMAGENET_X_FACTORS, imagenet_x_factors
-    from misclass.workflows.label_sources import load_label_sets
     from misclass.predict.kinds import predictor_kinds
+    from misclass.workflows.label_sources import load_label_sets
 
     if top < 1:
         raise InputError(f"top {top}: expected at least 1 factor per predictor")
     s = as_store(store)
-    pred = _load(s, model)
+    chosen = per_image_predictors(s, _model_list(model))
+    pred = _load(s, chosen.names)
     classes = s.classes()
     annotated, fac = imagenet_x_factors(pred.sample_ids, classes["id"].tolist(), which=factor_set,
                                         filter_prototypes=not keep_prototypes)
@@ -320,4 +362,5 @@ def factors(
                          + (f" and a usable label set ({labels})" if labels else ""))
     res = factor_error_ratios(correct[use], fac[use], models=pred.models, factor_names=IMAGENET_X_FACTORS,
                               kinds=predictor_kinds(s, pred.models))
-    return FactorsResult(res, factor_set, keep_prototypes, labels or None, top)
+    return FactorsResult(res, factor_set, keep_prototypes, labels or None, top,
+                         tuple(filter(None, [chosen.note])))
