@@ -62,13 +62,15 @@ def _print_sources(res: LabelIssuesResult) -> None:
 
 def _print_ranking(res: LabelIssuesResult, top: int) -> None:
     shown = res.top(top)
-    table = Table(title=f"The {len(shown):,} labels most likely wrong (of {res.n_scored:,}; all in --json)")
+    table = Table(title=f"The {len(shown):,} labels most likely wrong (of {res.n_scored:,}; all in --json)",
+                  caption="sources: those that score the label more likely wrong than right",
+                  caption_justify="left")
     table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("sample id", min_width=min(40, max(len(x) for x in shown["sample_id"])), overflow="fold")
+    table.add_column("sample id", min_width=min(24, max(len(x) for x in shown["sample_id"])), overflow="fold")
     for col in ("given", "suggested"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", max_width=16)
     table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("sources saying wrong", overflow="fold")
+    table.add_column("sources", overflow="fold", min_width=8)
     for rank, row in shown.iterrows():
         table.add_row(str(rank), row.sample_id, row.given_name, row.suggested_name, f"{row.score:.4g}",
                       row.agree or "-")
@@ -85,7 +87,7 @@ def _print_accuracy(res: LabelIssuesResult) -> None:
     table = Table(title=f"Accuracy on the given and the corrected labels (score >= {res.threshold:g}: "
                   "the suggested label; reviewed images: their review label sets)",
                   caption="rank among models (change > 0: moved up)", caption_justify="left")
-    table.add_column("predictor", min_width=max(len(x) for x in names), overflow="fold")
+    table.add_column("predictor", min_width=min(24, max(len(x) for x in names)), overflow="fold")
     for col in ("given", "corrected", "change", "rank"):
         table.add_column(col, justify="right", no_wrap=True)
 
