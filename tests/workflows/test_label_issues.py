@@ -198,6 +198,22 @@ def test_sources_the_store_lacks(tmp_path):
         misclass.label_issues(s, sources="votes")
 
 
+def test_a_review_database_without_the_review_extra(store, monkeypatch):
+    import misclass.extras
+    from misclass.errors import MissingExtraError
+
+    def missing(module, extra, *, feature=None):
+        raise MissingExtraError(f"{feature} needs the optional package {module!r}: pip install "
+                                f"'misclass[{extra}]'")
+    store.layout.annotations.touch()
+    monkeypatch.setattr(misclass.extras, "require", missing)
+    res = misclass.label_issues(store)
+    assert "review" not in res.sources
+    assert any(n.startswith("review: not used") and "misclass[review]" in n for n in res.notes)
+    with pytest.raises(MissingExtraError, match="misclass\\[review\\]"):
+        misclass.label_issues(store, sources="review")
+
+
 # --------------------------------------------------------------------------- review
 def test_review_task_from_the_ranking_and_decisions_back_as_corrected_labels(store, capsys):
     pytest.importorskip("sqlalchemy", reason="the review database needs misclass[review]")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from misclass.errors import InputError
+from misclass.errors import InputError, MissingExtraError
 from misclass.workflows.common import as_store, json_ready
 
 if TYPE_CHECKING:
@@ -335,7 +335,13 @@ class _Inputs:
 
         if "review" not in self.wanted:
             return None
-        review = review_inputs(self.store, db, required="review" in self.required)
+        try:
+            review = review_inputs(self.store, db, required="review" in self.required)
+        except MissingExtraError as exc:  # a review database, but not the extra to read it
+            if "review" in self.required:
+                raise
+            self._unavailable("review", str(exc))
+            return None
         if review is not None:
             self.scorers["review"] = lambda y, flag=True: review_scores(y, review.votes)
             self.notes.append(f"review: {review.n_reviewed:,} reviewed images in {review.url}")
