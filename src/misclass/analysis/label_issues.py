@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from misclass.analysis.label_sources import SourceScores, sigmoid
-from misclass.analysis.labels import multilabel_accuracy
+from misclass.analysis.labels import label_probability, multilabel_accuracy, set_probability
 from misclass.errors import InputError
 from misclass.types import LabelSets
 
@@ -292,14 +292,10 @@ def corrected_accuracy(names: Sequence[str], kinds: Sequence[str], top1: np.ndar
                 else np.full(len(names), np.nan))
     after = multilabel_accuracy(top1, corrected).accuracy
     use = corrected.evaluable
-    rows = np.repeat(np.arange(len(corrected)), corrected.sizes)
     for j, probs in enumerate(expected or []):
-        if probs is None:
-            continue
-        probs = np.asarray(probs, dtype=np.float64)
-        original[j] = probs[np.flatnonzero(known), labels[known]].mean() if known.any() else np.nan
-        in_set = np.bincount(rows, weights=probs[rows, corrected.indices], minlength=len(corrected))
-        after[j] = in_set[use].mean() if use.any() else np.nan
+        if probs is not None:
+            original[j] = label_probability(probs, labels)[known].mean() if known.any() else np.nan
+            after[j] = set_probability(probs, corrected)[use].mean() if use.any() else np.nan
     frame = pd.DataFrame({"kind": list(kinds), "original": original, "corrected": after},
                          index=pd.Index(list(names), name="predictor"))
     frame["change"] = frame["corrected"] - frame["original"]
