@@ -12,11 +12,11 @@ from helpers import run_cli  # noqa: E402
 from review_support import make_store  # noqa: E402
 
 from misclass.analysis.labels import multilabel_accuracy  # noqa: E402
-from misclass.workflows.label_sources import load_label_sets  # noqa: E402
 from misclass.errors import InputError  # noqa: E402
 from misclass.review.people import add_user, sign_in  # noqa: E402
 from misclass.review.records import record_decisions, set_flag, set_pick  # noqa: E402
 from misclass.review.schema import open_database  # noqa: E402
+from misclass.workflows.label_sources import load_label_sets  # noqa: E402
 
 
 @pytest.fixture
