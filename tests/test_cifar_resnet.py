@@ -225,3 +225,27 @@ def test_train_a_cifar_resnet_and_predict_its_checkpoint(tmp_path, capsys):
                             "--workers", "0"], capsys)
     assert code == 0, err
     assert np.array_equal(s.read_model("again").topk_ids, s.read_model("cifar-resnet20").topk_ids)
+
+
+def test_explain_rebuilds_a_predicted_arch_model(cifar_like, tmp_path, capsys, monkeypatch):
+    """explain loads a store's ARCH@PATH model as predict ran it: a relative weights path (from
+    predict's folder) and the normalisation of --mean/--std, which the spec does not hold."""
+    from misclass.explain import TorchClassifier, load_explain_model
+
+    root, rows = cifar_like
+    (tmp_path / "run" / "w").mkdir(parents=True)
+    torch.save(_random_resnet(20, seed=5).state_dict(), tmp_path / "run" / "w" / "r20.th")
+    monkeypatch.chdir(tmp_path / "run")
+    code, _, err = run_cli(["predict", "--data", f"folder:{root},{root / 'index.csv'}",
+                            "-m", "net=cifar-resnet20@w/r20.th", "--mean", ",".join(map(str, MEAN)),
+                            "--std", ",".join(map(str, STD)), "--save-logits", "--workers", "0",
+                            "--threads", "1", "--store", tmp_path / "S"], capsys)
+    assert code == 0, err
+    monkeypatch.chdir(tmp_path)  # elsewhere: w/r20.th is not here
+    s = Store(tmp_path / "S")
+    loaded = load_explain_model(s, "net")
+    assert loaded.name == "net"
+    assert tuple(loaded.preprocess.mean) == MEAN and tuple(loaded.preprocess.std) == STD
+    pixels = np.stack([np.array(Image.open(root / r[0]).convert("RGB")) for r in rows])
+    logits = TorchClassifier(loaded).logits(pixels)
+    assert np.allclose(logits, s.read_logits("net"), atol=1e-4)

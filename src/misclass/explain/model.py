@@ -30,8 +30,7 @@ def load_explain_model(store: Store, text: str, *, seed: int = 0):
         if meta.get("checkpoint"):
             spec = f"{text}=ckpt:{meta['checkpoint']}"
         elif meta.get("spec"):
-            spec = parse_model_spec(str(meta["spec"]))
-            spec = type(spec)(spec.kind, spec.target, spec.at, text, spec.text)
+            spec = _stored_spec(parse_model_spec(str(meta["spec"])), text, meta)
             seed = int(meta.get("seed", seed)) if meta.get("weights") == "random" else seed
         else:
             raise InputError(
@@ -50,6 +49,22 @@ def load_explain_model(store: Store, text: str, *, seed: int = 0):
         raise InputError(f"model {loaded.name!r}: its preprocessing is a custom transform; explain needs "
                          "one misclass can read (resize / crop / normalise), to erase pixels the model sees")
     return loaded
+
+
+def _stored_spec(spec, name: str, meta: dict):
+    """The spec a model was predicted with, named as in the store; an ``ARCH@PATH`` spec gets
+    the weights' absolute path and the normalisation ``misclass predict`` recorded (a relative
+    path named the file from where predict ran; ``--mean/--std`` are not in the spec)."""
+    from dataclasses import replace
+
+    spec = replace(spec, name=name)
+    if spec.kind != "arch" or spec.at is None:
+        return spec
+    pre = meta.get("preprocess") or {}
+    weights = meta.get("weights")
+    return replace(spec, at=weights if weights and weights != "random" else spec.at,
+                   mean=spec.mean or (tuple(pre["mean"]) if pre.get("mean") else None),
+                   std=spec.std or (tuple(pre["std"]) if pre.get("std") else None))
 
 
 class TorchClassifier:
