@@ -150,3 +150,15 @@ def test_shift_leaves_out_expected_accuracy(votes_store, tmp_path, capsys):
     assert res.to_dict() == d
     assert res.models == ["human-majority", "m0", "m1"] and "human-random" in d["notes"][0]
     assert "human-random" not in d["left_out"]  # it is in both stores
+
+
+def test_models_and_the_report_summary_show_the_expectation(votes_store, tmp_path):
+    from misclass.report.build import build_report
+
+    res = misclass.models(votes_store, model=["m1", "human-random"])
+    assert list(res.to_frame().index) == ["m1", "human-random"]
+    assert res.to_frame().loc["human-random", "top1"] == pytest.approx(0.62, abs=1e-7)
+    html = build_report(Store(votes_store), tmp_path / "rep", only=["summary"]).read_text()
+    assert "human-random *" in html and "62.00" in html and "expected accuracy of a person drawn" in html
+    row = html[html.index("<td>human-random *</td>"):].split("</tr>")[0]
+    assert row.count("<td>") == 4 and "<td>–</td>" in row  # no count of errors for an expectation

@@ -40,10 +40,11 @@ def accuracy_bars(names: list[str], top1: np.ndarray, top5: np.ndarray | None, n
     for yi, v in zip(y, t1, strict=True):
         ax.text(v - 1, yi, f"{v:.2f}%", va="center", ha="right", fontsize=8, color="white")
     ax.set_yticks(y, [names[i] for i in order])
-    ax.invert_yaxis()
+    ax.set_ylim(len(names) - 0.4, -0.6)  # best first, no empty rows above or below
     ax.set_xlim(0, 100)
     ax.set_xlabel("accuracy on the test images (%)")
     ax.set_ylabel("model")
     ax.set_title(f"Accuracy of each model on {n:,} images")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    # below the x label at the same distance whatever the figure's height
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.75 / height), ncol=2, frameon=False)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,8 @@ class ModelsResult:
         ]})
 
 
-def models(store: Store | str | os.PathLike) -> ModelsResult:
-    """Every model of the store with its accuracy.
+def models(store: Store | str | os.PathLike, *, model: Sequence[str] | str | None = None) -> ModelsResult:
+    """Every model of the store (or those named in ``model``, in that order) with its accuracy.
 
     A predictor whose metadata says ``"accuracy": "expected"`` (``human-random`` from ``misclass
     import votes``) gets its stored ``top1``: the expected accuracy of a person drawn at random
@@ -58,7 +59,7 @@ def models(store: Store | str | os.PathLike) -> ModelsResult:
     from misclass.analysis.summary import summarize_models
 
     s = as_store(store)
-    pred = s.load()
+    pred = s.load([model] if isinstance(model, str) else list(model) if model else None)
     table = summarize_models(pred.models, pred.labels, pred.topk, pred.k).reset_index(drop=True)
     metas = [s.model_metadata(name) for name in pred.models]
     expected = np.array([m.get("accuracy") == "expected" for m in metas], dtype=bool)
