@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,36 +22,32 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 IMAGENET = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-val-timm-top1"
 
 
+def misclass(*args: str) -> None:
+    """Run the misclass command line in a child process (its tables printed as it goes)."""
+    subprocess.run([sys.executable, "-c", "from misclass.cli import main; main()", *args], check=True)
+
+
 def demo_store(folder: Path, given: str | None) -> Path:
     """A copy of the given demo store, or a new one."""
-    from misclass.cli import main
-
     path = folder / "store"
     if given:
         skip = shutil.ignore_patterns("annotations.sqlite*", "thumbs", "training")
         shutil.copytree(given, path, ignore=skip)
-        return path
-    try:
-        main(["demo", "--store", str(path), "--out", str(folder / "report")])
-    except SystemExit as exc:
-        if exc.code:
-            raise
+    else:
+        misclass("demo", "--store", str(path), "--out", str(folder / "report"))
     return path
 
 
 def imagenet_store(folder: Path) -> Path | None:
     """The seven shared ImageNet models imported into a new store, or None without them."""
-    from misclass.cli import main
-
     if not IMAGENET.is_dir():
         return None
     path = folder / "imagenet"
     try:
-        main(["import", "timm-csv", *map(str, sorted(IMAGENET.glob("*.csv"))), "--labels", "imagenet-val",
-              "--store", str(path)])
-    except SystemExit as exc:
-        if exc.code:
-            return None
+        misclass("import", "timm-csv", *map(str, sorted(IMAGENET.glob("*.csv"))), "--labels", "imagenet-val",
+                 "--store", str(path))
+    except subprocess.CalledProcessError:  # --labels imagenet-val needs misclass[imagenet]
+        return None
     return path
 
 

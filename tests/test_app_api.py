@@ -142,6 +142,16 @@ def test_items_carry_labels_and_the_shown_predictions(demo):
         assert item["label"] == r["label"] and item["label_name"] == names[r["label"]]
         got = {p["model"]: (p["class"], p["right"]) for p in item["predictions"]}
         assert got == {"mlp": (r["mlp"], False), "knn": (r["knn"], r["knn"] == r["label"])}
+    # without show: the models the query names, else the first two
+    cls = int(f.df.loc[f.wrong("mlp"), "svm-rbf"].iloc[0])
+    named = c.get(f"/api/images?right=knn&wrong=mlp&pred={cls}&model=svm-rbf&include=items&limit=1").json()
+    if named["total"] == 0:  # no image knn gets right there: drop that clause
+        named = c.get(f"/api/images?wrong=mlp&pred={cls}&model=svm-rbf&include=items&limit=1").json()
+        assert [p["model"] for p in named["items"][0]["predictions"]] == ["mlp", "svm-rbf"]
+    else:
+        assert [p["model"] for p in named["items"][0]["predictions"]] == ["knn", "mlp", "svm-rbf"]
+    plain = c.get("/api/images?include=items&limit=1").json()
+    assert [p["model"] for p in plain["items"][0]["predictions"]] == f.predictors[:2]
 
 
 def test_image_details(demo):
@@ -328,6 +338,13 @@ def test_pages_render(demo):
     page = c.get("/explore").text
     assert 'data-model="naive-bayes"' in page and "/static/explore.js" in page
     assert "label_issue (not in this store)" in page
+    # the grid's first page comes with the page
+    first = re.search(r'<script id="meta" type="application/json">(.*?)</script>', page).group(1)
+    import json
+
+    assert json.loads(first)["first"]["total"] == 360 and len(json.loads(first)["first"]["items"]) == 60
+    bad = c.get("/explore?wrong=nope").text
+    assert "no such model in the store" in bad  # in the page's data, shown as a note by the script
     assert c.get("/static/explore.js").status_code == 200
     meta = c.get("/api/explore").json()
     assert meta["n"] == 360 and meta["has_images"] and "msp:mlp" in meta["keys"]
@@ -476,3 +493,23 @@ def test_explain_runs_give_erasure_outcomes_and_saliency(small):
         page = c.get("/explore/image/img01.png").text
         assert "Saliency and erasure" in page and "/media/saliency/m1/1.png" in page
         assert c.get("/api/explore").json()["explained"] == ["m1"]
+
+
+def test_the_command_serves_the_app(small, monkeypatch, capsys):
+    import uvicorn
+    from helpers import run_cli
+
+    store, _ = small
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    code, out, err = run_cli(["app", "--store", store.path, "--port", "8123"], capsys)
+    assert code == 0 and f"Exploring {store.path} at http://127.0.0.1:8123" in out, out + err
+    app = served["app"]
+    assert served["port"] == 8123 and not app.state.review.require_tokens
+    assert app.state.explorer.query({"all_wrong": "1"}).sample_ids == ["img02.png", "img06.png", "img09.png"]
+    code, out, _ = run_cli(["app", "--store", store.path, "--host", "0.0.0.0", "--allowed-host", "lab"],
+                           capsys)
+    assert code == 0 and "sign-in needs a token" in out and served["app"].state.review.require_tokens
+    # misclass review still serves the review pages alone
+    code, out, _ = run_cli(["review", "--store", store.path], capsys)
+    assert code == 0 and out.startswith("Reviewing") and not hasattr(served["app"].state, "explorer")

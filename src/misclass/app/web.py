@@ -120,13 +120,9 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
     def page(request: Request, name: str, user, **context) -> HTMLResponse:
         return templates.TemplateResponse(request, name, dict(context, user=user, store=str(ctx.store.path)))
 
-    @app.exception_handler(NotFoundError)
+    @app.exception_handler(NotFoundError)  # a QueryError, like every MisclassError, answers 400
     async def _missing(request: Request, exc):
         return error_response(request, 404, str(exc))
-
-    @app.exception_handler(QueryError)
-    async def _bad_query(request: Request, exc):
-        return error_response(request, 400, str(exc))
 
     def row_of(text: str, where: str = "image") -> int:
         """A store row given in a path (digits only)."""
@@ -236,6 +232,8 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
 
     app.mount("/static", _Static(directory=_folder("static")), name="static")
     templates.env.globals["static"] = _static_url
+    for name in ("explore.html", "image.html", "summary.html", "error.html"):  # compiled once, now
+        templates.get_template(name)
 
     # ------------------------------------------------------------------ pages
     def home(request: Request):
@@ -249,6 +247,13 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
         user = reader(request)
         d = explorer.data
         m = meta()
+        # the grid's first page comes with the page: one request less before tiles show
+        try:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset",
+                                                                                        "include")]
+            m["first"] = explorer.query(params + [("include", "items"), ("limit", str(PAGE_SIZE))]).to_dict()
+        except InputError as exc:
+            m["first"] = {"error": str(exc)}
         missing: dict[str, tuple[dict, dict]] = {}  # reason -> (score names, models), in order
         for key, why in m["unavailable"].items():
             name, _, model = key.partition(":")

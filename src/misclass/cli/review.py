@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -52,7 +54,31 @@ SessionHoursOpt = Annotated[float, typer.Option("--session-hours",
                                                 help="How long a sign-in lasts, in hours.")]
 
 
-def serve_app(store: Path, db: str | None, *, host: str, port: int, require_tokens: bool,
+def with_serve_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """The command ``fn(ctx, **options)`` with the options of a server as its parameters
+    (``misclass review`` and ``misclass app`` share them); its name, help and module stay
+    ``fn``'s."""
+
+    def command(
+        ctx: typer.Context,
+        store: StoreOpt = DEFAULT_STORE_PATH,
+        host: HostOpt = "127.0.0.1",
+        port: PortOpt = 8000,
+        db: DbOpt = None,
+        require_tokens: RequireTokensOpt = False,
+        allowed_host: AllowedHostOpt = None,
+        session_hours: SessionHoursOpt = 12.0,
+    ) -> None:
+        fn(ctx, store=store, host=host, port=port, db=db, require_tokens=require_tokens,
+           allowed_host=allowed_host, session_hours=session_hours)
+
+    functools.update_wrapper(command, fn, assigned=("__module__", "__name__", "__qualname__", "__doc__"),
+                             updated=())
+    del command.__wrapped__  # Typer reads the parameters of ``command``, not of ``fn``
+    return command
+
+
+def serve_app(*, store: Path, db: str | None, host: str, port: int, require_tokens: bool,
               allowed_host: list[str] | None, session_hours: float, explore: bool) -> None:
     """Serve the review app, or with ``explore`` the whole misclass app, with uvicorn."""
     from misclass.extras import require
@@ -84,24 +110,15 @@ def serve_app(store: Path, db: str | None, *, host: str, port: int, require_toke
 
 
 @review_app.callback()
-def serve(
-    ctx: typer.Context,
-    store: StoreOpt = DEFAULT_STORE_PATH,
-    host: HostOpt = "127.0.0.1",
-    port: PortOpt = 8000,
-    db: DbOpt = None,
-    require_tokens: RequireTokensOpt = False,
-    allowed_host: AllowedHostOpt = None,
-    session_hours: SessionHoursOpt = 12.0,
-) -> None:
+@with_serve_options
+def serve(ctx: typer.Context, **options) -> None:
     """Serve the review app (without a sub-command), or run one of the sub-commands below.
 
     Example: misclass review --store misclass-demo/store --port 8000
     """
     if ctx.invoked_subcommand is not None:
         return
-    serve_app(store, db, host=host, port=port, require_tokens=require_tokens, allowed_host=allowed_host,
-              session_hours=session_hours, explore=False)
+    serve_app(**options, explore=False)
 
 
 @review_app.command("add-user")

@@ -9,11 +9,12 @@ vectorised passes (:mod:`misclass.analysis.query`). Queries are the URL paramete
 :class:`QueryError` naming the parameter and what was expected.
 
 >>> import misclass, tempfile, numpy as np, pandas as pd
->>> s = misclass.Store.create(tempfile.mkdtemp() + "/s",
-...     samples=pd.DataFrame({"sample_id": list("abcd"), "label": [0, 1, 2, 0]}),
-...     classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
->>> s.write_model("x", np.array([[0], [1], [1], [2]]))
->>> s.write_model("y", np.array([[0], [0], [2], [2]]))
+>>> labels = {"a": 0, "b": 1, "c": 2, "d": 0}
+>>> samples = pd.DataFrame({"sample_id": list(labels), "label": list(labels.values())})
+>>> s = misclass.Store.create(tempfile.mkdtemp() + "/s", samples=samples,
+...                           classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
+>>> for name, top1 in {"x": [0, 1, 1, 2], "y": [0, 0, 2, 2]}.items():
+...     s.write_model(name, np.array(top1)[:, None])
 >>> ex = explore(s)
 >>> ex.query({"wrong": "y", "right": "x"}).to_dict()
 {'total': 1, 'sample_ids': ['b']}
@@ -291,6 +292,9 @@ class Explorer:
         if include not in ("", "items"):
             raise QueryError(f"include={include[:100]!r}: expected items")
         show = tuple(self.predictor(m, "show") for m in q.get("show", []))
+        if not show:  # the predictors the query names, else the first two
+            named = [*kw["right"], *kw["wrong"], *(by or ())]
+            show = tuple(dict.fromkeys(named)) or tuple(range(min(2, len(d.pred.models))))
         return ParsedQuery(ImageFilter(masks=tuple(masks), **kw), sort, descending, offset, limit, show,
                            include == "items")
 

@@ -37,7 +37,8 @@ QUERY_PARAMS = {
     "sort": "index, label, sample_id or a score KEY; -KEY sorts descending",
     "offset": "how many matches to skip (default 0)",
     "limit": f"how many sample ids to return (default 100, at most {100_000:,})",
-    "show": "a predictor whose prediction each returned item shows (repeat; with include=items)",
+    "show": "a predictor whose prediction each returned item shows (repeat; with include=items; "
+            "default: the predictors the query names, else the first two)",
     "include": "items: also return each match's label and the 'show' predictors' top-1",
 }
 FLAGS = ("all_wrong", "one_wrong", "all_right", "disagree")
@@ -104,11 +105,7 @@ def whole_value(q: dict[str, list[str]], name: str, default: int, low: int, high
     """A whole number in ``low..high`` (no upper bound when ``high`` is None), else ``default``."""
     if name not in q:
         return default
-    text = one_value(q, name)
-    try:
-        value = int(text)
-    except ValueError:
-        raise QueryError(f"{name}={text[:100]!r}: expected a whole number") from None
+    value = _converted(q, name, int, "a whole number")
     if value < low or (high is not None and value > high):
         expected = f"at least {low}" if high is None else f"{low}..{high:,}"
         raise QueryError(f"{name}={value}: expected {expected}")
@@ -119,11 +116,15 @@ def number_value(q: dict[str, list[str]], name: str) -> float | None:
     """A number (not NaN), or None when absent."""
     if name not in q:
         return None
-    text = one_value(q, name)
-    try:
-        value = float(text)
-    except ValueError:
-        raise QueryError(f"{name}={text[:100]!r}: expected a number") from None
+    value = _converted(q, name, float, "a number")
     if math.isnan(value):
         raise QueryError(f"{name}: expected a number, not NaN")
     return value
+
+
+def _converted(q: dict[str, list[str]], name: str, convert, expected: str):
+    text = one_value(q, name)
+    try:
+        return convert(text)
+    except ValueError:
+        raise QueryError(f"{name}={text[:100]!r}: expected {expected}") from None

@@ -48,12 +48,20 @@
     return p;
   }
 
-  function shown(p) {  // models whose predictions the tiles show
-    const picked = rows().filter((tr) => tr.querySelector(".show").checked).map((tr) => tr.dataset.model);
-    if (picked.length) return picked;
-    const named = [...p.getAll("right"), ...p.getAll("wrong"), ...p.getAll("model")];
-    const names = meta.models.map((m) => m.name);
-    return named.length ? [...new Set(named)] : names.slice(0, 2);
+  function shown() {  // models picked to show on the tiles (none: the server shows those the query names)
+    return rows().filter((tr) => tr.querySelector(".show").checked).map((tr) => tr.dataset.model);
+  }
+
+  function fillClassList() {  // the class names, offered once a class field is used
+    const list = $("classlist");
+    if (list.childElementCount || !meta.class_names) return;
+    const frag = document.createDocumentFragment();
+    meta.class_names.forEach((name, i) => {
+      const o = document.createElement("option");
+      o.value = i + ": " + name;
+      frag.appendChild(o);
+    });
+    list.appendChild(frag);
   }
 
   function writeForm(p) {
@@ -125,6 +133,23 @@
     return a;
   }
 
+  function show(body, ok, status) {  // one page of the answer, or its error
+    if (!ok) {
+      total.textContent = "–";
+      note.textContent = body.error || ("error " + status);
+      done = true;
+      return;
+    }
+    note.textContent = "";
+    total.textContent = body.total.toLocaleString("en-US") + (body.total === 1 ? " image" : " images");
+    const frag = document.createDocumentFragment();
+    body.items.forEach((item) => frag.appendChild(tile(item)));
+    grid.appendChild(frag);
+    offset += body.items.length;
+    done = offset >= body.total || body.items.length === 0;
+    end.textContent = done ? (body.total ? "All " + body.total.toLocaleString("en-US") + " shown." : "No image matches.") : "";
+  }
+
   async function fetchPage() {
     if (loading || done) return;
     loading = true;
@@ -133,25 +158,12 @@
     p.set("include", "items");
     p.set("offset", offset);
     p.set("limit", meta.page_size);
-    for (const m of shown(p)) p.append("show", m);
+    for (const m of shown()) p.append("show", m);
     try {
       const r = await fetch("/api/images?" + p.toString(), {headers: {accept: "application/json"}});
       const body = await r.json();
       if (mine !== generation) return;
-      if (!r.ok) {
-        total.textContent = "–";
-        note.textContent = body.error || ("error " + r.status);
-        done = true;
-        return;
-      }
-      note.textContent = "";
-      total.textContent = body.total.toLocaleString("en-US") + (body.total === 1 ? " image" : " images");
-      const frag = document.createDocumentFragment();
-      body.items.forEach((item) => frag.appendChild(tile(item)));
-      grid.appendChild(frag);
-      offset += body.items.length;
-      done = offset >= body.total || body.items.length === 0;
-      end.textContent = done ? (body.total ? "All " + body.total.toLocaleString("en-US") + " shown." : "No image matches.") : "";
+      show(body, r.ok, r.status);
     } catch (e) {
       if (mine === generation) note.textContent = "could not reach the server: " + e;
     } finally {
@@ -164,7 +176,7 @@
     return $("sentinel").getBoundingClientRect().top < window.innerHeight + 600;
   }
 
-  function refresh(push) {
+  function refresh(push, first) {
     const p = readForm();
     for (const m of rows().filter((tr) => tr.querySelector(".show").checked)) p.append("show", m.dataset.model);
     query = new URLSearchParams([...p].filter(([k]) => k !== "show")).toString();
@@ -178,7 +190,12 @@
     grid.replaceChildren();
     total.textContent = "…";
     end.textContent = "";
-    fetchPage();
+    if (first) {  // the page came with its first tiles
+      show(first, !first.error, 400);
+      if (!done && nearEnd()) fetchPage();
+    } else {
+      fetchPage();
+    }
   }
 
   // ---------------------------------------------------------------- events
@@ -203,6 +220,7 @@
     if (entries.some((e) => e.isIntersecting)) fetchPage();
   }, {rootMargin: "600px"}).observe($("sentinel"));
 
+  form.addEventListener("focusin", (e) => { if (e.target.list) fillClassList(); });
   writeForm(new URLSearchParams(location.search));
-  refresh(false);
+  refresh(false, meta.first);
 })();
