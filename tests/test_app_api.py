@@ -513,3 +513,40 @@ def test_the_command_serves_the_app(small, monkeypatch, capsys):
     # misclass review still serves the review pages alone
     code, out, _ = run_cli(["review", "--store", store.path], capsys)
     assert code == 0 and out.startswith("Reviewing") and not hasattr(served["app"].state, "explorer")
+
+
+def test_thumbnails_of_image_files_follow_the_files(tmp_path):
+    import io
+    import os
+
+    import pandas as pd
+    from PIL import Image
+
+    from misclass.store import Store
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "b.jpg"):
+        Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(folder / name)
+    samples = pd.DataFrame({"sample_id": ["a.jpg", "b.jpg"], "label": [0, 1]})
+    store = Store.create(tmp_path / "s", samples=samples, classes=pd.DataFrame({"name": ["cat", "dog"]}))
+    store.write_model("x", np.array([[0], [0]]))
+    store.set_image_paths(["a.jpg", "b.jpg"], folder)
+    db = open_database(store.path)
+    with review_client(create_app(store, db)) as c:
+        r = c.get("/thumbs/0")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(r.content)).size == (160, 120)  # shrunk, aspect kept
+        cached = list((store.path / "thumbs").rglob("*.jpg"))
+        assert len(cached) == 1
+        # a changed file gets a new thumbnail; the old one is never shown again
+        Image.fromarray(np.zeros((100, 100, 3), dtype=np.uint8)).save(folder / "a.jpg")
+        os.utime(folder / "a.jpg", ns=(1, 10**18))
+        r2 = c.get("/thumbs/0")
+        assert Image.open(io.BytesIO(r2.content)).size == (100, 100)  # small: kept, as PNG
+        assert r2.headers["content-type"] == "image/png"
+        (folder / "b.jpg").unlink()
+        assert c.get("/thumbs/1").status_code == 404  # a missing file: no image, no error
+        assert c.get("/api/images/b.jpg").status_code == 200
+    db.dispose()
