@@ -85,3 +85,37 @@ def imagenet_timm_store(tmp_path_factory):
               "--store", str(path)])
     assert done.value.code == 0
     return path
+
+
+@pytest.fixture(scope="session")
+def cifar10_resnets_store(tmp_path_factory):
+    """The four published CIFAR-10 ResNets (resnet20, 32, 44, 56) over the 10,000 CIFAR-10 JPEG
+    test images in the original test order, predicted once per test session on 2 CPU threads with
+    float32 probabilities, logits and features; returns (store path, seconds). Skipped when
+    ../shared/data or misclass[torch] is absent. Read only: copy it to add to it."""
+    import time
+
+    from helpers import SHARED_DATA
+
+    from misclass.cli import main
+
+    jpeg, weights = SHARED_DATA / "cifar10-jpeg", SHARED_DATA / "cifar10-resnets"
+    if not (jpeg / "test_index.csv").is_file() or not all(
+            (weights / f"resnet{d}.th").is_file() for d in (20, 32, 44, 56)):
+        pytest.skip(f"CIFAR-10 JPEG test images or ResNet weights not found under {SHARED_DATA} "
+                    "(../shared/data)")
+    torch = pytest.importorskip("torch", reason="predicting with the CIFAR ResNets needs misclass[torch]")
+    store = tmp_path_factory.mktemp("cifar10-resnets") / "store"
+    models = [a for d in (20, 32, 44, 56) for a in ("-m", f"cifar-resnet{d}@{weights / f'resnet{d}.th'}")]
+    old = torch.get_num_threads()
+    t0 = time.perf_counter()
+    try:
+        main(["predict", "--data", f"folder:{jpeg},{jpeg / 'test_index.csv'}", *models,
+              "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225", "--save-probs",
+              "--save-logits", "--save-features", "--threads", "2", "--batch-size", "500",
+              "--store", str(store)])
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"misclass predict exited {exc.code}"
+    finally:
+        torch.set_num_threads(old)
+    return store, time.perf_counter() - t0
