@@ -23,13 +23,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from cifar10_data import DATA, resnet_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,26 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import misclass
-    from misclass.cli import main as cli
     from misclass.store import Store
 
-    tmp = None
-    store = args.store
-    if store is None:
-        tmp = tempfile.TemporaryDirectory(prefix="misclass-cifar10-")
-        store = Path(tmp.name) / "store"
-        jpeg = args.data / "cifar10-jpeg"
-        t0 = time.perf_counter()
-        try:
-            cli(["predict", "--data", f"folder:{jpeg},{jpeg / 'test_index.csv'}", "-m",
-                 f"cifar-resnet56@{args.data / 'cifar10-resnets' / 'resnet56.th'}",
-                 "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225",
-                 "--threads", str(args.threads), "--batch-size", "500",
-                 "--store", str(store)])
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                return int(exc.code)
-        print(f"predicted {args.model} in {time.perf_counter() - t0:.0f} s")
+    store, _tmp = resnet_store(args.store, args.data, depths=(56,), threads=args.threads)
     s = Store(store)
     labels, top1 = s.labels(), s.read_model(args.model).topk_ids[:, 0]
     rng = np.random.default_rng(args.seed)

@@ -28,29 +28,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESNETS = [f"resnet{d}" for d in (20, 32, 44, 56)]
-
-
-def build_store(data: Path, path: Path, threads: int) -> None:
-    """The four ResNets over the JPEG test images, with logits and features."""
-    from misclass.cli import main as misclass
-
-    jpeg, weights = data / "cifar10-jpeg", data / "cifar10-resnets"
-    models = [a for n in RESNETS for a in ("-m", f"cifar-{n}@{weights / f'{n}.th'}")]
-    try:
-        misclass(["predict", "--data", f"folder:{jpeg},{jpeg / 'test_index.csv'}", *models,
-                  "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225", "--save-logits",
-                  "--save-features", "--threads", str(threads), "--batch-size", "500", "--store", str(path)])
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise
+from cifar10_data import DATA, resnet_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,14 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import misclass
     from misclass.store import Store
 
-    tmp = None
-    store = args.store
-    if store is None:
-        tmp = tempfile.TemporaryDirectory(prefix="misclass-cifar10-")
-        store = Path(tmp.name) / "store"
-        t0 = time.perf_counter()
-        build_store(args.data, store, args.threads)
-        print(f"predicted the four ResNets in {time.perf_counter() - t0:.0f} s")
+    store, _tmp = resnet_store(args.store, args.data, threads=args.threads)
     s = Store(store)
     names = s.model_names()  # every model: the others give each its disagreement score
     if not names:

@@ -29,10 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEPTHS = (20, 32, 44, 56)
-MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from cifar10_data import DATA, DEPTHS, MEAN, STD, predict_resnets
 
 
 def plain_loop(depth: int, weights: Path, files: list[Path], batch_size: int) -> tuple[np.ndarray, float]:
@@ -70,7 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
     import torch
 
-    from misclass.cli import main as misclass
     from misclass.store import Store
 
     jpeg, weights = args.data / "cifar10-jpeg", args.data / "cifar10-resnets"
@@ -95,18 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="misclass-cifar10-") as tmp:
         csv = Path(tmp) / "index.csv"
         index.to_csv(csv, index=False)
-        models = [a for d in DEPTHS for a in ("-m", f"cifar-resnet{d}@{weights / f'resnet{d}.th'}")]
-        start = time.perf_counter()
-        try:
-            misclass(["predict", "--data", f"folder:{jpeg},{csv}", *models,
-                      "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD)),
-                      "--save-probs", "--save-logits", "--save-features",
-                      "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-                      "--store", str(Path(tmp) / "store")])
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                return int(exc.code)
-        engine = time.perf_counter() - start
+        engine = predict_resnets(args.data, Path(tmp) / "store", threads=args.threads,
+                                 batch_size=args.batch_size, index=csv,
+                                 save=("--save-probs", "--save-logits", "--save-features"))
         s = Store(Path(tmp) / "store")
         same = {d: bool(np.array_equal(s.read_model(f"resnet{d}").topk_ids[:, 0], plain_top1[d]))
                 for d in DEPTHS}
