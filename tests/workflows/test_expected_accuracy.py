@@ -162,3 +162,12 @@ def test_models_and_the_report_summary_show_the_expectation(votes_store, tmp_pat
     assert "human-random *" in html and "62.00" in html and "expected accuracy of a person drawn" in html
     row = html[html.index("<td>human-random *</td>"):].split("</tr>")[0]
     assert row.count("<td>") == 4 and "<td>–</td>" in row  # no count of errors for an expectation
+
+
+def test_report_gallery_counts_per_image_predictors(votes_store, tmp_path):
+    from misclass.report.build import build_report
+
+    # m0 misses c; human-random's stored top-1 (the majority) misses e, which it must not count
+    html = build_report(Store(votes_store), tmp_path / "rep", models=["m0", "human-random"],
+                        only=["misclassified"]).read_text()
+    assert "<p>1 image is misclassified by at least one model" in html and "Left out human-random" in html

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import html
+
 from misclass.analysis.summary import find_misclassified
+from misclass.errors import InputError
+from misclass.format import plural
 from misclass.report.gallery import gallery_html
 from misclass.report.registry import ReportContext, Section, register_section
+from misclass.workflows.common import per_image_predictors
 
 
 @register_section("misclassified", order=90)
@@ -13,14 +18,21 @@ def build(ctx: ReportContext) -> Section | None:
     pred = ctx.predictions
     if not pred.models:
         return None
-    wrong = find_misclassified(pred.labels, pred.top1)
+    try:
+        chosen = per_image_predictors(ctx.store, list(pred.models))  # an expectation misses no image
+    except InputError:  # expected accuracies only: no image is missed by anyone
+        return None
+    wrong = find_misclassified(pred.labels, pred.top1[:, [pred.index(n) for n in chosen.names]])
     names = ctx.class_names
-    m = len(pred.models)
+    m = len(chosen.names)
     captions = [
         f"true: {names[r.label]} / predicted: {names[r.prediction]} ({r.n_wrong} of {m} models)"
         for r in wrong.head(ctx.options.get("gallery_size", 48)).itertuples()
     ]
-    intro = (f"<p>{len(wrong):,} images are misclassified by at least one model; those missed by "
+    intro = (f"<p>{plural(len(wrong), 'image')} {'is' if len(wrong) == 1 else 'are'} misclassified by at "
+             "least one model; those missed by "
              "the most models come first. The predicted class is the most common wrong answer.</p>")
+    if chosen.note:
+        intro += f"<p class=note>{html.escape(chosen.note[0].upper() + chosen.note[1:])}.</p>"
     body = gallery_html(ctx, wrong["index"].to_numpy()[: len(captions)], captions)
     return Section("Misclassified images", intro + body)
