@@ -26,7 +26,9 @@ def _label_points(ax, x, y, names) -> None:
         return
     ax.figure.canvas.draw()
     pts = ax.transData.transform(np.column_stack([x[ok], y[ok]]))
+    box = ax.get_window_extent()
     gap = 7 * 1.35 * ax.figure.dpi / 72  # one 7-point text line, in pixels
+    gap = min(gap, (box.height - gap) / max(len(ok) - 1, 1))  # closer lines when many names must fit
     order = np.argsort(pts[:, 1])
     placed = pts[order, 1].copy()
     for _ in range(50):  # relax overlaps between neighbours, keeping the mean position
@@ -40,12 +42,23 @@ def _label_points(ax, x, y, names) -> None:
                 moved = True
         if not moved:
             break
+    # keep the column of names inside the axes: the top ones below its top edge, the bottom ones
+    # above its bottom edge
+    n = len(placed)
+    placed = np.minimum(placed, box.y1 - gap / 2 - gap * (n - 1 - np.arange(n)))
+    placed = np.maximum(placed, box.y0 + gap / 2 + gap * np.arange(n))
+    renderer = ax.figure.canvas.get_renderer()
+    right = ax.figure.bbox.x1
     for rank, i in enumerate(order):
         k = ok[i]
         dy = placed[rank] - pts[i, 1]
-        ax.annotate(names[k], (x[k], y[k]), xytext=(10, dy), textcoords="offset pixels", fontsize=7,
-                    va="center", color="#333333",
-                    arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6} if abs(dy) > 3 else None)
+        arrow = {"arrowstyle": "-", "color": "#999999", "lw": 0.6} if abs(dy) > 3 else None
+        label = ax.annotate(names[k], (x[k], y[k]), xytext=(10, dy), textcoords="offset pixels", fontsize=7,
+                            va="center", color="#333333", arrowprops=arrow)
+        if label.get_window_extent(renderer).x1 > right:  # past the figure's edge: name it on the left
+            label.remove()
+            ax.annotate(names[k], (x[k], y[k]), xytext=(-10, dy), textcoords="offset pixels", fontsize=7,
+                        va="center", ha="right", color="#333333", arrowprops=arrow)
 
 
 def _scatter_kinds(ax, x, y, kinds) -> None:
