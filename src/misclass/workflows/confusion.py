@@ -407,7 +407,9 @@ def confusion(
     s = as_store(store)
     if isinstance(models, str):
         models = [models]
-    pred = s.load(list(models) if models else None)
+    from misclass.workflows.common import per_image_predictors
+
+    pred = s.load(per_image_predictors(s, models).names)  # expected accuracy: no per-image answer
     if not pred.models:
         raise InputError(f"the store {s.path} holds no models; import or train some first")
     if (pred.labels < 0).all():

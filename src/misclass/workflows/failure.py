@@ -212,7 +212,10 @@ def failure(
     from misclass.gather import score_inputs, store_image_statistics
 
     s = as_store(store)
-    pred = s.load()  # every model: the others give each chosen one its disagreement score
+    from misclass.workflows.common import per_image_predictors
+
+    # every model with a per-image answer: the others give each chosen one its disagreement score
+    pred = s.load(per_image_predictors(s).names)
     names = _selected(s, pred.models, model)
     _check_options(learner, calibration, coverage, score, rejected, len(names))
     stats = None
