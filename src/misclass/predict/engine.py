@@ -237,19 +237,8 @@ def predict_models(dataset: Dataset, models: Sequence[LoadedModel], store: Store
         raise StoreError(f"{store.path}: {store.n_samples} samples but the dataset has {n}")
     bounds = shard_bounds(n, opts.shard_size)
     digest = samples_digest(store.sample_ids())
-    runs: list[ModelRun] = []
     states: list[_ModelState] = []
-    pending = []
-    for m in models:
-        if store.has_model(m.name) and not opts.force:
-            runs.append(ModelRun(m.name, "skipped", 0, store.model_metadata(m.name).get("top1"), 0.0,
-                                 ("already in the store; --force recomputes",)))
-            continue
-        if opts.mc_dropout:
-            enable_mc_dropout(m.module, m.name)
-        pending.append(m)
-    if pending and n:
-        _probe(dataset, pending, store.n_classes, torch)
+    runs, pending = models_to_run(dataset, models, store, opts, torch)
     for m in pending:
         partial = PartialRun(store.path, m.name, _signature(m, opts, n, digest, amp))
         if opts.force:
@@ -425,6 +414,24 @@ def _forward(st: _ModelState, x, idx, opts: EngineOptions, device, amp: bool, to
     if opts.save_features:
         arrays["features"] = st.features[0].cpu().numpy().astype(np.float32)
     st.add(**arrays)
+
+
+def models_to_run(dataset, models, store: Store, opts: EngineOptions, torch) -> tuple[list[ModelRun], list]:
+    """Split ``models`` into those already in the store (skipped, unless ``opts.force``) and
+    those to run, which get MC dropout when asked and are checked on one image."""
+    runs: list[ModelRun] = []
+    pending = []
+    for m in models:
+        if store.has_model(m.name) and not opts.force:
+            runs.append(ModelRun(m.name, "skipped", 0, store.model_metadata(m.name).get("top1"), 0.0,
+                                 ("already in the store; --force recomputes",)))
+            continue
+        if opts.mc_dropout:
+            enable_mc_dropout(m.module, m.name)
+        pending.append(m)
+    if pending and len(dataset):
+        _probe(dataset, pending, store.n_classes, torch)
+    return runs, pending
 
 
 def _finish(st: _ModelState, store: Store, opts: EngineOptions, device, amp: bool, elapsed: float,

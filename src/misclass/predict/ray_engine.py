@@ -38,11 +38,10 @@ from misclass.predict.engine import (
     _finish,
     _ModelState,
     _prepare_model,
-    _probe,
     _run_pass,
     _signature,
+    models_to_run,
 )
-from misclass.predict.mcdropout import enable_mc_dropout
 from misclass.predict.shards import PartialRun, samples_digest, shard_bounds
 from misclass.predict.specs import LoadedModel
 from misclass.store import Store
@@ -200,18 +199,7 @@ def _drive(ray, torch, dataset, models, store, opts, models_per_task, cpus_per_t
     n = len(dataset)
     bounds = shard_bounds(n, opts.shard_size)
     digest = samples_digest(store.sample_ids())
-    runs: list[ModelRun] = []
-    pending: list[LoadedModel] = []
-    for m in models:
-        if store.has_model(m.name) and not opts.force:
-            runs.append(ModelRun(m.name, "skipped", 0, store.model_metadata(m.name).get("top1"), 0.0,
-                                 ("already in the store; --force recomputes",)))
-            continue
-        if opts.mc_dropout:
-            enable_mc_dropout(m.module, m.name)
-        pending.append(m)
-    if pending and n:
-        _probe(dataset, pending, store.n_classes, torch)
+    runs, pending = models_to_run(dataset, models, store, opts, torch)
     states: dict[str, _ModelState] = {}
     signatures: dict[str, dict] = {}
     for m in pending:
