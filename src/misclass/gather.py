@@ -21,9 +21,15 @@ MC_COLUMNS = {"entropy": "mc_entropy", "mutual_info": "mc_mutual_info", "varianc
 def score_inputs(store: Store, pred: Predictions, model: str) -> ScoreInputs:
     """The failure-score inputs of ``model``: its outputs, the other models' top-1, and any
     stored full probabilities, logits, features and MC-dropout statistics. Probability scores
-    read the logits (in float64) unless the model's probabilities are an MC-dropout mean."""
+    read the logits (in float64) unless the model's probabilities are an MC-dropout mean.
+
+    The others are the loaded predictors of kind ``"model"`` only: people's answers
+    (``human-majority``, a labeler marked ``human``) agree with the label far more than any
+    model, so counting them in ``disagreement`` would leak the label into a failure score."""
     j = pred.index(model)
-    others = np.delete(pred.top1, j, axis=1) if len(pred.models) > 1 else None
+    keep = [i for i, name in enumerate(pred.models)
+            if i != j and store.model_metadata(name).get("kind", "model") == "model"]
+    others = pred.top1[:, keep] if keep else None
     mc = {}
     per_image = store.read_per_image(model)
     if per_image is not None:

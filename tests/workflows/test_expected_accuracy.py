@@ -171,3 +171,25 @@ def test_report_gallery_counts_per_image_predictors(votes_store, tmp_path):
     html = build_report(Store(votes_store), tmp_path / "rep", models=["m0", "human-random"],
                         only=["misclassified"]).read_text()
     assert "<p>1 image is misclassified by at least one model" in html and "Left out human-random" in html
+
+
+def test_failure_leaves_out_the_expectation_and_people(votes_store):
+    from misclass.gather import score_inputs
+
+    s = Store(votes_store)
+    res = misclass.failure(s, model=["m0", "human-random"], image_stats=False)
+    assert res.models == ("m0",) and res.left_out == ("human-random",)
+    assert "left out human-random" in res.to_dict()["notes"][0]
+    # disagreement counts the other models only: m1, not human-majority (whose answers are
+    # nearly the label) nor human-random (whose stored top-1 is the majority's)
+    inputs = score_inputs(s, s.load(per_image_predictors(s).names), "m0")
+    np.testing.assert_array_equal(inputs.other_top1, s.read_model("m1").topk_ids[:, :1])
+    with pytest.raises(misclass.InputError, match="expected accuracy"):
+        misclass.failure(s, model="human-random")
+
+
+def test_every_report_section_runs_beside_an_expectation(votes_store, tmp_path):
+    from misclass.report.build import build_report
+
+    html = build_report(Store(votes_store), tmp_path / "rep").read_text()
+    assert "Which images will fail" in html and "left out human-random" in html

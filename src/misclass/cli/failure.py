@@ -62,6 +62,8 @@ def failure(
                                                                         completed=done, total=total))
     for name in res.models:
         _print_model(res, name)
+    for note in res.notes:
+        console.print(note, style="dim")
     write_json(json, res.to_dict())
 
 

@@ -1,8 +1,9 @@
 """``misclass failure``: which images will fail, judged on held-out images, and the reject option.
 
 :func:`failure` reads each chosen model's outputs from the store (probabilities, logits,
-features, MC-dropout statistics) with the top-1 of *every other* model of the store, so
-``disagreement`` is there whichever models are chosen, and runs
+features, MC-dropout statistics) with the top-1 of *every other* model of the store (people's
+answers left out: they would leak the label), so ``disagreement`` is there whichever models
+are chosen, and runs
 :func:`misclass.analysis.failure.analyze_failures`: every failure score and a learned
 predictor, fitted on a calibration split and judged on the disjoint test split. With
 ``coverage`` it also chooses the reject rule (a threshold on one plain score) on the
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from misclass.analysis.failure_options import LEARNERS
 from misclass.errors import InputError
-from misclass.workflows.common import as_store, json_ready
+from misclass.workflows.common import as_store, json_ready, per_image_predictors
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,6 +53,16 @@ class FailureResult:
     probability_sources: dict[str, str | None]
     rejects: dict[str, RejectRule]
     rejected_files: dict[str, str]
+    #: chosen predictors left out: expected accuracy, no per-image prediction to score
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Why a chosen predictor is not analysed (one sentence each)."""
+        from misclass.workflows.common import PerImagePredictors
+
+        note = PerImagePredictors(list(self.models), self.left_out).note
+        return (note,) if note else ()
 
     def to_dict(self) -> dict[str, Any]:
         """What ``misclass failure --json`` writes."""
@@ -64,7 +75,7 @@ class FailureResult:
                 if name in self.rejected_files:
                     d["reject"]["file"] = self.rejected_files[name]
             out[name] = d
-        return json_ready({"models": out})
+        return json_ready({"models": out, "notes": list(self.notes), "left_out": list(self.left_out)})
 
     def metrics(self, model: str) -> dict:
         """``score name -> DetectionMetrics`` of ``model`` on the test split, the learned
@@ -170,8 +181,10 @@ def failure(
     Parameters
     ----------
     store : a :class:`~misclass.store.Store` or the path of one
-    model : the model(s) to analyse (default: every model of the store). The store's other
-        models are always read too: ``disagreement`` is the share of them that disagree
+    model : the model(s) to analyse (default: every predictor with a per-image answer; an
+        expected-accuracy one such as ``human-random`` is left out, named in ``notes``). The
+        store's other models (kind ``"model"``, not people) are always read too:
+        ``disagreement`` is the share of them that disagree
     calibration : share of the labelled images in the calibration split (the rest: test)
     learner : the learned predictor, ``"logistic"`` or ``"boosting"``
     seed : seed of the calibration/test split (and of the learner)
@@ -212,11 +225,11 @@ def failure(
     from misclass.gather import score_inputs, store_image_statistics
 
     s = as_store(store)
-    from misclass.workflows.common import per_image_predictors
-
-    # every model with a per-image answer: the others give each chosen one its disagreement score
+    # every predictor with a per-image answer; the other models (kind "model") give each chosen
+    # one its disagreement score
     pred = s.load(per_image_predictors(s).names)
-    names = _selected(s, pred.models, model)
+    chosen = per_image_predictors(s, model) if model else None
+    names = _selected(s, pred.models, None if chosen is None else chosen.names)
     _check_options(learner, calibration, coverage, score, rejected, len(names))
     stats = None
     if image_stats:
@@ -243,4 +256,5 @@ def failure(
             path = Path(f"{name}.rejected.txt") if rejected is True else Path(rejected)
             path.write_text("".join(f"{sid}\n" for sid in pred.sample_ids[rule.rejected]))
             files[name] = str(path)
-    return FailureResult(str(s.path), names, np.asarray(pred.sample_ids), analyses, sources, rules, files)
+    return FailureResult(str(s.path), names, np.asarray(pred.sample_ids), analyses, sources, rules, files,
+                         () if chosen is None else chosen.left_out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 from misclass.analysis.selective import risk_coverage, roc_points
@@ -93,7 +95,8 @@ def build(ctx: ReportContext) -> Section | None:
     intro = ("<p>Each score rates how likely a prediction is wrong. Everything fitted (feature-space "
              "scores, the class error rate, the learned predictor) is fitted on a calibration half "
              "of the images and judged on the other half; all numbers below are on that held-out "
-             "half. Disagreement counts every other model of the store, whichever models the report "
-             f"shows. {limited}</p>")
+             "half. Disagreement counts every other model of the store (not people's answers, which "
+             f"would give away the label), whichever models the report shows. {limited}</p>")
+    intro += "".join(f"<p class=note>{html.escape(n)}</p>" for n in res.notes)
     table = table_html(table, caption="Higher AUROC / AUPR and lower FPR / AURC are better.")
     return Section("Which images will fail", intro + table + "".join(parts) + "".join(galleries))
