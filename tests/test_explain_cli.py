@@ -115,3 +115,29 @@ def test_explain_models_without_torch_weights(small_store, tmp_path, capsys):
     assert code == 2 and "not a readable torch checkpoint" in err
     code, _, err = run_cli(["explain", "--store", tmp_path / "none", "--model", "a"], capsys)
     assert code == 2 and "no misclass store" in err
+
+
+def test_explain_chosen_images_classifies_only_those(trained, monkeypatch):
+    """``images=``: only the chosen images are read and classified, and each gets the saliency
+    outcome it gets in a run over every image."""
+    import misclass
+    from misclass.data.store_images import StoreImages
+
+    full = misclass.explain(trained, model="cnn-plain", correct=10, sweep=False, save=False,
+                            progress=False, threads=1).to_dict()
+    rows = {im["sample_id"]: im for im in full["images"]}
+    ids = [im["sample_id"] for im in full["images"]][:5]
+    reads = []
+    real_load = StoreImages.load
+    monkeypatch.setattr(StoreImages, "load", lambda self, i: reads.append(i) or real_load(self, i))
+    part = misclass.explain(trained, model="cnn-plain", images=ids, sweep=False, save=False,
+                            progress=False, threads=1).to_dict()
+    assert len(reads) == 5 and part["n_classified"] == 5
+    assert full["n_classified"] == misclass.Store(trained).n_samples  # no images=: every image
+    assert sorted(reads) == sorted(set(reads))  # one decode per image
+    got = {im["sample_id"]: im for im in part["images"]}
+    assert sorted(got) == sorted(ids)
+    for sid in ids:
+        assert (got[sid]["before"], got[sid]["outcome"]) == (rows[sid]["before"], rows[sid]["outcome"])
+    right = sum(rows[s]["before"] == rows[s]["label"] for s in ids)
+    assert part["accuracy"] == pytest.approx(right / 5)

@@ -71,3 +71,18 @@ def test_predict_takes_a_loaded_dataset_and_model(class_image_folder, tmp_path):
         misclass.predict(tmp_path / "s", data=dataset, models="timm:test_resnet", split="val")
     with pytest.raises(InputError, match="no model given"):
         misclass.predict(tmp_path / "s", data=dataset, models=[])
+
+
+def test_a_relative_folder_is_found_from_another_folder(class_image_folder, tmp_path, monkeypatch):
+    """``folder:`` given relative to the working folder: the store records the images' absolute
+    folder, so explain, the gallery and the app read them from anywhere."""
+    from misclass.data.store_images import StoreImages
+
+    monkeypatch.chdir(class_image_folder.parent)
+    misclass.predict(tmp_path / "s", data=f"folder:{class_image_folder.name}", models=["timm:test_resnet"],
+                     batch_size=6, workers=0, progress=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    images = StoreImages(Store(tmp_path / "s"))
+    assert images.path(0).is_file() and images.load(0).size[0] > 0

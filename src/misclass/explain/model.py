@@ -101,8 +101,39 @@ class TorchClassifier:
         return self.logits(images).argmax(axis=1)
 
 
-def model_view(store: Store, preprocess, *, console=None, progress: bool = True) -> np.ndarray:
-    """Every store image after the model's geometric preprocessing: uint8 (N, H, W, C)."""
+def model_view(store: Store, preprocess, *, indices: np.ndarray | None = None, console=None,
+               progress: bool = True) -> np.ndarray:
+    """The store's images (``indices``, default every one, in that order) after the model's
+    geometric preprocessing: uint8 (n, H, W, C)."""
+    out = None
+    order = np.arange(store.n_samples) if indices is None else np.asarray(indices, dtype=np.int64)
+    for j, t in enumerate(_view(store, preprocess, order, console, progress)):
+        if out is None:
+            out = np.empty((len(order), *t.shape), dtype=np.uint8)
+        if t.shape != out.shape[1:]:
+            raise InputError(f"image {order[j]} becomes {t.shape} after preprocessing, "
+                             f"others {out.shape[1:]}")
+        out[j] = t
+    return out if out is not None else np.zeros((0, 1, 1, 1), dtype=np.uint8)
+
+
+def view_mean(store: Store, preprocess, indices: np.ndarray, *, console=None, progress: bool = True
+              ) -> np.ndarray:
+    """Per-channel mean of the ``indices`` images after preprocessing (as
+    :func:`misclass.analysis.erasure.dataset_mean` of their :func:`model_view`), one image at a
+    time: the fill of ``--fill mean`` without holding every image."""
+    total, count = None, 0
+    for t in _view(store, preprocess, np.asarray(indices, dtype=np.int64), console, progress):
+        x = t.astype(np.float64)
+        s = x.sum(axis=(0, 1)) if x.ndim == 3 else np.array(x.sum())
+        total = s if total is None else total + s
+        count += x.shape[0] * x.shape[1]
+    if total is None:
+        raise InputError(f"{store.path}: no labelled images to average for --fill mean")
+    return total / count
+
+
+def _view(store: Store, preprocess, order: np.ndarray, console, progress: bool):
     from rich.progress import Progress
 
     from misclass.predict.preprocess import apply_geometry
@@ -111,18 +142,9 @@ def model_view(store: Store, preprocess, *, console=None, progress: bool = True)
     if not images.available:
         raise InputError(f"{store.path}: the store holds no images (no image array, no paths); explain "
                          "needs the images")
-    n = store.n_samples
-    out = None
     with Progress(console=console, transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"preparing {n:,} images", total=n)
-        for i in range(n):
-            img = images.load(i)
-            t = apply_geometry(img, preprocess).numpy()
-            t = np.moveaxis(t, 0, -1)
-            if out is None:
-                out = np.empty((n, *t.shape), dtype=np.uint8)
-            if t.shape != out.shape[1:]:
-                raise InputError(f"image {i} becomes {t.shape} after preprocessing, others {out.shape[1:]}")
-            out[i] = t
+        task = bar.add_task(f"preparing {len(order):,} images", total=len(order))
+        for i in order:
+            t = apply_geometry(images.load(int(i)), preprocess).numpy()
+            yield np.moveaxis(t, 0, -1)
             bar.advance(task)
-    return out if out is not None else np.zeros((0, 1, 1, 1), dtype=np.uint8)

@@ -62,14 +62,12 @@ class ExplainOptions:
 
 
 # --------------------------------------------------------------------------- selection
-def select_images(labels: np.ndarray, before: np.ndarray, sample_ids: np.ndarray, opts: ExplainOptions
+def select_images(labels: np.ndarray, before: np.ndarray | None, sample_ids: np.ndarray, opts: ExplainOptions
                   ) -> np.ndarray:
     """Store indices to explain: the misclassified images (or ``opts.images``; only
     ``opts.pairs`` when given) plus a seeded sample of correctly classified controls."""
     known = labels >= 0
-    wrong = known & (before != labels)
-    right = known & (before == labels)
-    if opts.images:
+    if opts.images:  # ``before`` is not needed (None: the images are not classified yet)
         where = {s: i for i, s in enumerate(sample_ids)}
         missing = [s for s in opts.images if s not in where]
         if missing:
@@ -80,6 +78,8 @@ def select_images(labels: np.ndarray, before: np.ndarray, sample_ids: np.ndarray
         if unknown.any():
             raise InputError(f"--images: {sample_ids[np.argmax(unknown)]!r} has no label")
         return np.flatnonzero(chosen)
+    wrong = known & (before != labels)
+    right = known & (before == labels)
     if opts.pairs:
         keep = np.zeros(len(labels), dtype=bool)
         for t, p in opts.pairs:

@@ -13,7 +13,7 @@ from misclass.analysis.erasure import dataset_mean, spare_mask
 from misclass.analysis.intervention import ErasureResult, ErasureSettings, run_erasure, sweep_erasure
 from misclass.data.planted import sample_boxes
 from misclass.errors import InputError
-from misclass.explain.model import TorchClassifier, model_view
+from misclass.explain.model import TorchClassifier, model_view, view_mean
 from misclass.explain.options import ExplainOptions, select_images, spare_masks
 from misclass.explain.saliency import compute_saliency, saliency_mass
 from misclass.store import Store
@@ -61,27 +61,42 @@ def explain_model(store: Store, loaded, options: ExplainOptions | None = None, *
 
     opts = (options or ExplainOptions()).check()
     clf = TorchClassifier(loaded, opts.device, opts.batch_size)
-    view = model_view(store, loaded.preprocess, console=console, progress=progress)
     labels = store.labels()
     samples = store.samples()
     sample_ids = samples["sample_id"].astype(str).to_numpy()
     class_names = store.class_names()
+    stored_top1 = store.read_model(loaded.name).topk_ids[:, 0] if store.has_model(loaded.name) else None
+    chosen = None
+    if opts.images:  # classify the chosen images only; the rest keep the stored top-1
+        chosen = select_images(labels, None, sample_ids, opts)
+        view = model_view(store, loaded.preprocess, indices=chosen, console=console, progress=progress)
+    else:
+        view = model_view(store, loaded.preprocess, console=console, progress=progress)
     logits = clf.logits(view)
     if logits.ndim != 2 or logits.shape[1] != len(class_names):
         raise InputError(f"model {loaded.name!r} outputs {logits.shape[1:]} scores per image; the store has "
                          f"{len(class_names)} classes")
-    before_all = logits.argmax(axis=1)
-    idx = select_images(labels, before_all, sample_ids, opts)
-    if len(idx) == 0:
-        raise InputError(f"model {loaded.name!r}: no images to explain (no misclassified or correct labelled "
-                         "images match)")
-    images, lab, before = view[idx], labels[idx], before_all[idx]
+    if chosen is None:
+        before_all = logits.argmax(axis=1)
+        idx = select_images(labels, before_all, sample_ids, opts)
+        images, before, classified = view[idx], before_all[idx], np.arange(len(labels))
+    else:
+        idx, images, before, classified = chosen, view, logits.argmax(axis=1), chosen
+        before_all = None
+        if stored_top1 is not None:
+            before_all = stored_top1.copy()
+            before_all[idx] = before
+    lab = labels[idx]
     target = before if opts.target == "predicted" else lab
     shape = images.shape[1:3]
     black = clf.inputs(np.zeros((1, *images.shape[1:]), dtype=np.uint8))
     sal = np.empty((len(idx), *shape), dtype=np.float32)
     spare = spare_masks(opts.spare, samples, idx, shape)
-    mean = dataset_mean(view[labels >= 0]) if opts.fill == "mean" else None
+    mean = None
+    if opts.fill == "mean":
+        mean = (dataset_mean(view[labels >= 0]) if chosen is None else
+                view_mean(store, loaded.preprocess, np.flatnonzero(labels >= 0), console=console,
+                          progress=progress))
     sweep_boxes = opts.sweep_boxes
     n_cells = len(opts.sweep_percents) * (len(sweep_boxes) if sweep_boxes else 3) if opts.sweep else 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -106,12 +121,14 @@ def explain_model(store: Store, loaded, options: ExplainOptions | None = None, *
                                   on_cell=lambda k: bar.advance(task, k))
     pairs = pair_table(store, labels, before_all, loaded.name, result, class_names, opts.threshold)
     planted = planted_figures(samples, idx, sal, result)
-    stored_top1 = None
-    if store.has_model(loaded.name):
-        stored_top1 = store.read_model(loaded.name).topk_ids[:, 0]
-    agree = None if stored_top1 is None else float((stored_top1 == before_all).mean())
-    info = {"n_images": int(len(idx)), "image_shape": list(images.shape[1:]),
-            "accuracy": float((before_all == labels)[labels >= 0].mean()), "agreement_with_store": agree}
+    fresh = before_all[classified] if chosen is None else before
+    agree = None if stored_top1 is None else float((stored_top1[classified] == fresh).mean())
+    known = labels[classified] >= 0
+    # accuracy and agreement are of the classified images: every one, or with images= those chosen
+    info = {"n_images": int(len(idx)), "n_classified": int(len(classified)),
+            "image_shape": list(images.shape[1:]),
+            "accuracy": float((fresh == labels[classified])[known].mean()) if known.any() else None,
+            "agreement_with_store": agree}
     run = ExplainRun(loaded.name, opts, result, sample_ids[idx], pairs, sweep, planted, info)
     run.triplets = pick_triplets(run, images, sal, samples, idx, opts.triplets, opts.fill, mean)
     return run
@@ -119,14 +136,19 @@ def explain_model(store: Store, loaded, options: ExplainOptions | None = None, *
 
 def pair_table(store: Store, labels, before_all, name: str, result: ErasureResult, class_names, threshold):
     """The per-pair fix rates with each pair's type from the confusion analysis of the store's
-    models (the explained model's fresh predictions replacing or joining its stored ones)."""
+    models (the explained model's fresh predictions replacing or joining its stored ones;
+    ``before_all`` None: a model neither stored nor run on every image, left out)."""
     from misclass.analysis.intervention import pair_fix_rates
-
-    names = [m for m in store.model_names() if m != name]
-    top1 = [store.read_model(m).topk_ids[:, 0] for m in names] + [before_all]
-    conf = analyze_confusion(labels, np.column_stack(top1), [*names, name], len(class_names),
-                             threshold=threshold)
-    types = {(int(r.a), int(r.b)): str(r.pattern) for r in conf.patterns.itertuples()}
+    # an expected-accuracy predictor (human-random) has no per-image answer to count
+    names = [m for m in store.model_names()
+             if m != name and store.model_metadata(m).get("accuracy") != "expected"]
+    top1 = [store.read_model(m).topk_ids[:, 0] for m in names]
+    if before_all is not None:
+        top1, names = [*top1, before_all], [*names, name]
+    types = {}
+    if names:
+        conf = analyze_confusion(labels, np.column_stack(top1), names, len(class_names), threshold=threshold)
+        types = {(int(r.a), int(r.b)): str(r.pattern) for r in conf.patterns.itertuples()}
     t = result.table
     return pair_fix_rates(t["label"].to_numpy(), t["before"].to_numpy(), t["outcome"].to_numpy() == "fixed",
                           t["outcome_random"].to_numpy() == "fixed", class_names=class_names,

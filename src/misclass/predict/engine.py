@@ -150,8 +150,12 @@ def prepare_store(path: str | Path, dataset: Dataset, *, info: dict[str, Any] | 
     create it from ``dataset`` (its samples, classes and in-memory images)."""
     store = Store(path)
     if not store.exists():
+        info = dict(info or {}, dataset=dataset.name)
+        if dataset.root is not None and dataset.images is None:
+            # absolute, so explain, the gallery and the app find the files from any folder
+            info["images"] = str(Path(dataset.root).resolve())
         return Store.create(path, samples=dataset.samples, classes=dataset.classes, images=dataset.images,
-                            info=dict(info or {}, dataset=dataset.name))
+                            info=info)
     ids = store.sample_ids()
     want = dataset.samples["sample_id"].astype(str).to_numpy()
     if len(ids) != len(want) or not np.array_equal(ids, want):

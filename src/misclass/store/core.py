@@ -495,7 +495,7 @@ class Store:
                 raise InputError(f"image paths: {len(paths)} paths for {len(samples)} samples")
             samples["path"] = [str(p) for p in paths]
             info = self._read_json(self.info_path) or {}
-            info["images"] = str(root)
+            info["images"] = str(Path(root).resolve())  # found from any working folder
             txn.write(self.info_path, _json_writer(info))
             txn.write(self.samples_path, _table_writer(pa.Table.from_pandas(samples, preserve_index=False)))
 
