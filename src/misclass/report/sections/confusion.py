@@ -22,6 +22,7 @@ MAX_HEATMAP_CLASSES = 80
 MAX_DRAWN_EDGES = 40
 MAX_MODELS = 12  # models drawn (heatmaps, networks); the tables and the test cover every model
 MAX_TABLE_ROWS = 20000  # rows of the u and pattern tables, worst first
+GREY = "#bdbdbd"  # undefined cells: the diagonal, rows of classes without errors
 
 
 def _short(name: str, n: int = 22) -> str:
@@ -41,23 +42,26 @@ def _labels(class_names: list[str], ids, n: int = 22) -> dict[int, str]:
 
 
 def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[str]):
-    """v(j|i) of ``classes`` (rows true, columns predicted), diagonal greyed out, and a last
-    column with the share of each row's errors that go to classes not shown."""
+    """v(j|i) of ``classes`` (rows true, columns predicted) in %, and a last column with the
+    share of each row's errors that go to classes not shown. Grey: the diagonal and the rows
+    of classes without errors (v is undefined there); every row and column is named in full."""
     import matplotlib.pyplot as plt
 
     n = len(classes)
-    labels = _labels(class_names, classes)
+    labels = _labels(class_names, classes, n=200)
     size = min(22.0, max(5.5, 0.27 * n + 3.2))
     fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=100, layout="constrained")
     other = n < mc.n_classes  # a last column for the errors that go to classes not shown
     block = np.full((n, n + 2 if other else n), np.nan)
     block[:, :n] = mc.v_block(classes, classes)
     np.fill_diagonal(block, np.nan)
+    has_err = mc.errors[classes] > 0
     if other:
-        has_err = mc.errors[classes] > 0
-        block[:, n + 1] = np.where(has_err, np.clip(1 - np.nansum(block[:, :n], axis=1), 0, 1), np.nan)
-    cmap = plt.get_cmap("Blues").with_extremes(bad="#d9d9d9")
-    im = ax.imshow(np.ma.masked_invalid(block), cmap=cmap, vmin=0, vmax=1, interpolation="nearest",
+        block[:, n + 1] = np.clip(1 - np.nansum(block[:, :n], axis=1), 0, 1)
+    block[~has_err] = np.nan  # no errors: nowhere for them to go, grey like the diagonal
+    block *= 100
+    cmap = plt.get_cmap("Blues").with_extremes(bad=GREY)
+    im = ax.imshow(np.ma.masked_invalid(block), cmap=cmap, vmin=0, vmax=100, interpolation="nearest",
                    aspect="equal")
     if other:
         ax.axvspan(n - 0.5, n + 0.5, color="white")
@@ -73,17 +77,17 @@ def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[st
     if n <= 15:
         for i in range(n):
             for j in cols:
-                if not np.isnan(block[i, j]) and block[i, j] >= 0.005:
-                    ax.text(j, i, f"{block[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if block[i, j] > 0.6 else "black")
+                if not np.isnan(block[i, j]) and block[i, j] >= 0.5:
+                    ax.text(j, i, f"{block[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                            color="white" if block[i, j] > 60 else "black")
     ax.set_xlabel("predicted class j")
-    ax.set_ylabel("true class i (its error rate u)")
-    which = f"the {n} most-confused classes" if other else "all classes"
+    ax.set_ylabel("true class i (its error rate u, % of its images misclassified)")
+    which = f"the {n} most-confused of {mc.n_classes:,} classes" if other else f"all {n} classes"
     ax.set_title(f"{mc.model}: where each class's errors go, {which}\n"
-                 "colour = v(j|i), the share of class i's misclassified images predicted as j\n"
-                 "grey = diagonal, or a class without errors", fontsize=10)
+                 "colour = v(j|i), % of class i's misclassified images predicted as j\n"
+                 "grey = the diagonal, or a class without errors", fontsize=10)
     cb = fig.colorbar(im, ax=ax, shrink=0.6)
-    cb.set_label("v(j|i)")
+    cb.set_label("v(j|i) (%)")
     return fig
 
 
@@ -259,7 +263,9 @@ def build(ctx: ReportContext) -> Section | None:
     parts.append(
         f"<h3>Conditional confusion v(j|i)</h3><p class=caption>The {n_show} classes shown are those "
         "in the most-confused pairs over all models, the same for every model" + html.escape(capped)
-        + ". Each row's v sums to 1 over all predicted classes, including classes not shown.</p>")
+        + ". Colour: v(j|i) in %; each row sums to 100% over all predicted classes, including classes "
+        f"not shown{' (last column)' if n_show < len(names) else ''}. Grey: the diagonal, and the rows "
+        "of classes without errors (no errors to spread). Rows name each class with its error rate u.</p>")
     for name in drawn:
         parts.append(ctx.save_figure(heatmap_figure(res.model(name), classes, names),
                                      f"confusion-heatmap-{_stem(name)}",
