@@ -226,7 +226,7 @@ def test_review_task_from_the_ranking_and_decisions_back_as_corrected_labels(sto
     code, out, err = run_cli(["review", "task", "wrong-labels", "--kind", "label-issues", "--top", "6",
                               "--store", store.path], capsys)
     assert code == 0, err
-    assert "6 images in 1 parts" in out
+    assert "6 images in 1 part," in out
     db = open_database(store.path)
     task = list_tasks(db)[0]
     assert task.kind == "label-issues"

@@ -7,7 +7,6 @@ API, pandas and the analyses load inside the helpers, so ``misclass --help`` sta
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,10 +89,3 @@ def write_json(path: Path | None, obj: dict) -> None:
 
     write_json_file(path, _clean(obj))
     console.print(f"Wrote {path}")
-
-
-def pct(x: float | None) -> str:
-    """A fraction as a percentage string, '–' for None/NaN."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{100 * x:.2f}%"

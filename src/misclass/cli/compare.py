@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,7 +9,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from misclass.analysis.search_limits import LIST_LIMIT, MAX_COMBINATIONS
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, write_json
+from misclass.format import UNDEFINED, count, is_missing, number, percent, plural, points
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,15 +29,6 @@ def parse_models(values: list[str] | None) -> list[str] | None:
     return names or None
 
 
-def _missing(x: float | None) -> bool:
-    return x is None or math.isnan(x)
-
-
-def _p1(x: float | None) -> str:
-    """A fraction as a percentage with one decimal and no sign, '–' for None/NaN."""
-    return "–" if _missing(x) else f"{100 * x:.1f}"
-
-
 def _num_column(table: Table, title: str, values: list[str]) -> None:
     table.add_column(title, justify="right", no_wrap=True,
                      min_width=max([len(v) for v in values] + [len(title)]))
@@ -46,7 +37,7 @@ def _num_column(table: Table, title: str, values: list[str]) -> None:
 def _matrix(title: str, frame: pd.DataFrame, note: str) -> Table:
     table = Table(title=title, caption=note, caption_justify="left")
     table.add_column("row model", overflow="fold")
-    cells = [[_p1(float(v)) for v in row] for row in frame.to_numpy()]
+    cells = [[percent(v) for v in row] for row in frame.to_numpy()]
     for j in range(len(frame.columns)):
         _num_column(table, f"#{j + 1}", [r[j] for r in cells])
     for i, name in enumerate(frame.index):
@@ -57,12 +48,12 @@ def _matrix(title: str, frame: pd.DataFrame, note: str) -> Table:
 def _print_pairs(res: CompareResult) -> None:
     every = res.pairs()
     shown = every.head(PAIR_ROWS)
-    rows = [(a, b, _p1(r.virtual_accuracy), _p1(r.correction_rate_b_over_a), _p1(r.correction_rate_a_over_b),
-             "–" if _missing(r.error_consistency) else f"{r.error_consistency:.3f}", _p1(r.equal_top1))
+    rows = [(a, b, percent(r.virtual_accuracy), percent(r.correction_rate_b_over_a),
+             percent(r.correction_rate_a_over_b), number(r.error_consistency), percent(r.equal_top1))
             for (a, b), r in zip(shown.index, shown.itertuples(index=False), strict=True)]
-    pairs = Table(title="Pairs by oracle accuracy (%): PCR B→A = share of A's mistakes B gets right",
+    pairs = Table(title="Pairs by oracle accuracy: PCR B→A = share of A's mistakes B gets right",
                   caption=None if len(every) <= PAIR_ROWS else
-                  f"the best {PAIR_ROWS} of {len(every)} pairs; all in --json", caption_justify="left")
+                  f"the best {PAIR_ROWS} of {count(len(every))} pairs; all in --json", caption_justify="left")
     pairs.add_column("model A", overflow="fold")
     pairs.add_column("model B", overflow="fold")
     for j, col in enumerate(("oracle", "PCR B→A", "PCR A→B", "kappa", "same top-1"), start=2):
@@ -76,20 +67,19 @@ def _print_combinations(res: CompareResult) -> None:
     best = Table(title="Best combination of each size (oracle: right if any member is right)")
     best.add_column("k", justify="right")
     best.add_column("models", overflow="fold")
-    for col, width in (("oracle", 6), ("gain", 9), ("method", 6)):
+    for col, width in (("oracle", 6), ("gain", 13), ("method", 6)):
         best.add_column(col, justify="right", no_wrap=True, min_width=width)
     for r in res.best().itertuples():
-        best.add_row(str(r.Index), ", ".join(r.models), pct(r.virtual_accuracy), f"{100 * r.gain:+.2f} pts",
-                     r.method)
+        best.add_row(str(r.Index), ", ".join(r.models), percent(r.virtual_accuracy), points(r.gain), r.method)
     console.print(best)
     console.print("Greedy curve (oracle accuracy as models are added): " + " → ".join(
-        f"{r.added} {pct(r.virtual_accuracy)}" for r in res.greedy().itertuples()), highlight=False)
+        f"{r.added} {percent(r.virtual_accuracy)}" for r in res.greedy().itertuples()), highlight=False)
 
 
 def _print_failures(res: CompareResult) -> None:
     n_all, n_one = len(res.all_wrong()), len(res.only_one_wrong())
-    console.print(f"Images every model misses: [bold]{n_all:,}[/] ({pct(n_all / res.n)}); "
-                  f"images exactly one model misses: {n_one:,}", highlight=False)
+    console.print(f"Images every model misses: [bold]{count(n_all)}[/] ({percent(n_all / res.n)}); "
+                  f"images exactly one model misses: {count(n_one)}", highlight=False)
     uniq = Table(title="Per model: images only it misses; the 5 classes where it most often is "
                  "right while others are wrong (images x models it corrects)")
     uniq.add_column("model", overflow="fold")
@@ -100,13 +90,13 @@ def _print_failures(res: CompareResult) -> None:
     classes = {name: ", ".join(f"{c} ({n})" for c, n in zip(g["class"], g["corrected"], strict=True))
                for name, g in top.groupby(level="model", sort=False)}
     for r in res.to_frame().itertuples():
-        uniq.add_row(r.Index, pct(r.accuracy), f"{r.only_it_misses:,}", classes.get(r.Index, ""))
+        uniq.add_row(r.Index, percent(r.accuracy), count(r.only_it_misses), classes.get(r.Index, ""))
     console.print(uniq)
     hard = res.hard_classes()
     if len(hard):
         shown = ", ".join(hard.index[:15])
-        more = f", … ({len(hard) - 15} more in --json)" if len(hard) > 15 else ""
-        console.print(f"Classes on which every model is below 50%: {len(hard)}: {shown}{more}",
+        more = f" and {count(len(hard) - 15)} more (all in --json)" if len(hard) > 15 else ""
+        console.print(f"Classes on which every model is below 50%: {count(len(hard))}: {shown}{more}",
                       highlight=False)
     else:
         console.print("No class on which every model is below 50%.")
@@ -123,11 +113,12 @@ def _print_ensembles(res: CompareResult) -> None:
         ens.add_column(col, justify="right", no_wrap=True, min_width=6 if col in ("best", "oracle") else 13)
 
     def cell(acc: float, share: float) -> str:
-        return "–" if _missing(acc) else pct(acc) + ("" if _missing(share) else f" ({100 * share:.0f}%)")
+        return UNDEFINED if is_missing(acc) else percent(acc) + ("" if is_missing(share) else
+                                                                 f" ({percent(share, 0)})")
 
     for e in frame.itertuples():
         label = (f"{e.set} (above)" if e.set.startswith("best") else e.set) or ", ".join(e.models)
-        ens.add_row(label, pct(e.best_single_accuracy), pct(e.oracle),
+        ens.add_row(label, percent(e.best_single_accuracy), percent(e.oracle),
                     cell(e.majority_vote, e.majority_vote_share),
                     cell(e.mean_probability, e.mean_probability_share), cell(e.selector, e.selector_share))
     console.print(ens)
@@ -136,11 +127,12 @@ def _print_ensembles(res: CompareResult) -> None:
 
 
 def _print(res: CompareResult, show_matrices: bool) -> None:
-    console.print(f"[bold]{len(res.models)} models on {res.n:,} labelled images[/]", highlight=False)
+    console.print(f"[bold]{plural(len(res.models), 'model')} on {plural(res.n, 'labelled image')}[/]",
+                  highlight=False)
     if show_matrices:
         console.print(_matrix("Potential correction rate: share of the row model's mistakes the column "
                               "model gets right", res.correction_rate(),
-                              "– : the row model makes no mistakes (undefined)"))
+                              f"{UNDEFINED} : the row model makes no mistakes (undefined)"))
         console.print(_matrix("Virtual (oracle) accuracy of each pair; diagonal: accuracy",
                               res.virtual_accuracy(), ""))
     _print_pairs(res)

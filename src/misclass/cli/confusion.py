@@ -10,22 +10,11 @@ import typer
 from rich.table import Table
 
 from misclass.analysis.confusion_options import DEFAULT_THRESHOLD, DEFAULT_TOP_CLASSES
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console
+from misclass.format import UNDEFINED, count, is_missing, number, p_value, percent, plural
 
 if TYPE_CHECKING:
     from misclass.workflows.confusion import ConfusionResult
-
-
-def _missing(x: float | None) -> bool:
-    return x is None or x != x  # None or NaN
-
-
-def _f(x: float | None, digits: int = 3) -> str:
-    return "–" if _missing(x) else f"{x:.{digits}f}"
-
-
-def _p(x: float | None) -> str:
-    return "–" if _missing(x) else f"{x:.3g}"
 
 
 def _write_json(path: Path, res: ConfusionResult) -> None:
@@ -43,7 +32,7 @@ def _write_json(path: Path, res: ConfusionResult) -> None:
 
 
 def _t(test) -> str:
-    return "–" if _missing(test.statistic) else f"{test.statistic:.2f} ({_p(test.p)})"
+    return UNDEFINED if is_missing(test.statistic) else f"{number(test.statistic, 2)} ({p_value(test.p)})"
 
 
 def _cls(name: str, idx: int) -> str:
@@ -53,19 +42,19 @@ def _cls(name: str, idx: int) -> str:
 
 def _print_model(res: ConfusionResult, name: str) -> None:
     worst = res.worst_classes(name)
-    t = Table(title=f"{name}: worst classes (accuracy {pct(res.model(name).accuracy)})")
+    t = Table(title=f"{name}: worst classes (accuracy {percent(res.model(name).accuracy)})")
     for col in ("class", "images", "errors", "u", "most often predicted as", "v"):
         t.add_column(col, justify="left" if col in ("class", "most often predicted as") else "right")
     for cls, r in zip(worst.index, worst.itertuples(index=False), strict=True):
-        t.add_row(_cls(cls, r.class_index), str(r.n), str(r.errors), pct(r.u),
-                  _cls(r.top_target_name, r.top_target) if r.top_target >= 0 else "–", _f(r.top_v))
+        t.add_row(_cls(cls, r.class_index), count(r.n), count(r.errors), percent(r.u),
+                  _cls(r.top_target_name, r.top_target) if r.top_target >= 0 else UNDEFINED, number(r.top_v))
     console.print(t)
     top = res.top_confusions(name, by="count")
     t = Table(title=f"{name}: top confusions (true -> predicted)")
     for col in ("true class", "predicted as", "images", "v(pred|true)", "edge"):
         t.add_column(col, justify="left" if col in ("true class", "predicted as") else "right")
     for (true, predicted), r in zip(top.index, top.itertuples(index=False), strict=True):
-        t.add_row(_cls(true, r.true_index), _cls(predicted, r.predicted_index), str(r.count), _f(r.v),
+        t.add_row(_cls(true, r.true_index), _cls(predicted, r.predicted_index), count(r.count), number(r.v),
                   "yes" if r.edge else "")
     console.print(t)
 
@@ -77,15 +66,16 @@ def _print_overview(res: ConfusionResult) -> None:
         t.add_column(col, justify="left" if col in ("model", "highest in-degree") else "right")
     for name, r in zip(res.models, res.to_frame().itertuples(index=False), strict=True):
         top = r.top_in_degree_class
-        label = "–" if top is None else f"{_cls(top, r.top_in_degree_index)}: {r.top_in_degree:.2f}"
-        t.add_row(name, pct(r.accuracy), str(r.classes_with_errors), str(r.edges), str(r.symmetric_pairs),
-                  label)
+        label = (UNDEFINED if top is None else
+                 f"{_cls(top, r.top_in_degree_index)}: {number(r.top_in_degree, 2)}")
+        t.add_row(name, percent(r.accuracy), count(r.classes_with_errors), count(r.edges),
+                  count(r.symmetric_pairs), label)
     console.print(t)
     pats = res.patterns()
     if len(pats):
         counts = pats["pattern"].value_counts()
         console.print("Confusion patterns over linked class pairs: "
-                      + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+                      + ", ".join(f"{k}: {count(v)}" for k, v in counts.items()))
         shown = res.universal_patterns().head(res.top_classes)
         cells = res.pattern_cells("universal").head(res.top_classes)
         if len(shown) and len(res.models) > 1:
@@ -96,7 +86,7 @@ def _print_overview(res: ConfusionResult) -> None:
             for (a, b), r, per in zip(shown.index, shown.itertuples(index=False), cells.to_numpy(),
                                       strict=True):
                 t.add_row(_cls(a, r.a_index), _cls(b, r.b_index), r.kind, " ".join(arrows[x] for x in per),
-                          str(r.errors))
+                          count(r.errors))
             console.print(t)
     else:
         console.print("No class pair is linked in any model's network.")
@@ -105,14 +95,15 @@ def _print_overview(res: ConfusionResult) -> None:
         console.print(f"Chi-squared homogeneity of class-wise errors: not computed ({h.undefined}).")
     else:
         console.print(
-            f"Chi-squared homogeneity of class-wise errors across models: chi2 = {h.test.statistic:.2f}, "
-            f"dof = {h.test.dof}, p = {_p(h.test.p)} ({len(h.kept_classes)} classes"
-            + (f"; dropped {len(h.dropped_classes)} without errors in any model"
+            "Chi-squared homogeneity of class-wise errors across models: "
+            f"chi2 = {number(h.test.statistic, 2)}, dof = {count(h.test.dof)}, p = {p_value(h.test.p)} "
+            f"({plural(len(h.kept_classes), 'class', 'classes')}"
+            + (f"; dropped {count(len(h.dropped_classes))} without errors in any model"
                if len(h.dropped_classes) else "")
             + (f"; models without errors dropped: {', '.join(h.dropped_models)}" if h.dropped_models else "")
             + ")")
         if h.share_expected_below_5 > 0.2:
-            console.print(f"  {pct(h.share_expected_below_5)} of the expected counts are below 5: the "
+            console.print(f"  {percent(h.share_expected_below_5)} of the expected counts are below 5: the "
                           "p-value's chi-squared approximation is rough.", style="dim")
 
 
@@ -121,12 +112,12 @@ def _print_scores(res: ConfusionResult) -> None:
     for col in ("model", "errors", "scored", "true not in top-k", "no scores", "mean ratio", "mean diff."):
         t.add_column(col, justify="left" if col == "model" else "right")
     for name, r in zip(res.models, res.score_summary().itertuples(index=False), strict=True):
-        t.add_row(name, str(r.errors), str(r.scored), str(r.outside_topk), str(r.no_scores),
-                  _f(r.ratio_mean), _f(r.difference_mean))
+        t.add_row(name, count(r.errors), count(r.scored), count(r.outside_topk), count(r.no_scores),
+                  number(r.ratio_mean), number(r.difference_mean))
     console.print(t)
     if res.groups is None:
         return
-    t = Table(title="Group A vs group B: t-tests of A minus B (– where undefined)")
+    t = Table(title=f"Group A vs group B: t-tests of A minus B ({UNDEFINED} where undefined)")
     for col in ("model", "quantity", "A: mean (n)", "B: mean (n)", "pooled t (p)", "Welch t (p)",
                 "not in top-k A/B"):
         t.add_column(col, justify="left" if col in ("model", "quantity") else "right")
@@ -134,8 +125,9 @@ def _print_scores(res: ConfusionResult) -> None:
         if not s.scored:
             continue
         for c in s.comparisons:
-            t.add_row(name, c.quantity, f"{_f(c.mean_a)} ({c.n_a})", f"{_f(c.mean_b)} ({c.n_b})",
-                      _t(c.pooled), _t(c.welch), f"{s.outside_a}/{s.outside_b}")
+            t.add_row(name, c.quantity, f"{number(c.mean_a)} ({count(c.n_a)})",
+                      f"{number(c.mean_b)} ({count(c.n_b)})", _t(c.pooled), _t(c.welch),
+                      f"{count(s.outside_a)}/{count(s.outside_b)}")
     console.print(t)
 
 
@@ -184,14 +176,15 @@ def confusion(
     for name in res.models:
         _print_model(res, name)
         if res.model(name).unpredicted:
-            console.print(f"{name}: {res.model(name).unpredicted} labelled images have no prediction "
-                          "and are left out", style="dim")
+            n_left = res.model(name).unpredicted
+            verb = "has no prediction and is" if n_left == 1 else "have no prediction and are"
+            console.print(f"{name}: {plural(n_left, 'labelled image')} {verb} left out", style="dim")
     _print_overview(res)
     if any(sc.scored or sc.outside_topk for sc in res.scores.values()):
         _print_scores(res)
     else:
         console.print("Score analysis skipped: no model stored probabilities.", style="dim")
     if res.graphml is not None:
-        console.print(f"Wrote {len(res.graphml)} GraphML networks to {graphml}")
+        console.print(f"Wrote {plural(len(res.graphml), 'GraphML network')} to {graphml}")
     if json is not None:
         _write_json(json, res)

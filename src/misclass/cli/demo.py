@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import app, console, pct
+from misclass.cli.app import app, console
+from misclass.format import count, percent
 
 
 @app.command()
@@ -26,12 +27,12 @@ def demo(
     from misclass.workflows.demo import demo as run_demo
 
     result = run_demo(store, out=out, seed=seed, console=console)
-    table = Table(title=f"Builtin zoo on digits: {result.models.n_samples} test images, trained on "
-                        f"{result.n_train}")
+    table = Table(title=f"Builtin zoo on digits: {count(result.models.n_samples)} test images, trained on "
+                        f"{count(result.n_train)}")
     for col in ("model", "family", "top-1", "top-5"):
         table.add_column(col, justify="left" if col in ("model", "family") else "right")
     for name, row in result.to_frame().iterrows():
-        table.add_row(name, row.family, pct(row.top1), pct(row.top5))
+        table.add_row(name, row.family, percent(row.top1), percent(row.top5))
     console.print(table)
     console.print(f"Store: {Path(result.store).resolve()}")
     console.print(f"Done in {result.seconds:.1f} s. Report: {result.report.index.resolve()}")

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, write_json
+from misclass.format import count, number, percent, plural, points
 
 ModelsOpt = Annotated[list[str] | None,
                       typer.Option("--model", "-m", help="Predictors (repeat). Default: all.")]
@@ -28,23 +29,6 @@ GroupsOpt = Annotated[list[str] | None, typer.Option(
 def _say(text: str, **kwargs) -> None:
     """Print one line of text, unwrapped, so it reads the same in a log as on a terminal."""
     console.print(text, soft_wrap=True, highlight=False, **kwargs)
-
-
-def _missing(x) -> bool:
-    return x is None or x != x  # None or NaN
-
-
-def _f(x) -> str:
-    return "–" if _missing(x) else f"{x:.3f}"
-
-
-def _pct1(x) -> str:
-    return "–" if _missing(x) else f"{100 * x:.1f}"
-
-
-def _points(x) -> str:
-    """A difference of fractions in points of percent, signed."""
-    return "–" if _missing(x) else f"{100 * x:+.2f}"
 
 
 @app.command()
@@ -74,18 +58,19 @@ def evaluate(
     ev = result.evaluation
     has_ml = result.has_label_sets
     n_lab = int(ev.table["n"].iloc[0])
-    caption = f"{n_lab:,} images with a label" + (
-        f"; multi-label accuracy on {int(ev.table['n_multilabel'].iloc[0]):,} images" if has_ml else "")
+    n_ml = int(ev.table["n_multilabel"].iloc[0])
+    caption = f"{plural(n_lab, 'image')} with a label" + (
+        f"; multi-label accuracy on {plural(n_ml, 'image')}" if has_ml else "")
     title = f"Accuracy on {result.store}" + (f" (multi-label: {ev.label_source})" if has_ml else "")
     table = Table(title=title, caption=caption)
-    cols = ["predictor", "kind", "top-1", "top-5"] + (["multi-label", "gain (points)"] if has_ml else [])
+    cols = ["predictor", "kind", "top-1", "top-5"] + (["multi-label", "gain"] if has_ml else [])
     for c in cols:  # long names fold; numbers are never cut
         table.add_column(c, justify="left" if c in ("predictor", "kind") else "right",
                          overflow="fold" if c == "predictor" else "ellipsis", no_wrap=c != "predictor")
     for r in ev.table.sort_values("top1", ascending=False).itertuples(index=False):
-        row = [r.name + (" *" if r.accuracy == "expected" else ""), r.kind, pct(r.top1), pct(r.top5)]
+        row = [r.name + (" *" if r.accuracy == "expected" else ""), r.kind, percent(r.top1), percent(r.top5)]
         if has_ml:
-            row += [pct(r.multilabel), _points(r.multilabel - r.top1)]
+            row += [percent(r.multilabel), points(r.multilabel - r.top1)]
         table.add_row(*row)
     console.print(table)
     if result.expected:
@@ -94,36 +79,38 @@ def evaluate(
              + "; no per-image answer, so left out of the images every predictor misses")
     if has_ml:
         ex = ev.excluded
-        _say(f"excluded from multi-label accuracy: {ex['no_set']:,} without a set, {ex['empty']:,} "
-                      f"with no valid label, {ex['problematic']:,} problematic"
-                      + (f"; {result.n_unmatched:,} ids of the file are not in the store"
+        _say(f"excluded from multi-label accuracy: {count(ex['no_set'])} without a set, {count(ex['empty'])} "
+                      f"with no valid label, {count(ex['problematic'])} problematic"
+                      + (f"; {count(result.n_unmatched)} ids of the file are not in the store"
                          if result.n_unmatched else ""))
         if ev.fit is not None:
-            _say(f"multi-label vs top-1 across models: multi-label = {ev.fit.slope:.3f} x top-1 "
-                          f"{ev.fit.intercept:+.3f} (r = {ev.fit.r:.3f}, {ev.fit.n} models)")
+            _say(f"multi-label vs top-1 across models: multi-label = {number(ev.fit.slope)} x top-1 "
+                          f"{ev.fit.intercept:+.3f} (r = {number(ev.fit.r)}, {plural(ev.fit.n, 'model')})")
     for who, metrics in ev.summary.items():
         for metric, sm in metrics.items():
             if sm["best"] is not None:
-                _say(f"{who}, {metric}: best {sm['best']['name']} {pct(sm['best']['value'])}, "
-                     f"worst {sm['worst']['name']} {pct(sm['worst']['value'])}, median {pct(sm['median'])}")
+                _say(f"{who}, {metric}: best {sm['best']['name']} {percent(sm['best']['value'])}, "
+                     f"worst {sm['worst']['name']} {percent(sm['worst']['value'])}, "
+                     f"median {percent(sm['median'])}")
     m, h = ev.missed["all_models"], ev.missed["all_humans"]
     basis = "multi-label" if has_ml else "top-1"
     if m is None:  # humans only
-        _say(f"images every human misses ({basis}): {h:,}")
+        _say(f"images every human misses ({basis}): {count(h)}")
     else:
-        _say(f"images every model misses ({basis}): {m:,}"
-             + (f"; every human: {h:,}; every predictor: {ev.missed['all']:,}" if h is not None else ""))
+        _say(f"images every model misses ({basis}): {count(m)}"
+             + (f"; every human: {count(h)}; every predictor: {count(ev.missed['all'])}"
+                if h is not None else ""))
     if ev.group_source is not None:
         wide = result.subset_frame()
         metric = "Multi-label" if has_ml else "Top-1"
-        sub = Table(title=f"{metric} accuracy (%) per group ({ev.group_source})")
+        sub = Table(title=f"{metric} accuracy per group ({ev.group_source})")
         sub.add_column("group", no_wrap=True)
         sub.add_column("images", justify="right")
         for name in wide.columns:
             sub.add_column(name, justify="right", overflow="fold", min_width=5)
         out = result.to_dict()
         for g, vals in wide.iterrows():
-            sub.add_row(str(g), f"{out['subset_images'][g]:,}", *[_pct1(v) for v in vals])
+            sub.add_row(str(g), count(out['subset_images'][g]), *[percent(v) for v in vals])
         console.print(sub)
     write_json(json, result.to_dict())
 
@@ -155,15 +142,15 @@ def shift(
         table.add_column(c, justify="left" if c in ("model", "kind") else "right",
                          overflow="fold" if c == "model" else "ellipsis", no_wrap=c != "model")
     for r in t.sort_values("original", ascending=False).itertuples(index=False):
-        table.add_row(r.name, r.kind, pct(r.original), pct(r.shifted), f"{100 * r.drop:.2f}",
-                      pct(r.predicted), _points(r.effective_robustness))
+        table.add_row(r.name, r.kind, percent(r.original), percent(r.shifted), points(r.drop),
+                      percent(r.predicted), points(r.effective_robustness))
     console.print(table)
     fit = res.overall.fit
     if fit is None:
         _say("no fit: it needs at least two models with different original accuracy")
     else:
-        _say(f"logit(shifted) = {fit.slope:.3f} x logit(original) {fit.intercept:+.3f} "
-                      f"(r = {fit.r:.3f}, {fit.n} models)")
+        _say(f"logit(shifted) = {number(fit.slope)} x logit(original) {fit.intercept:+.3f} "
+                      f"(r = {number(fit.r)}, {plural(fit.n, 'model')})")
     if result.left_out:
         _say(f"left out (in one store only): {', '.join(result.left_out)}", style="dim")
     for note in result.notes:
@@ -174,9 +161,9 @@ def shift(
             sub.add_column(c, justify="left" if c == "group" else "right")
         for g, sf in res.subsets.items():
             st = sf.table
-            sub.add_row(g, f"{int(st['n_original'].iloc[0]):,}", f"{int(st['n_shifted'].iloc[0]):,}",
-                        f"{100 * st['drop'].mean():.2f}", _f(sf.fit and sf.fit.slope),
-                        _f(sf.fit and sf.fit.intercept))
+            sub.add_row(g, count(st['n_original'].iloc[0]), count(st['n_shifted'].iloc[0]),
+                        points(st['drop'].mean()), number(sf.fit and sf.fit.slope),
+                        number(sf.fit and sf.fit.intercept))
         console.print(sub)
     write_json(json, result.to_dict())
 
@@ -206,19 +193,19 @@ def factors(
     result = run_factors(get_store(store), model=model, factor_set=factor_set,
                          keep_prototypes=keep_prototypes, labels=labels, top=top)
     res = result.errors
-    table = Table(title=f"ImageNet-X error ratios ({factor_set} factors, {res.n_annotated:,} images)")
+    table = Table(title=f"ImageNet-X error ratios ({factor_set} factors, {plural(res.n_annotated, 'image')})")
     table.add_column("factor")
     table.add_column("images", justify="right")
     for name in res.models:
         table.add_column(name, justify="right")
     for j, f in enumerate(res.factors):
-        table.add_row(f, f"{int(res.n_images[j]):,}", *[_f(v) for v in res.error_ratio[:, j]])
-    table.add_row("(error rate)", "", *[pct(e) for e in res.overall_error], style="dim")
+        table.add_row(f, count(res.n_images[j]), *[number(v) for v in res.error_ratio[:, j]])
+    table.add_row("(error rate)", "", *[percent(e) for e in res.overall_error], style="dim")
     console.print(table)
     for note in result.notes:
         _say(note, style="dim")
     for name, fs in result.top_factors().items():
-        listed = ", ".join(f"{f} x{r:.2f}" for f, r in fs)
+        listed = ", ".join(f"{f} x{number(r, 2)}" for f, r in fs)
         _say(f"{name}: most raised by {listed}" if listed
                       else f"{name}: no factor raises its errors")
     write_json(json, result.to_dict())

@@ -9,8 +9,9 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
 from misclass.cli.predict import DeviceOpt, ThreadsOpt
+from misclass.format import count, number, p_value, percent
 
 if TYPE_CHECKING:
     from misclass.workflows.explain import ExplainResult
@@ -83,19 +84,20 @@ def _print(res: ExplainResult) -> None:
     sal, rnd = acc["saliency"], acc["random"]
     table = Table(box=SIMPLE_HEAD, title=f"{res.model}: {d['method']} saliency towards the {d['target']} "
                         f"class, top {d['top_percent']:g}% pixels, {d['box']} boxes, fill {d['fill']} "
-                        f"({100 * (acc['erased_fraction'] or 0):.1f}% of pixels erased); random: the same "
+                        f"({percent(acc['erased_fraction'] or 0, 1)} of pixels erased); random: the same "
                         "number of pixels in boxes at random places")
     for col in ("erasure", "errors", "fixed", "moved", "unchanged", "controls", "broken"):
         table.add_column(col, justify="left" if col == "erasure" else "right")
     for name, a in (("saliency", sal), ("random", rnd)):
-        table.add_row(name, str(a["n_misclassified"]), f"{a['fixed']} ({pct(a['fix_rate'])})",
-                      str(a["moved"]), str(a["unchanged"]), str(a["n_correct"]),
-                      f"{a['broken']} ({pct(a['break_rate'])})")
+        table.add_row(name, count(a["n_misclassified"]), f"{count(a['fixed'])} ({percent(a['fix_rate'])})",
+                      count(a["moved"]), count(a["unchanged"]), count(a["n_correct"]),
+                      f"{count(a['broken'])} ({percent(a['break_rate'])})")
     console.print(table)
     f, b = d["mcnemar"]["fixes"], d["mcnemar"]["breaks"]
-    console.print(f"McNemar, fixes: {f['b']} fixed only by saliency erasure, {f['c']} only by random; exact "
-                  f"p = {f['p_exact']:.3g}, chi2 = {f['chi2']:.2f} (p = {f['p_chi2']:.3g}). Breaks: "
-                  f"{b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.")
+    console.print(f"McNemar, fixes: {count(f['b'])} fixed only by saliency erasure, {count(f['c'])} only by "
+                  f"random; exact p = {p_value(f['p_exact'])}, chi2 = {number(f['chi2'], 2)} "
+                  f"(p = {p_value(f['p_chi2'])}). Breaks: {count(b['b'])} vs {count(b['c'])}, "
+                  f"exact p = {p_value(b['p_exact'])}.")
     pairs = res.pairs().reset_index()
     if len(pairs):
         pt = Table(box=SIMPLE_HEAD,
@@ -103,8 +105,8 @@ def _print(res: ExplainResult) -> None:
         for col in ("pair", "images", "fixed", "random", "p", "label", "confusion type"):
             pt.add_column(col, justify="right" if col in ("images", "fixed", "random", "p") else "left")
         for r in pairs.head(15).itertuples():
-            pt.add_row(f"{r.true_name} -> {r.predicted_name}", str(r.n), pct(r.fix_rate),
-                       pct(r.random_fix_rate), f"{r.p:.3g}", r.label, r.confusion_type)
+            pt.add_row(f"{r.true_name} -> {r.predicted_name}", count(r.n), percent(r.fix_rate),
+                       percent(r.random_fix_rate), p_value(r.p), r.label, r.confusion_type)
         console.print(pt)
     sweep = res.sweep()
     if sweep is not None and len(sweep):
@@ -113,17 +115,18 @@ def _print(res: ExplainResult) -> None:
             st.add_column(col, justify="right")
         for r in sweep.reset_index().itertuples():
             mark = " *" if r.best else ""
-            st.add_row(f"{r.top_percent:g}", r.box, pct(r.erased_fraction), str(r.fixes), str(r.breaks),
-                       f"{r.net_gain}{mark}", str(r.random_fixes), f"{r.p_fixes:.3g}")
+            st.add_row(f"{r.top_percent:g}", r.box, percent(r.erased_fraction), count(r.fixes),
+                       count(r.breaks), f"{r.net_gain:+,}{mark}", count(r.random_fixes), p_value(r.p_fixes))
         console.print(st)
     p = d.get("planted")
     if p:
         m, fr, rr = p["saliency_mass_in_patch"], p["fix_rate"], p["random_fix_rate"]
         console.print(
-            f"Planted cause: saliency mass inside the patch {pct(m['planted_errors'])} on planted errors, "
-            f"{pct(m['other_errors'])} on other errors (patch area {pct(p['patch_area_fraction'])}). "
+            f"Planted cause: saliency mass inside the patch {percent(m['planted_errors'])} on planted "
+            "errors, "
+            f"{percent(m['other_errors'])} on other errors (patch area {percent(p['patch_area_fraction'])}). "
             "Fix rate: "
-            f"planted errors {pct(fr['planted_errors'])} (random {pct(rr['planted_errors'])}, n = "
-            f"{p['planted_errors']}), other errors {pct(fr['other_errors'])} (random "
-            f"{pct(rr['other_errors'])}, n = {p['other_errors']}); McNemar on planted errors p = "
-            f"{p['mcnemar_planted_errors']['p_exact']:.3g}.")
+            f"planted errors {percent(fr['planted_errors'])} (random {percent(rr['planted_errors'])}, n = "
+            f"{count(p['planted_errors'])}), other errors {percent(fr['other_errors'])} (random "
+            f"{percent(rr['other_errors'])}, n = {count(p['other_errors'])}); McNemar on planted errors p = "
+            f"{p_value(p['mcnemar_planted_errors']['p_exact'])}.")

@@ -10,14 +10,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from misclass.analysis.failure_options import LEARNERS
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, write_json
+from misclass.format import count, number, percent, plural
 
 if TYPE_CHECKING:
     from misclass.workflows.failure import FailureResult
-
-
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
 
 
 @app.command()
@@ -69,14 +66,15 @@ def failure(
 
 def _print_model(res: FailureResult, name: str) -> None:
     a = res.analyses[name]
-    table = Table(title=f"{name}: failure detection on {len(a.test_index)} held-out images "
-                  f"({int(a.test_errors.sum())} errors; fitted on {len(a.calibration_index)})")
+    table = Table(title=f"{name}: failure detection on {plural(len(a.test_index), 'held-out image')} "
+                  f"({plural(int(a.test_errors.sum()), 'error')}; "
+                  f"fitted on {count(len(a.calibration_index))})")
     for col in ("score", "AUROC", "AUPR (errors)", "FPR@95%TPR", "AURC", "E-AURC", "sel. acc @90%"):
         table.add_column(col, justify="left" if col == "score" else "right", no_wrap=col == "score")
     metrics = res.metrics(name)
     for sname, m in metrics.items():
-        table.add_row(sname, _fmt(m.auroc), _fmt(m.aupr_error), _fmt(m.fpr95), _fmt(m.aurc, 4),
-                      _fmt(m.eaurc, 4), pct(m.selective_accuracy["0.90"]))
+        table.add_row(sname, number(m.auroc), number(m.aupr_error), number(m.fpr95), number(m.aurc, 4),
+                      number(m.eaurc, 4), percent(m.selective_accuracy["0.90"]))
     console.print(table)
     undefined = sorted({m.undefined for m in metrics.values() if m.undefined})
     if a.learned_info.get("undefined"):
@@ -95,11 +93,11 @@ def _print_model(res: FailureResult, name: str) -> None:
             console.print("float16 probabilities tie the most confident images; store logits "
                           "(misclass predict --save-logits) for exact ranks")
     if a.confidence_calibration is not None:
-        console.print(f"calibration of the confidence: ECE = {a.confidence_calibration.ece:.4f}")
+        console.print(f"calibration of the confidence: ECE = {number(a.confidence_calibration.ece, 4)}")
     rule = res.rejects.get(name)
     if rule is not None:
         console.print(
-            f"reject option ({rule.score} <= {rule.threshold:.6g}): keeps {pct(rule.test_coverage)} of the "
-            f"held-out images (target {pct(rule.coverage_target)}), accuracy on kept "
-            f"{pct(rule.test_accuracy_kept)} vs {pct(rule.test_accuracy_all)} on all; "
-            f"{len(rule.rejected)} rejected ids -> {res.rejected_files[name]}")
+            f"reject option ({rule.score} <= {rule.threshold:.6g}): keeps {percent(rule.test_coverage)} of "
+            f"the held-out images (target {percent(rule.coverage_target)}), accuracy on kept "
+            f"{percent(rule.test_accuracy_kept)} vs {percent(rule.test_accuracy_all)} on all; "
+            f"{plural(len(rule.rejected), 'rejected id')} -> {res.rejected_files[name]}")

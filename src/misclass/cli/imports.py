@@ -16,10 +16,10 @@ from misclass.cli.app import (
     app,
     console,
     err_console,
-    pct,
     write_json,
 )
 from misclass.errors import InputError
+from misclass.format import UNDEFINED, count, number, percent
 from misclass.predict.importers import ImportResult, import_predictions
 from misclass.predict.readers import read_list, read_npy, read_table, read_timm_csv
 from misclass.store import Store
@@ -111,8 +111,7 @@ def _report(result: ImportResult, store: Path) -> None:
     for name in result.models:
         meta = s.model_metadata(name)
         top1 = meta.get("top1")
-        table.add_row(name, f"{meta['n']:,}", str(meta["k"]),
-                      "–" if top1 is None else f"{100 * top1:.2f}%")
+        table.add_row(name, count(meta["n"]), str(meta["k"]), percent(top1))
     console.print(table)
     for note in result.notes:
         console.print(f"note: {note}")
@@ -298,11 +297,11 @@ def import_votes(
             lock_timeout=lock_timeout)
     s = Store(store)
     majority = s.read_per_image(items[0].name)  # both predictors hold the same agreement
-    console.print(f"{file}: {int(majority['n_votes'].sum()):,} votes, "
+    console.print(f"{file}: {count(majority['n_votes'].sum())} votes, "
                   f"{int(majority['n_votes'].min())}-{int(majority['n_votes'].max())} an image; "
-                  f"{int(majority['tied'].sum()):,} ties for the most votes (the lowest class id "
-                  f"wins); mean share of the top class {pct(float(majority['top_share'].mean()))}, "
-                  f"mean entropy {float(majority['entropy_bits'].mean()):.3f} bits", highlight=False)
+                  f"{count(majority['tied'].sum())} ties for the most votes (the lowest class id "
+                  f"wins); mean share of the top class {percent(float(majority['top_share'].mean()))}, "
+                  f"mean entropy {number(float(majority['entropy_bits'].mean()))} bits", highlight=False)
     consistency = human_consistency(s, humans=[it.name for it in items], n_boot=n_boot, seed=seed)
     _print_consistency(consistency, n_boot, seed)
     write_json(json, {
@@ -326,8 +325,8 @@ def _print_consistency(consistency, n_boot: int, seed: int) -> None:
     humans = list(consistency.by_human)
     first = consistency.by_human[humans[0]]
     table = Table(title=f"Error consistency with people (Cohen's kappa of right/wrong, "
-                  f"{100 * first.level:.0f}% bootstrap interval, {n_boot} resamples, seed {seed}; "
-                  f"{first.n:,} labelled images)")
+                  f"{percent(first.level, 0)} bootstrap interval, {count(n_boot)} resamples, seed {seed}; "
+                  f"{count(first.n)} labelled images)")
     table.add_column("model", overflow="fold")
     table.add_column("top-1", justify="right", no_wrap=True)
     for h in humans:
@@ -335,9 +334,9 @@ def _print_consistency(consistency, n_boot: int, seed: int) -> None:
 
     def cell(r, j):
         k, lo, hi = r.kappa[j], r.low[j], r.high[j]
-        return "–" if k != k else f"{k:.3f} [{lo:.3f}, {hi:.3f}]"
+        return UNDEFINED if k != k else f"{number(k)} [{number(lo)}, {number(hi)}]"
     order = sorted(range(len(first.models)), key=lambda j: -first.accuracy[j])
     for j in order:
-        table.add_row(first.models[j], pct(float(first.accuracy[j])),
+        table.add_row(first.models[j], percent(float(first.accuracy[j])),
                       *(cell(consistency.by_human[h], j) for h in humans))
     console.print(table)

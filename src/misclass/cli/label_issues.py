@@ -42,7 +42,7 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
 
 
 def _print_sources(res: LabelIssuesResult) -> None:
-    from misclass.format import count
+    from misclass.format import count, number
 
     w = res.weights
     how = {"planted": f"learned on {w.n_planted:,} planted label errors (logistic regression)",
@@ -54,9 +54,9 @@ def _print_sources(res: LabelIssuesResult) -> None:
         table.add_column(col, justify="left" if col == "source" else "right", no_wrap=True)
     frame = res.weights_frame()
     for name, row in frame.iterrows():
-        auroc = "-" if row.planted_auroc != row.planted_auroc else f"{row.planted_auroc:.4f}"
+        auroc = number(row.planted_auroc, 4)
         fixed = "" if row.fitted or w.method != "planted" else " (fixed)"
-        table.add_row(name, count(row.scored), count(row.says_wrong), f"{row.weight:.3f}{fixed}", auroc)
+        table.add_row(name, count(row.scored), count(row.says_wrong), f"{number(row.weight)}{fixed}", auroc)
     console.print(table)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.format import count, percent, plural
 
 
 @app.command()
@@ -16,12 +17,13 @@ def models(store: StoreOpt = DEFAULT_STORE_PATH, json: JsonOpt = None) -> None:
     from misclass.workflows.models import models as models_workflow
 
     result = models_workflow(store)
-    table = Table(title=f"{len(result.table)} models on {result.n_samples:,} samples ({result.store})")
-    for col in ("model", "n", "top-1", "top-5"):
+    table = Table(title=f"{plural(len(result.table), 'model')} on {plural(result.n_samples, 'sample')} "
+                  f"({result.store})")
+    for col in ("model", "images", "top-1", "top-5"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in result.table.sort_values("top1", ascending=False).itertuples():
         mark = " *" if row.accuracy == "expected" else ""
-        table.add_row(row.name + mark, f"{row.n:,}", pct(row.top1), pct(row.top5))
+        table.add_row(row.name + mark, count(row.n), percent(row.top1), percent(row.top5))
     console.print(table)
     if (result.table["accuracy"] == "expected").any():
         console.print("* expected accuracy of a person drawn at random from the image's voters "

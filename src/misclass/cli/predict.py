@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.format import count, percent
 
 ThreadsOpt = Annotated[int | None, typer.Option(
     help="CPU threads for torch (default: torch's choice, one per core).", min=1)]
@@ -79,13 +80,13 @@ def predict(
                          half=half, mean=mean, std=std, mc_dropout=mc_dropout, seed=seed, force=force,
                          shard_size=shard_size, threads=threads, console=console, ray=ray)
     run = result.run
-    table = Table(title=f"{result.n_samples:,} images of {result.dataset} -> {result.store}")
+    table = Table(title=f"{count(result.n_samples)} images of {result.dataset} -> {result.store}")
     for col in ("model", "status", "computed", "top-1", "note"):
         table.add_column(col, justify="right" if col in ("computed", "top-1") else "left")
     for r in run.models:
-        table.add_row(r.name, r.status, f"{r.images:,}", pct(r.top1), "; ".join(r.notes))
+        table.add_row(r.name, r.status, count(r.images), percent(r.top1), "; ".join(r.notes))
     console.print(table)
     if run.images:
-        console.print(f"{run.images:,} images in {run.seconds:.1f} s "
+        console.print(f"{count(run.images)} images in {run.seconds:.1f} s "
                       f"({run.images_per_s:,.1f} images/s) on {run.device}, {run.workers} worker(s)")
     write_json(json, result.to_dict())

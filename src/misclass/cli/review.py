@@ -12,6 +12,7 @@ from rich.table import Table
 
 from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console, get_store
 from misclass.errors import InputError
+from misclass.format import count, plural
 
 review_app = typer.Typer(
     help="The review web app: people mark which candidate labels of each image are correct, flag "
@@ -191,7 +192,8 @@ def task(
     t = create_task(database, ReviewContext.load(s), name, kind, mode=mode, top5=top5, pair=pair_t, size=size,
                     seed=seed, ids=ids)
     parts = -(-t.n_items // 10)
-    console.print(f"Task {t.name!r} (#{t.id}): {t.n_items} images in {parts} parts, mode {t.mode}",
+    console.print(f"Task {t.name!r} (#{t.id}): {plural(t.n_items, 'image')} in {plural(parts, 'part')}, "
+                  f"mode {t.mode}",
                   soft_wrap=True, highlight=False)
 
 
@@ -208,7 +210,7 @@ def list_tasks(ctx: typer.Context, store: StoreOpt = DEFAULT_STORE_PATH, db: DbO
     for col in ("id", "name", "kind", "mode", "images"):
         table.add_column(col, justify="right" if col in ("id", "images") else "left")
     for t in _list(database):
-        table.add_row(str(t.id), t.name, t.kind, t.mode, str(t.n_items))
+        table.add_row(str(t.id), t.name, t.kind, t.mode, count(t.n_items))
     console.print(table)
 
 
@@ -232,7 +234,7 @@ def export(
 
     s, database = _database(store, db, create=False, ctx=ctx)
     n = export_jsonl(database, s.sample_ids().tolist(), out)
-    console.print(f"Wrote {n} reviewed images to {out}", soft_wrap=True, highlight=False)
+    console.print(f"Wrote {plural(n, 'reviewed image')} to {out}", soft_wrap=True, highlight=False)
     if humans:
         names = write_human_predictors(s, database)
         if names:

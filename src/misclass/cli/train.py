@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, pct, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
 from misclass.cli.predict import DeviceOpt, ThreadsOpt
+from misclass.format import percent
 
 
 @app.command()
@@ -74,8 +75,8 @@ def train(
     for col in ("architecture", "best epoch", "val accuracy", "val macro precision", "test top-1"):
         table.add_column(col, justify="left" if col == "architecture" else "right")
     for name, row in result.to_frame().iterrows():
-        table.add_row(name, str(row.best_epoch), pct(row.val_accuracy), pct(row.val_macro_precision),
-                      pct(row.test_top1))
+        table.add_row(name, str(row.best_epoch), percent(row.val_accuracy), percent(row.val_macro_precision),
+                      percent(row.test_top1))
     console.print(table)
     console.print(f"Checkpoints, histories and learning curves: {result.folder.resolve()}")
     console.print(f"Store: {Path(result.store).resolve()}")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from misclass.errors import InputError, MisclassError
 from misclass.extras import require
+from misclass.format import count, number, percent
 
 require("fastapi", "review", feature="The review app")
 
@@ -441,17 +442,14 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         counts: dict[str, dict[str, int]] = {}
         for _, _, u, v in rows:
             counts.setdefault(u, dict.fromkeys(VALUES, 0))[v] += 1
-        return page(request, "stats.html", user, stats=st, counts=counts, fmt=_fmt)
+        return page(request, "stats.html", user, stats=st, counts=counts, fmt=number, percent=percent,
+                    count=count)
 
     return app
 
 
 class SignInNeeded(Exception):
     """No signed-in reviewer: pages redirect to the sign-in page."""
-
-
-def _fmt(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
 def _q(text: str) -> str:
