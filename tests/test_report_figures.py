@@ -44,3 +44,43 @@ def test_heatmap_greys_rows_without_errors_and_names_every_class():
     assert not any("…" in t for t in cols + rows)
     assert "%" in fig.axes[1].get_ylabel()  # the colour bar's unit
     assert "3 most-confused of 4 classes" in ax.get_title()
+
+
+def _hub_confusion():
+    """Classes 1..5 each send every error to class 0 (a hub, weighted in-degree 5); class 0 sends
+    its errors to the long-named class 5; 6 images per class, 3 wrong: six edges of v = 1."""
+    labels, top1 = [], []
+    for c in range(6):
+        labels += [c] * 6
+        top1 += [c] * 3 + [0 if c else 5] * 3
+    return model_confusion("m", np.array(labels), np.array(top1), 6, threshold=0.3)
+
+
+def test_network_names_classes_in_full_beside_their_discs_and_has_a_key():
+    from matplotlib.patches import FancyArrowPatch
+
+    from misclass.report.sections.confusion import network_figure
+
+    names = ["hub", "b", "c", "d", "e", "black and gold garden spider of the long names"]
+    fig = network_figure(_hub_confusion(), names)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in ax.texts if t.get_text()]
+    assert sorted(" ".join(t.get_text().split()) for t in texts) == sorted(names)  # wrapped, not cut
+    assert all(t.get_fontsize() >= 9 for t in texts)
+    boxes = [t.get_window_extent(renderer).expanded(1.0, 1.0) for t in texts]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == 6
+    for arrow in arrows:  # no arrowhead in a name: the head is the triangle before the closing vertex
+        head = ax.transData.transform(arrow.get_path().vertices[-4:-1])
+        for box in boxes:
+            assert not any(box.contains(x, y) for x, y in head), arrow
+    # names sit over the edges (an edge passing by runs under a name, never over it)
+    assert min(t.get_zorder() for t in texts) > max(a.get_zorder() for a in arrows)
+    legend = fig.legends[0]
+    key = [t.get_text() for t in legend.get_texts()]
+    assert any(k.startswith("d = ") for k in key) and "v = 30%" in key and "v = 100%" in key
+    assert "weighted in-degree d" in legend.get_title().get_text()
+    assert "edge width: v(j|i)" in legend.get_title().get_text()
+    assert "v(j|i) ≥ 30%" in ax.get_title()

@@ -22,6 +22,8 @@ MAX_HEATMAP_CLASSES = 80
 MAX_DRAWN_EDGES = 40
 MAX_MODELS = 12  # models drawn (heatmaps, networks); the tables and the test cover every model
 MAX_TABLE_ROWS = 20000  # rows of the u and pattern tables, worst first
+MAX_NETWORK_WIDTH = 13.0  # inches; wider networks wrap into more rows
+ARROW_SIZE = 11  # points
 GREY = "#bdbdbd"  # undefined cells: the diagonal, rows of classes without errors
 
 
@@ -92,12 +94,13 @@ def heatmap_figure(mc: ModelConfusion, classes: np.ndarray, class_names: list[st
 
 
 def _layout(g) -> dict:
-    """Lay out each weakly connected component on its own and pack them in rows."""
+    """Lay out each weakly connected component on its own and pack them in rows (positions in
+    inches of the drawing: one unit is one inch of the figure)."""
     import networkx as nx
 
     comps = sorted(nx.weakly_connected_components(g), key=lambda c: (-len(c), min(c)))
     total = sum(len(c) for c in comps)
-    row_width = max(6.0, 2.6 * np.sqrt(total))
+    row_width = max(6.0, min(MAX_NETWORK_WIDTH - 0.5, 2.6 * np.sqrt(total)))
     pos, x, y, row_h = {}, 0.0, 0.0, 0.0
     for comp in comps:
         sub = g.subgraph(comp)
@@ -105,28 +108,56 @@ def _layout(g) -> dict:
             p = {next(iter(comp)): np.zeros(2)}
         elif len(comp) == 2:
             a, b = sorted(comp)
-            p = {a: np.array([-0.8, 0.0]), b: np.array([0.8, 0.0])}
+            p = {a: np.array([-0.75, 0.0]), b: np.array([0.75, 0.0])}
         else:
             p = nx.kamada_kawai_layout(sub.to_undirected())
-            scale = 0.9 * np.sqrt(len(comp))
+            scale = 1.0 * np.sqrt(len(comp))
             p = {k: v * scale for k, v in p.items()}
         pts = np.array(list(p.values()))
         lo, hi = pts.min(axis=0), pts.max(axis=0)
-        w, h = hi[0] - lo[0] + 2.0, hi[1] - lo[1] + 1.0
+        w, h = hi[0] - lo[0] + 1.6, hi[1] - lo[1] + 1.2
         if x > 0 and x + w > row_width:
             x, y, row_h = 0.0, y - row_h, 0.0
         for k, v in p.items():
-            pos[k] = np.array([x + (v[0] - lo[0]) + 1.0, y - (hi[1] - v[1]) - 0.5])
+            pos[k] = np.array([x + (v[0] - lo[0]) + 0.8, y - (hi[1] - v[1]) - 0.7])
         x += w
         row_h = max(row_h, h)
     return pos
 
 
+def _label_angles(g, pos) -> dict:
+    """For each node, the direction (degrees) to write its name in, clear of its edges so no
+    arrow runs into the name: straight above or below when no edge (an arc, up to 15 degrees
+    off the straight line) comes within 45 degrees of it, else the middle of the widest gap
+    between its edges; and whether that gap is narrow (the name then clears the arrowheads)."""
+    out = {}
+    for node in g.nodes:
+        straight = {float(np.degrees(np.arctan2(*(pos[o] - pos[node])[::-1])))
+                    for o in set(g.predecessors(node)) | set(g.successors(node))}
+        angles = sorted({(a + bow) % 360 for a in straight for bow in (-15, 15)})  # edges are arcs
+
+        def clearance(a, angles=angles):
+            return min((abs((a - b + 180) % 360 - 180) for b in angles), default=180.0)
+
+        vertical = [a for a in (90.0, 270.0) if clearance(a) >= 45]
+        if vertical or not angles:
+            out[node] = (vertical[0] if vertical else 90.0), False
+            continue
+        gaps = [((b - a) % 360 or 360, a) for a, b in zip(angles, angles[1:] + angles[:1], strict=True)]
+        width, start = max(gaps)
+        out[node] = (start + width / 2) % 360, width < 90
+    return out
+
+
 def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = MAX_DRAWN_EDGES):
     """The misclassification network; only the ``max_edges`` edges with the most images when
-    it has more. Node size by weighted in-degree, edge width by v."""
+    it has more. Node size and colour by weighted in-degree d, edge width by v, with a key for
+    both; each class named in full (wrapped), on the side of its disc its edges avoid."""
+    import textwrap
+
     import matplotlib.pyplot as plt
     import networkx as nx
+    from matplotlib.lines import Line2D
 
     e = mc.edges
     n_edges = len(e)
@@ -141,29 +172,57 @@ def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = 
     pos = _layout(g)
     pts = np.array(list(pos.values()))
     span = pts.max(axis=0) - pts.min(axis=0)
-    width = min(16.0, max(7.0, 1.0 * span[0] + 2))
-    height = min(14.0, max(3.5, 1.0 * span[1] + 2.2))
+    width = min(MAX_NETWORK_WIDTH, max(7.0, span[0] + 2.2))
+    height = min(18.0, max(4.0, span[1] + 3.2))
     fig, ax = plt.subplots(figsize=(width, height), dpi=100, layout="constrained")
     nodes = list(g.nodes)
     deg = mc.in_degree[nodes]
-    sizes = 60 + 500 * deg / max(1.0, float(mc.in_degree.max()))
-    nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_size=sizes, node_color=deg, cmap="YlOrRd",
-                           vmin=0, vmax=max(1.0, float(mc.in_degree.max())), edgecolors="#555",
-                           linewidths=0.6, ax=ax)
-    widths = [0.6 + 3.5 * g.edges[a, b]["weight"] for a, b in g.edges]
+    top = max(1.0, float(mc.in_degree.max()))
+    cmap = plt.get_cmap("YlOrRd")
+
+    def node_size(d):
+        return 60 + 500 * np.asarray(d, dtype=float) / top
+
+    def edge_width(v):
+        return 0.6 + 3.5 * v
+
+    sizes = node_size(deg)
+    nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_size=sizes, node_color=deg, cmap=cmap,
+                           vmin=0, vmax=top, edgecolors="#555", linewidths=0.6, ax=ax)
+    widths = [edge_width(g.edges[a, b]["weight"]) for a, b in g.edges]
     nx.draw_networkx_edges(g, pos, width=widths, edge_color="#2171b5", alpha=0.75, arrows=True,
-                           arrowsize=11, node_size=sizes, connectionstyle="arc3,rad=0.12", ax=ax)
-    labels = _labels(class_names, nodes, 20)
-    for node, size in zip(nodes, sizes, strict=True):  # label just above each node's disc
-        ax.annotate(labels[node], xy=pos[node], xytext=(0, np.sqrt(size) / 2 + 1.5),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=7)
+                           arrowsize=ARROW_SIZE, node_size=sizes, connectionstyle="arc3,rad=0.12", ax=ax)
+    labels = _labels(class_names, nodes, n=200)
+    angles = _label_angles(g, pos)
+    for node, size in zip(nodes, sizes, strict=True):  # beside each disc, clear of its edges
+        angle, narrow = angles[node]
+        dx, dy = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        ha = "left" if dx > 0.3 else "right" if dx < -0.3 else "center"
+        va = "bottom" if dy > 0.3 else "top" if dy < -0.3 else "center"
+        gap = np.sqrt(size) / 2 + 2 + (ARROW_SIZE if narrow else 0)
+        ax.annotate(textwrap.fill(labels[node], 18), xy=pos[node], xytext=(dx * gap, dy * gap),
+                    textcoords="offset points", ha=ha, va=va, fontsize=9, linespacing=1.0,
+                    multialignment={"left": "left", "right": "right"}.get(ha, "center"), zorder=5,
+                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                          "alpha": 0.8})
     shown = (f"all {n_edges} edges" if n_edges <= max_edges
-             else f"the {max_edges} edges with the most images (of {n_edges})")
+             else f"the {max_edges} edges with the most images (of {n_edges:,})")
     ax.set_title(f"{mc.model}: misclassification network, {shown}\n"
-                 f"edge i → j where v(j|i) ≥ {mc.threshold:g}; width = v(j|i); "
-                 "node size and colour = weighted in-degree d", fontsize=10)
+                 f"edge i → j where v(j|i) ≥ {100 * mc.threshold:g}% of class i's errors go to j",
+                 fontsize=10)
     ax.set_axis_off()
-    ax.margins(0.08)
+    ax.margins(0.06)
+    # the key: node size and colour = weighted in-degree d, edge width = v(j|i)
+    d_keys = sorted({round(x, 1) for x in (0.25 * top, 0.5 * top, top)} - {0.0})
+    v_keys = sorted({mc.threshold, (mc.threshold + 1) / 2, 1.0})
+    handles = [Line2D([], [], ls="", marker="o", markersize=float(np.sqrt(node_size(d))),
+                      markerfacecolor=cmap(d / top), markeredgecolor="#555") for d in d_keys]
+    handles += [Line2D([], [], color="#2171b5", alpha=0.75, lw=edge_width(v)) for v in v_keys]
+    texts = [f"d = {d:g}" for d in d_keys] + [f"v = {100 * v:.0f}%" for v in v_keys]
+    fig.legend(handles, texts, loc="outside lower center", ncol=len(texts), fontsize=9, frameon=False,
+               title="node size and colour: weighted in-degree d (the sum of v(j|i) over the edges "
+                     "into a class)\nedge width: v(j|i)", title_fontsize=9, handlelength=2.5,
+               borderaxespad=0.2)
     return fig
 
 
