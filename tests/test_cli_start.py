@@ -19,7 +19,7 @@ from misclass.cli.app import app
 from misclass.cli.registry import COMMANDS, load_all
 
 HEAVY = ("numpy", "pandas", "pyarrow", "scipy", "sklearn", "matplotlib", "torch")
-NOT_COMMAND_MODULES = {"app", "registry"}
+NOT_COMMAND_MODULES = {"app", "registry", "tables"}
 
 
 def _loaded_after(argv: list[str]) -> dict:

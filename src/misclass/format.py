@@ -50,9 +50,10 @@ def percent(x, digits: int = 2) -> str:
     return UNDEFINED if is_missing(x) else f"{100 * float(x):.{digits}f}%"
 
 
-def points(x, digits: int = 2) -> str:
-    """A difference of two fractions in percentage points, signed: ``+1.23 points``."""
-    return UNDEFINED if is_missing(x) else f"{100 * float(x):+.{digits}f} points"
+def points(x, digits: int = 2, *, unit: bool = True) -> str:
+    """A difference of two fractions in percentage points, signed: ``+1.23 points`` (``+1.23``
+    without ``unit``, for a column whose heading names the unit)."""
+    return UNDEFINED if is_missing(x) else f"{100 * float(x):+.{digits}f}" + (" points" if unit else "")
 
 
 def count(n) -> str:

@@ -89,3 +89,11 @@ def write_json(path: Path | None, obj: dict) -> None:
 
     write_json_file(path, _clean(obj))
     console.print(f"Wrote {path}")
+
+
+def print_table(table) -> None:
+    """Print a rich ``Table`` so that no value is cut: cells wrap between words, or the table
+    is printed one row per value when it is wider than the terminal (:mod:`misclass.cli.tables`)."""
+    from misclass.cli.tables import fit_table
+
+    console.print(fit_table(table, console))

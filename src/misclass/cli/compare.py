@@ -9,7 +9,16 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from misclass.analysis.search_limits import LIST_LIMIT, MAX_COMBINATIONS
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, write_json
+from misclass.cli.app import (
+    DEFAULT_STORE_PATH,
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    get_store,
+    print_table,
+    write_json,
+)
 from misclass.format import UNDEFINED, count, is_missing, number, percent, plural, points
 
 if TYPE_CHECKING:
@@ -35,43 +44,45 @@ def _num_column(table: Table, title: str, values: list[str]) -> None:
 
 
 def _matrix(title: str, frame: pd.DataFrame, note: str) -> Table:
-    table = Table(title=title, caption=note, caption_justify="left")
-    table.add_column("row model", overflow="fold")
+    """Rows and columns numbered #1.. (a key of the names below), so that a dozen models fit."""
+    key = "; ".join(f"#{i + 1} {name}" for i, name in enumerate(frame.index))
+    table = Table(title=title, caption=f"{key}" + (f". {note}" if note else ""), caption_justify="left")
+    table.add_column("row model", justify="right")
     cells = [[percent(v) for v in row] for row in frame.to_numpy()]
     for j in range(len(frame.columns)):
         _num_column(table, f"#{j + 1}", [r[j] for r in cells])
-    for i, name in enumerate(frame.index):
-        table.add_row(f"#{i + 1} {name}", *cells[i])
+    for i in range(len(frame.index)):
+        table.add_row(f"#{i + 1}", *cells[i])
     return table
 
 
 def _print_pairs(res: CompareResult) -> None:
     every = res.pairs()
     shown = every.head(PAIR_ROWS)
-    rows = [(a, b, percent(r.virtual_accuracy), percent(r.correction_rate_b_over_a),
+    rows = [(f"{a},\n{b}", percent(r.virtual_accuracy), percent(r.correction_rate_b_over_a),
              percent(r.correction_rate_a_over_b), number(r.error_consistency), percent(r.equal_top1))
             for (a, b), r in zip(shown.index, shown.itertuples(index=False), strict=True)]
     pairs = Table(title="Pairs by oracle accuracy: PCR B→A = share of A's mistakes B gets right",
                   caption=None if len(every) <= PAIR_ROWS else
                   f"the best {PAIR_ROWS} of {count(len(every))} pairs; all in --json", caption_justify="left")
-    pairs.add_column("model A", overflow="fold")
-    pairs.add_column("model B", overflow="fold")
-    for j, col in enumerate(("oracle", "PCR B→A", "PCR A→B", "kappa", "same top-1"), start=2):
+    pairs.add_column("models A, B", overflow="fold")
+    for j, col in enumerate(("oracle", "PCR B→A", "PCR A→B", "kappa", "same top-1"), start=1):
         _num_column(pairs, col, [r[j] for r in rows])
     for r in rows:
         pairs.add_row(*r)
-    console.print(pairs)
+    print_table(pairs)
 
 
 def _print_combinations(res: CompareResult) -> None:
     best = Table(title="Best combination of each size (oracle: right if any member is right)")
     best.add_column("k", justify="right")
     best.add_column("models", overflow="fold")
-    for col, width in (("oracle", 6), ("gain", 13), ("method", 6)):
+    for col, width in (("oracle", 6), ("gain (points)", 6), ("method", 6)):
         best.add_column(col, justify="right", no_wrap=True, min_width=width)
     for r in res.best().itertuples():
-        best.add_row(str(r.Index), ", ".join(r.models), percent(r.virtual_accuracy), points(r.gain), r.method)
-    console.print(best)
+        best.add_row(str(r.Index), ", ".join(r.models), percent(r.virtual_accuracy),
+                     points(r.gain, unit=False), r.method)
+    print_table(best)
     console.print("Greedy curve (oracle accuracy as models are added): " + " → ".join(
         f"{r.added} {percent(r.virtual_accuracy)}" for r in res.greedy().itertuples()), highlight=False)
 
@@ -91,7 +102,7 @@ def _print_failures(res: CompareResult) -> None:
                for name, g in top.groupby(level="model", sort=False)}
     for r in res.to_frame().itertuples():
         uniq.add_row(r.Index, percent(r.accuracy), count(r.only_it_misses), classes.get(r.Index, ""))
-    console.print(uniq)
+    print_table(uniq)
     hard = res.hard_classes()
     if len(hard):
         shown = ", ".join(hard.index[:15])
@@ -121,7 +132,7 @@ def _print_ensembles(res: CompareResult) -> None:
         ens.add_row(label, percent(e.best_single_accuracy), percent(e.oracle),
                     cell(e.majority_vote, e.majority_vote_share),
                     cell(e.mean_probability, e.mean_probability_share), cell(e.selector, e.selector_share))
-    console.print(ens)
+    print_table(ens)
     for note in res.ensemble_notes:
         console.print(f"note: {note}", style="dim", highlight=False)
 
@@ -130,11 +141,11 @@ def _print(res: CompareResult, show_matrices: bool) -> None:
     console.print(f"[bold]{plural(len(res.models), 'model')} on {plural(res.n, 'labelled image')}[/]",
                   highlight=False)
     if show_matrices:
-        console.print(_matrix("Potential correction rate: share of the row model's mistakes the column "
-                              "model gets right", res.correction_rate(),
-                              f"{UNDEFINED} : the row model makes no mistakes (undefined)"))
-        console.print(_matrix("Virtual (oracle) accuracy of each pair; diagonal: accuracy",
-                              res.virtual_accuracy(), ""))
+        print_table(_matrix("Potential correction rate: share of the row model's mistakes the column "
+                            "model gets right", res.correction_rate(),
+                            f"{UNDEFINED}: the row model makes no mistakes (undefined)"))
+        print_table(_matrix("Virtual (oracle) accuracy of each pair; diagonal: accuracy",
+                            res.virtual_accuracy(), ""))
     _print_pairs(res)
     _print_combinations(res)
     _print_failures(res)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from misclass.analysis.confusion_options import DEFAULT_THRESHOLD, DEFAULT_TOP_CLASSES
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table
 from misclass.format import UNDEFINED, count, is_missing, number, p_value, percent, plural
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _print_model(res: ConfusionResult, name: str) -> None:
     for cls, r in zip(worst.index, worst.itertuples(index=False), strict=True):
         t.add_row(_cls(cls, r.class_index), count(r.n), count(r.errors), percent(r.u),
                   _cls(r.top_target_name, r.top_target) if r.top_target >= 0 else UNDEFINED, number(r.top_v))
-    console.print(t)
+    print_table(t)
     top = res.top_confusions(name, by="count")
     t = Table(title=f"{name}: top confusions (true -> predicted)")
     for col in ("true class", "predicted as", "images", "v(pred|true)", "edge"):
@@ -56,7 +56,7 @@ def _print_model(res: ConfusionResult, name: str) -> None:
     for (true, predicted), r in zip(top.index, top.itertuples(index=False), strict=True):
         t.add_row(_cls(true, r.true_index), _cls(predicted, r.predicted_index), count(r.count), number(r.v),
                   "yes" if r.edge else "")
-    console.print(t)
+    print_table(t)
 
 
 def _print_overview(res: ConfusionResult) -> None:
@@ -70,7 +70,7 @@ def _print_overview(res: ConfusionResult) -> None:
                  f"{_cls(top, r.top_in_degree_index)}: {number(r.top_in_degree, 2)}")
         t.add_row(name, percent(r.accuracy), count(r.classes_with_errors), count(r.edges),
                   count(r.symmetric_pairs), label)
-    console.print(t)
+    print_table(t)
     pats = res.patterns()
     if len(pats):
         counts = pats["pattern"].value_counts()
@@ -87,7 +87,7 @@ def _print_overview(res: ConfusionResult) -> None:
                                       strict=True):
                 t.add_row(_cls(a, r.a_index), _cls(b, r.b_index), r.kind, " ".join(arrows[x] for x in per),
                           count(r.errors))
-            console.print(t)
+            print_table(t)
     else:
         console.print("No class pair is linked in any model's network.")
     h = res.homogeneity
@@ -114,7 +114,7 @@ def _print_scores(res: ConfusionResult) -> None:
     for name, r in zip(res.models, res.score_summary().itertuples(index=False), strict=True):
         t.add_row(name, count(r.errors), count(r.scored), count(r.outside_topk), count(r.no_scores),
                   number(r.ratio_mean), number(r.difference_mean))
-    console.print(t)
+    print_table(t)
     if res.groups is None:
         return
     t = Table(title=f"Group A vs group B: t-tests of A minus B ({UNDEFINED} where undefined)")
@@ -128,7 +128,7 @@ def _print_scores(res: ConfusionResult) -> None:
             t.add_row(name, c.quantity, f"{number(c.mean_a)} ({count(c.n_a)})",
                       f"{number(c.mean_b)} ({count(c.n_b)})", _t(c.pooled), _t(c.welch),
                       f"{count(s.outside_a)}/{count(s.outside_b)}")
-    console.print(t)
+    print_table(t)
 
 
 @app.command()

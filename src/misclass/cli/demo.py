@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import app, console
+from misclass.cli.app import app, console, print_table
 from misclass.format import count, percent
 
 
@@ -33,6 +33,6 @@ def demo(
         table.add_column(col, justify="left" if col in ("model", "family") else "right")
     for name, row in result.to_frame().iterrows():
         table.add_row(name, row.family, percent(row.top1), percent(row.top5))
-    console.print(table)
+    print_table(table)
     console.print(f"Store: {Path(result.store).resolve()}")
     console.print(f"Done in {result.seconds:.1f} s. Report: {result.report.index.resolve()}")

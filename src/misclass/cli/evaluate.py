@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, write_json
+from misclass.cli.app import (
+    DEFAULT_STORE_PATH,
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    get_store,
+    print_table,
+    write_json,
+)
 from misclass.format import count, number, percent, plural, points
 
 ModelsOpt = Annotated[list[str] | None,
@@ -63,16 +72,15 @@ def evaluate(
         f"; multi-label accuracy on {plural(n_ml, 'image')}" if has_ml else "")
     title = f"Accuracy on {result.store}" + (f" (multi-label: {ev.label_source})" if has_ml else "")
     table = Table(title=title, caption=caption)
-    cols = ["predictor", "kind", "top-1", "top-5"] + (["multi-label", "gain"] if has_ml else [])
-    for c in cols:  # long names fold; numbers are never cut
-        table.add_column(c, justify="left" if c in ("predictor", "kind") else "right",
-                         overflow="fold" if c == "predictor" else "ellipsis", no_wrap=c != "predictor")
+    cols = ["predictor", "kind", "top-1", "top-5"] + (["multi-label", "gain (points)"] if has_ml else [])
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("predictor", "kind") else "right")
     for r in ev.table.sort_values("top1", ascending=False).itertuples(index=False):
         row = [r.name + (" *" if r.accuracy == "expected" else ""), r.kind, percent(r.top1), percent(r.top5)]
         if has_ml:
-            row += [percent(r.multilabel), points(r.multilabel - r.top1)]
+            row += [percent(r.multilabel), points(r.multilabel - r.top1, unit=False)]
         table.add_row(*row)
-    console.print(table)
+    print_table(table)
     if result.expected:
         _say("* expected accuracy of a person drawn at random from the image's voters: top-1 the mean "
              "share of the label" + (", multi-label the mean share of the label set" if has_ml else "")
@@ -103,15 +111,22 @@ def evaluate(
     if ev.group_source is not None:
         wide = result.subset_frame()
         metric = "Multi-label" if has_ml else "Top-1"
+        sizes = result.to_dict()["subset_images"]
         sub = Table(title=f"{metric} accuracy per group ({ev.group_source})")
-        sub.add_column("group", no_wrap=True)
-        sub.add_column("images", justify="right")
-        for name in wide.columns:
-            sub.add_column(name, justify="right", overflow="fold", min_width=5)
-        out = result.to_dict()
-        for g, vals in wide.iterrows():
-            sub.add_row(str(g), count(out['subset_images'][g]), *[percent(v) for v in vals])
-        console.print(sub)
+        if len(wide.index) <= len(wide.columns):  # few groups: one row per predictor, so it fits
+            sub.add_column("predictor")
+            for g in wide.index:
+                sub.add_column(f"{g} ({plural(sizes[g], 'image')})", justify="right")
+            for name in wide.columns:
+                sub.add_row(str(name), *[percent(v) for v in wide[name]])
+        else:
+            sub.add_column("group")
+            sub.add_column("images", justify="right")
+            for name in wide.columns:
+                sub.add_column(str(name), justify="right")
+            for g, vals in wide.iterrows():
+                sub.add_row(str(g), count(sizes[g]), *[percent(v) for v in vals])
+        print_table(sub)
     write_json(json, result.to_dict())
 
 
@@ -138,13 +153,15 @@ def shift(
     res = result.analysis
     t = res.overall.table
     table = Table(title=f"Top-1 accuracy: {result.original_store} -> {result.shifted_store}")
-    for c in ("model", "kind", "original", "shifted", "drop", "predicted", "eff. robustness"):
-        table.add_column(c, justify="left" if c in ("model", "kind") else "right",
-                         overflow="fold" if c == "model" else "ellipsis", no_wrap=c != "model")
+    kinds = bool((t["kind"] != "model").any())  # the kind column only when there are humans
+    for c in ("model", *(("kind",) if kinds else ()), "original", "shifted", "drop (points)", "by the fit",
+              "eff. robustness (points)"):
+        table.add_column(c, justify="left" if c in ("model", "kind") else "right")
     for r in t.sort_values("original", ascending=False).itertuples(index=False):
-        table.add_row(r.name, r.kind, percent(r.original), percent(r.shifted), points(r.drop),
-                      percent(r.predicted), points(r.effective_robustness))
-    console.print(table)
+        table.add_row(r.name, *((r.kind,) if kinds else ()), percent(r.original), percent(r.shifted),
+                      points(r.drop, unit=False), percent(r.predicted),
+                      points(r.effective_robustness, unit=False))
+    print_table(table)
     fit = res.overall.fit
     if fit is None:
         _say("no fit: it needs at least two models with different original accuracy")
@@ -157,14 +174,14 @@ def shift(
         _say(note, style="dim")
     if res.subsets:
         sub = Table(title="Per group: mean drop and fit")
-        for c in ("group", "images (orig.)", "images (shifted)", "mean drop", "slope", "intercept"):
+        for c in ("group", "images (orig.)", "images (shifted)", "mean drop (points)", "slope", "intercept"):
             sub.add_column(c, justify="left" if c == "group" else "right")
         for g, sf in res.subsets.items():
             st = sf.table
             sub.add_row(g, count(st['n_original'].iloc[0]), count(st['n_shifted'].iloc[0]),
-                        points(st['drop'].mean()), number(sf.fit and sf.fit.slope),
+                        points(st['drop'].mean(), unit=False), number(sf.fit and sf.fit.slope),
                         number(sf.fit and sf.fit.intercept))
-        console.print(sub)
+        print_table(sub)
     write_json(json, result.to_dict())
 
 
@@ -201,7 +218,7 @@ def factors(
     for j, f in enumerate(res.factors):
         table.add_row(f, count(res.n_images[j]), *[number(v) for v in res.error_ratio[:, j]])
     table.add_row("(error rate)", "", *[percent(e) for e in res.overall_error], style="dim")
-    console.print(table)
+    print_table(table)
     for note in result.notes:
         _say(note, style="dim")
     for name, fs in result.top_factors().items():

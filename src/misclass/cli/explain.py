@@ -9,7 +9,7 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table, write_json
 from misclass.cli.predict import DeviceOpt, ThreadsOpt
 from misclass.format import count, number, p_value, percent
 
@@ -92,7 +92,7 @@ def _print(res: ExplainResult) -> None:
         table.add_row(name, count(a["n_misclassified"]), f"{count(a['fixed'])} ({percent(a['fix_rate'])})",
                       count(a["moved"]), count(a["unchanged"]), count(a["n_correct"]),
                       f"{count(a['broken'])} ({percent(a['break_rate'])})")
-    console.print(table)
+    print_table(table)
     f, b = d["mcnemar"]["fixes"], d["mcnemar"]["breaks"]
     console.print(f"McNemar, fixes: {count(f['b'])} fixed only by saliency erasure, {count(f['c'])} only by "
                   f"random; exact p = {p_value(f['p_exact'])}, chi2 = {number(f['chi2'], 2)} "
@@ -107,7 +107,7 @@ def _print(res: ExplainResult) -> None:
         for r in pairs.head(15).itertuples():
             pt.add_row(f"{r.true_name} -> {r.predicted_name}", count(r.n), percent(r.fix_rate),
                        percent(r.random_fix_rate), p_value(r.p), r.label, r.confusion_type)
-        console.print(pt)
+        print_table(pt)
     sweep = res.sweep()
     if sweep is not None and len(sweep):
         st = Table(box=SIMPLE_HEAD, title="Sweep: top % x box size (net gain = fixes - breaks)")
@@ -117,7 +117,7 @@ def _print(res: ExplainResult) -> None:
             mark = " *" if r.best else ""
             st.add_row(f"{r.top_percent:g}", r.box, percent(r.erased_fraction), count(r.fixes),
                        count(r.breaks), f"{r.net_gain:+,}{mark}", count(r.random_fixes), p_value(r.p_fixes))
-        console.print(st)
+        print_table(st)
     p = d.get("planted")
     if p:
         m, fr, rr = p["saliency_mass_in_patch"], p["fix_rate"], p["random_fix_rate"]

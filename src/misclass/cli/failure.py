@@ -10,7 +10,16 @@ from rich.progress import Progress
 from rich.table import Table
 
 from misclass.analysis.failure_options import LEARNERS
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, get_store, write_json
+from misclass.cli.app import (
+    DEFAULT_STORE_PATH,
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    get_store,
+    print_table,
+    write_json,
+)
 from misclass.format import count, number, percent, plural
 
 if TYPE_CHECKING:
@@ -75,7 +84,7 @@ def _print_model(res: FailureResult, name: str) -> None:
     for sname, m in metrics.items():
         table.add_row(sname, number(m.auroc), number(m.aupr_error), number(m.fpr95), number(m.aurc, 4),
                       number(m.eaurc, 4), percent(m.selective_accuracy["0.90"]))
-    console.print(table)
+    print_table(table)
     undefined = sorted({m.undefined for m in metrics.values() if m.undefined})
     if a.learned_info.get("undefined"):
         undefined.append(f"learned predictor: {a.learned_info['undefined']}")

@@ -16,6 +16,7 @@ from misclass.cli.app import (
     app,
     console,
     err_console,
+    print_table,
     write_json,
 )
 from misclass.errors import InputError
@@ -112,7 +113,7 @@ def _report(result: ImportResult, store: Path) -> None:
         meta = s.model_metadata(name)
         top1 = meta.get("top1")
         table.add_row(name, count(meta["n"]), str(meta["k"]), percent(top1))
-    console.print(table)
+    print_table(table)
     for note in result.notes:
         console.print(f"note: {note}")
 
@@ -339,4 +340,4 @@ def _print_consistency(consistency, n_boot: int, seed: int) -> None:
     for j in order:
         table.add_row(first.models[j], percent(float(first.accuracy[j])),
                       *(cell(consistency.by_human[h], j) for h in humans))
-    console.print(table)
+    print_table(table)

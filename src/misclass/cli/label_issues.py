@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table, write_json
 
 if TYPE_CHECKING:
     from misclass.workflows.label_issues import LabelIssuesResult
@@ -57,7 +57,7 @@ def _print_sources(res: LabelIssuesResult) -> None:
         auroc = number(row.planted_auroc, 4)
         fixed = "" if row.fitted or w.method != "planted" else " (fixed)"
         table.add_row(name, count(row.scored), count(row.says_wrong), f"{number(row.weight)}{fixed}", auroc)
-    console.print(table)
+    print_table(table)
 
 
 def _print_ranking(res: LabelIssuesResult, top: int) -> None:
@@ -74,7 +74,7 @@ def _print_ranking(res: LabelIssuesResult, top: int) -> None:
     for rank, row in shown.iterrows():
         table.add_row(str(rank), row.sample_id, row.given_name, row.suggested_name, f"{row.score:.4g}",
                       row.agree or "-")
-    console.print(table)
+    print_table(table)
 
 
 def _print_accuracy(res: LabelIssuesResult) -> None:
@@ -97,7 +97,7 @@ def _print_accuracy(res: LabelIssuesResult) -> None:
         return f"{int(row.rank_original)} -> {int(row.rank_corrected)} ({int(row.rank_change):+d})"
     for name, row in zip(names, frame.itertuples(), strict=True):
         table.add_row(name, percent(row.original), percent(row.corrected), points(row.change), rank(row))
-    console.print(table)
+    print_table(table)
 
 
 def _print_precision(res: LabelIssuesResult) -> None:
@@ -115,7 +115,7 @@ def _print_precision(res: LabelIssuesResult) -> None:
         table.add_column(col, justify="right", no_wrap=True)
     for k, row in curve.iterrows():
         table.add_row(str(k), *(percent(v, 1) for v in row))
-    console.print(table)
+    print_table(table)
 
 
 @app.command("label-issues")

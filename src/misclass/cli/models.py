@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table, write_json
 from misclass.format import count, percent, plural
 
 
@@ -24,7 +24,7 @@ def models(store: StoreOpt = DEFAULT_STORE_PATH, json: JsonOpt = None) -> None:
     for row in result.table.sort_values("top1", ascending=False).itertuples():
         mark = " *" if row.accuracy == "expected" else ""
         table.add_row(row.name + mark, count(row.n), percent(row.top1), percent(row.top5))
-    console.print(table)
+    print_table(table)
     if (result.table["accuracy"] == "expected").any():
         console.print("* expected accuracy of a person drawn at random from the image's voters "
                       "(mean of count\\[label] / total), not a sampled guess", highlight=False)

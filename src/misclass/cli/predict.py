@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table, write_json
 from misclass.format import count, percent
 
 ThreadsOpt = Annotated[int | None, typer.Option(
@@ -85,7 +85,7 @@ def predict(
         table.add_column(col, justify="right" if col in ("computed", "top-1") else "left")
     for r in run.models:
         table.add_row(r.name, r.status, count(r.images), percent(r.top1), "; ".join(r.notes))
-    console.print(table)
+    print_table(table)
     if run.images:
         console.print(f"{count(run.images)} images in {run.seconds:.1f} s "
                       f"({run.images_per_s:,.1f} images/s) on {run.device}, {run.workers} worker(s)")

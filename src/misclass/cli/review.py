@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console, get_store
+from misclass.cli.app import DEFAULT_STORE_PATH, StoreOpt, app, console, get_store, print_table
 from misclass.errors import InputError
 from misclass.format import count, plural
 
@@ -211,7 +211,7 @@ def list_tasks(ctx: typer.Context, store: StoreOpt = DEFAULT_STORE_PATH, db: DbO
         table.add_column(col, justify="right" if col in ("id", "images") else "left")
     for t in _list(database):
         table.add_row(str(t.id), t.name, t.kind, t.mode, count(t.n_items))
-    console.print(table)
+    print_table(table)
 
 
 @review_app.command("export")

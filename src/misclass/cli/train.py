@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, write_json
+from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table, write_json
 from misclass.cli.predict import DeviceOpt, ThreadsOpt
 from misclass.format import percent
 
@@ -77,7 +77,7 @@ def train(
     for name, row in result.to_frame().iterrows():
         table.add_row(name, str(row.best_epoch), percent(row.val_accuracy), percent(row.val_macro_precision),
                       percent(row.test_top1))
-    console.print(table)
+    print_table(table)
     console.print(f"Checkpoints, histories and learning curves: {result.folder.resolve()}")
     console.print(f"Store: {Path(result.store).resolve()}")
     write_json(json, result.to_dict())
