@@ -32,8 +32,24 @@ app = typer.Typer(
 
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("misclass")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            number = "unknown (not installed)"
+        console.print(f"misclass {number}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
+def _group(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version of misclass and exit.", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
     # A callback keeps the app a group while no command module is imported yet (Typer builds
     # a lone command otherwise); the group's help is the app's ``help`` above.
     pass

@@ -10,6 +10,7 @@ first paragraph of the command's own help.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import NamedTuple
 
 import typer
@@ -68,6 +69,70 @@ COMMANDS: dict[str, Entry] = {
 }
 
 
+def paragraphs(text: str | None) -> str | None:
+    r"""A help text as paragraphs: a docstring's single line breaks become spaces, so that the
+    terminal wraps each paragraph to its width (a paragraph that starts with ``\b`` keeps its
+    lines, as in click)."""
+    if not text:
+        return text
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split())
+                       for p in inspect.cleandoc(text).split("\n\n"))
+
+
+def _keep_option_names_whole() -> None:
+    """Typer's help prints the options as a table whose columns all shrink when the terminal
+    is narrow, cutting option names (``--max-combinatio…``); here every column but the type
+    and the help keeps its width, and the help wraps in what is left."""
+    from rich.text import Text
+    from typer import rich_utils
+
+    if getattr(rich_utils.Table, "keeps_names_whole", False):
+        return
+
+    class HelpTable(rich_utils.Table):
+        keeps_names_whole = True
+
+        def add_row(self, *renderables, **kwargs) -> None:
+            if renderables:  # a word longer than the help column folds (Typer's help is a
+                # Columns of Texts, which cut such a word by default)
+                for part in getattr(renderables[-1], "renderables", [renderables[-1]]):
+                    if isinstance(part, Text):
+                        part.overflow = "fold"
+            super().add_row(*renderables, **kwargs)
+            if len(self.columns) >= 3:  # the options panel: names..., type, help
+                for column in self.columns[:-2]:
+                    column.no_wrap = True
+            self.columns[-1].overflow = "fold"
+
+    rich_utils.Table = HelpTable
+
+
+class HelpCommand(TyperCommand):
+    """A command whose help keeps option names whole (see :func:`_keep_option_names_whole`)."""
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        _keep_option_names_whole()
+        super().format_help(ctx, formatter)
+
+
+class HelpGroup(TyperGroup):
+    """A command group whose help keeps option names whole."""
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        _keep_option_names_whole()
+        super().format_help(ctx, formatter)
+
+
+def _as_paragraphs(command) -> None:
+    """Rewrite the help of ``command``, its options and its sub-commands as paragraphs."""
+    command.help = paragraphs(command.help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = paragraphs(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _as_paragraphs(sub)
+
+
 class LazyGroup(TyperGroup):
     """The ``misclass`` group: commands are built from their module on first use.
 
@@ -101,6 +166,7 @@ class LazyGroup(TyperGroup):
         return option
 
     def format_help(self, ctx: typer.Context, formatter) -> None:
+        _keep_option_names_whole()
         self._listing = True
         try:
             super().format_help(ctx, formatter)
@@ -118,11 +184,17 @@ class LazyGroup(TyperGroup):
         for info in app.registered_commands:
             name = info.name or get_command_name(info.callback.__name__)
             if name not in self.commands:
+                info.cls = HelpCommand if info.cls in (None, TyperCommand) else info.cls
                 self.commands[name] = get_command_from_info(info, **style)
+                _as_paragraphs(self.commands[name])
         for info in app.registered_groups:
             if info.name not in self.commands:
+                info.cls = HelpGroup if info.cls in (None, TyperGroup) else info.cls
+                for sub in info.typer_instance.registered_commands:
+                    sub.cls = HelpCommand if sub.cls in (None, TyperCommand) else sub.cls
                 self.commands[info.name] = get_group_from_info(
                     info, suggest_commands=app.suggest_commands, **style)
+                _as_paragraphs(self.commands[info.name])
 
 
 def load_all(group: TyperGroup) -> dict[str, TyperCommand | TyperGroup]:
