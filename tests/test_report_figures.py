@@ -84,3 +84,117 @@ def test_network_names_classes_in_full_beside_their_discs_and_has_a_key():
     assert "weighted in-degree d" in legend.get_title().get_text()
     assert "edge width: v(j|i)" in legend.get_title().get_text()
     assert "v(j|i) ≥ 30%" in ax.get_title()
+
+
+@pytest.fixture
+def failure_store(tmp_path):
+    """300 images of three classes; p0..p2 with full probabilities, t0..t2 top-1 only."""
+    import pandas as pd
+
+    from misclass.store import Store
+
+    rng = np.random.default_rng(0)
+    n = 300
+    labels = rng.integers(0, 3, n)
+    store = Store.create(tmp_path / "s", samples=pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)],
+                                                                "label": labels}),
+                         classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
+    for m in range(3):
+        logits = rng.normal(size=(n, 3))
+        logits[np.arange(n), labels] += 1.5
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        order = np.argsort(-p, axis=1)
+        store.write_model(f"p{m}", order, np.take_along_axis(p, order, 1), probs=p.astype(np.float32))
+        store.write_model(f"t{m}", order[:, :1])
+    return store
+
+
+def _inside(fig, artist) -> bool:
+    fig.canvas.draw()
+    box, page = artist.get_window_extent(fig.canvas.get_renderer()), fig.bbox
+    return page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1 and page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1
+
+
+def test_failure_figure_says_what_is_missing_and_keeps_legends_off_the_data(failure_store):
+    from misclass.report.sections.failure import _curves_figure
+    from misclass.workflows.failure import failure
+
+    res = failure(failure_store, model=["p0", "t0"], seed=0)
+    fig = _curves_figure("p0", res.analyses["p0"])
+    risk, roc, rel = fig.axes
+    for ax in (risk, roc, rel):
+        assert ax.get_title() and "%" in ax.get_xlabel() and "%" in ax.get_ylabel()
+        assert ax.get_legend() is None  # one legend, below the panels
+        assert _inside(fig, ax.title)
+    legend = fig.legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert len(texts) == 6 and all("AUROC" in t for t in texts)  # six scores: all in colour
+    learned = res.analyses["p0"].learned.auroc
+    assert f"learned (AUROC {learned:.3f})" in texts
+    assert min(t.get_fontsize() for t in legend.get_texts()) >= 9
+    assert len(rel.patches) > 0 and "ECE" in rel.get_title()
+
+    top1 = res.analyses["t0"]
+    fig = _curves_figure("t0", top1)
+    rel = fig.axes[2]
+    said = " ".join(t.get_text() for t in rel.texts)
+    assert "no probabilities" in " ".join(said.split()) and not rel.patches
+    assert _inside(fig, rel.title) and all(_inside(fig, t) for t in rel.texts)
+    n_err = int(top1.test_errors.sum())
+    assert fig.get_suptitle().endswith(f"{n_err:,} error" + ("" if n_err == 1 else "s"))
+
+
+def test_failure_figure_draws_many_scores_as_a_highlight():
+    from types import SimpleNamespace
+
+    from misclass.analysis.selective import DetectionMetrics
+    from misclass.report.sections.failure import SHOWN_SCORES, _highlighted
+
+    def metric(auroc):
+        return DetectionMetrics(10, 2, auroc, None, None, 0.1, 0.0, {})
+
+    names = [s for s in SHOWN_SCORES if s != "learned"]
+    aurocs = dict(zip(names, np.linspace(0.6, 0.9, len(names)), strict=True))  # the last is the best
+    a = SimpleNamespace(test_scores=dict.fromkeys([*names, "learned"]),
+                        metrics={k: metric(v) for k, v in aurocs.items()}, learned=metric(0.95))
+    coloured, grey = _highlighted(a)
+    best_four = sorted((n for n in names if n != "msp"), key=aurocs.get)[::-1][:4]
+    assert coloured[0] == "learned" and "msp" in coloured and len(coloured) == 6
+    assert set(coloured) == {"learned", "msp", *best_four}
+    assert set(grey) == set(names) - set(coloured) and len(grey) == len(names) + 1 - 6
+
+
+def test_group_plot_dodges_groups_with_the_same_accuracy():
+    import pandas as pd
+
+    from misclass.report.label_figures import subset_dots
+
+    matrix = pd.DataFrame({"m1": [0.8, 0.8, 0.5], "m2": [0.6, 0.7, 0.6]}, index=["objects", "dogs", "birds"])
+    fig = subset_dots(matrix, "top-1 accuracy")
+    ax = fig.axes[0]
+    points = np.vstack([c.get_offsets() for c in ax.collections])
+    # no two markers in the same place, though m1 has 80% on two groups and m2 60% on two
+    assert len({(round(x, 6), round(y, 6)) for x, y in points}) == len(points) == 6
+    assert sorted(points[:, 0].round(6).tolist()) == [50, 60, 60, 70, 80, 80]
+    assert ax.get_title().startswith("Top-1 accuracy") and "%" in ax.get_xlabel()
+
+
+def test_class_bars_keep_the_legend_and_the_class_lists_off_the_bars():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from misclass.report.sections.crossmodel import class_bars
+
+    c = 60  # more than FEW_CLASSES: the named extremes go beside the axes
+    rng = np.random.default_rng(1)
+    frame = lambda v: pd.DataFrame({"m": v})  # noqa: E731
+    res = SimpleNamespace(class_names=[f"class {i}" for i in range(c)],
+                          corrected=lambda: frame(rng.integers(0, 30, c)),
+                          got_corrected=lambda: frame(rng.integers(0, 30, c)),
+                          class_accuracy=lambda: frame(np.full(c, 0.5)))
+    fig = class_bars(res, "m")
+    bars, side = fig.axes
+    assert bars.get_legend() is None and len(fig.legends) == 1 and not bars.texts
+    assert "Most net corrections by m" in side.texts[0].get_text() and not side.axison
+    assert bars.get_title() and bars.get_xlabel() and bars.get_ylabel()

@@ -93,23 +93,31 @@ def multilabel_scatter(table: pd.DataFrame, fit: LinearFit | None, n_images: int
 
 
 def subset_dots(matrix: pd.DataFrame, metric_label: str):
-    """Accuracy per group (markers) for each predictor (rows); ``matrix`` is groups x predictors."""
+    """Accuracy per group (markers) for each predictor (rows); ``matrix`` is groups x predictors.
+
+    The groups of a row are dodged: each group a little above or below the row's line, the
+    same for every row, so two groups with the same accuracy never hide each other."""
     names = list(matrix.columns)
     order = np.argsort(-np.nanmean(matrix.to_numpy(float), axis=0))
-    fig, ax = new_figure(8, max(2.8, 0.42 * len(names) + 1.6))
+    groups = len(matrix)
+    fig, ax = new_figure(8, max(2.8, (0.3 + 0.1 * min(groups, 6)) * len(names) + 1.6))
     y = np.arange(len(names))
+    step = min(0.7 / max(groups, 1), 0.2)  # the groups of a row fill at most 70% of its height
     markers = "osD^v<>p"
     for g_i, (group, vals) in enumerate(matrix.iterrows()):
         v = vals.to_numpy(float)[order] * 100
-        ax.scatter(v, y, marker=markers[g_i % len(markers)], s=40, label=str(group), zorder=3)
+        ax.scatter(v, y + (g_i - (groups - 1) / 2) * step, marker=markers[g_i % len(markers)], s=40,
+                   label=str(group), zorder=3)
+    for row in y[1:]:  # a faint line between predictors
+        ax.axhline(row - 0.5, color="#eeeeee", lw=0.8, zorder=1)
     ax.set_yticks(y, [names[i] for i in order])
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric_label} (%)")
     ax.set_ylabel("predictor")
-    ax.set_title(f"{metric_label} per group of classes")
+    ax.set_title(f"{metric_label[0].upper() + metric_label[1:]} per group of classes")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(matrix), 6),
-              frameon=False)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(matrix), 6),
+              frameon=False, title="group of classes", title_fontsize=9)
     return fig
 
 

@@ -96,7 +96,10 @@ def greedy_figure(res: CompareResult):
 
 def class_bars(res: CompareResult, name: str):
     """Mirrored bars over all classes for one model: images it corrects (up) and images of it
-    that others correct (down), classes sorted by the difference, extremes named."""
+    that others correct (down), classes sorted by the difference, extremes named (beside the
+    axes on many classes); the legend below the axes, never over the bars."""
+    import matplotlib.pyplot as plt
+
     class_names = res.class_names
     up = res.corrected()[name].to_numpy(dtype=float)
     down = res.got_corrected()[name].to_numpy(dtype=float)
@@ -104,7 +107,11 @@ def class_bars(res: CompareResult, name: str):
     net = up[present] - down[present]
     order = present[np.lexsort((present, -net))]
     c = len(order)
-    fig, ax = new_figure(12, 4.4)
+    if c <= FEW_CLASSES:
+        fig, ax = new_figure(12, 4.6)
+    else:
+        fig, (ax, side) = plt.subplots(1, 2, figsize=(13, 4.6), dpi=110, layout="constrained",
+                                       width_ratios=[5, 1.25])
     labels = {"up": f"{name} right, another model wrong (summed over the other models)",
               "down": f"{name} wrong, another model right (summed over the other models)"}
     top = max(up.max(), 1)
@@ -124,24 +131,25 @@ def class_bars(res: CompareResult, name: str):
         net_sorted = up[order] - down[order]
         best = order[:NAMED_CLASSES][net_sorted[:NAMED_CLASSES] > 0]
         worst = order[::-1][:NAMED_CLASSES][net_sorted[::-1][:NAMED_CLASSES] < 0]
-        box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc"}
+        side.set_axis_off()
+        lines = []
         if len(best):
-            ax.text(0.99, 0.96, "most net corrections by this model (left end), +up / -down:\n"
-                    + "\n".join(f"{class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best),
-                    transform=ax.transAxes, va="top", ha="right", fontsize=7, bbox=box)
+            lines += [f"Most net corrections by {name}\n(left end), +up / -down:"]
+            lines += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best] + [""]
         if len(worst):
-            ax.text(0.75, 0.04, "most net corrections by others (right end), +up / -down:\n"
-                    + "\n".join(f"{class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst),
-                    transform=ax.transAxes, va="bottom", ha="right", fontsize=7, bbox=box)
+            lines += ["Most net corrections by the\nothers (right end), +up / -down:"]
+            lines += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst]
+        side.text(0.0, 1.0, "\n".join(lines), transform=side.transAxes, va="top", ha="left", fontsize=8)
         ax.set_xlim(-1, c)
         ax.set_xlabel(f"all {c:,} classes, sorted from most corrected by {name} (left) to most "
                       f"corrected for {name} by others (right)")
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_ylim(-1.3 * bottom, 1.3 * top)
+    ax.set_ylim(-1.15 * bottom, 1.15 * top)
     ax.set_ylabel("images × other models")
     ax.set_title(f"{name}: per class, images it gets right where others fail (up) and images it "
                  "misses that others get right (down)", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9,
+               frameon=False)
     ax.grid(axis="y", alpha=0.3)
     yt = ax.get_yticks()
     ax.set_yticks(yt, [f"{abs(v):g}" for v in yt])
