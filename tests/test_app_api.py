@@ -257,7 +257,6 @@ def test_thumbnails_are_made_once_into_the_store(demo):
     ("/api/images?sort=msp", 400, "sort='msp': not a score"),
     ("/api/images?sort=msp:nope", 400, "no such model"),
     ("/api/images?sort=energy:knn", 400, "sort='energy:knn': needs stored logits"),
-    ("/api/images?sort=label_issue", 400, "this store holds no label-issue scores"),
     ("/api/images?sort=human_agreement", 400, "needs people's votes"),
     ("/api/images?min=0.5", 400, "min and max bound a score"),
     ("/api/images?score=msp:mlp&min=x", 400, "min='x': expected a number"),
@@ -337,7 +336,7 @@ def test_pages_render(demo):
     assert r.status_code == 303 and r.headers["location"] == "/explore"
     page = c.get("/explore").text
     assert 'data-model="naive-bayes"' in page and "/static/explore.js" in page
-    assert "label_issue (not in this store)" in page
+    assert '<option value="label_issue">label_issue</option>' in page
     # the grid's first page comes with the page
     first = re.search(r'<script id="meta" type="application/json">(.*?)</script>', page).group(1)
     import json
@@ -354,6 +353,91 @@ def test_pages_render(demo):
     with review_client(demo["app"]) as other:
         sign_in(other, "bob")
         assert "Tasks" in other.get("/tasks").text
+
+
+def _mean_probs(f: Frame) -> np.ndarray:
+    """The mean of the stored probabilities of the demo's models, read with numpy alone."""
+    files = [f.path / "models" / f"{m}.probs.npy" for m in f.models]
+    probs = [np.load(p).astype(np.float64) for p in files if p.is_file()]
+    assert len(probs) == len(f.models)
+    total = sum(probs)
+    return total / total.sum(axis=1, keepdims=True)
+
+
+def test_label_issue_scores_are_those_of_misclass_label_issues(demo, capsys, tmp_path):
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+    from helpers import cli_json
+
+    from misclass.review.people import sign_in as open_session
+    from misclass.review.records import record_decisions
+
+    c, f = demo["client"], demo["frame"]
+    store_order = f.df["sample_id"].tolist()
+
+    def check(name: str) -> list[dict]:
+        out = tmp_path / f"{name}.json"
+        issues = cli_json(["label-issues", "--store", demo["path"]], capsys, out)["issues"]
+        ranked = [x["sample_id"] for x in issues]
+        assert all_ids(c, "sort=-label_issue")["sample_ids"] == ranked
+        cut = issues[25]["score"]
+        above = {x["sample_id"] for x in issues if x["score"] >= cut}
+        got = all_ids(c, f"score=label_issue&min={cut!r}")["sample_ids"]
+        assert got == [s for s in store_order if s in above] and len(got) >= 26
+        for r in (0, 1, 100, len(issues) - 1):
+            d = c.get(f"/api/images/{issues[r]['sample_id']}").json()["label_issue"]
+            assert d["rank"] == r + 1 and d["of"] == len(issues)
+            assert {k: d[k] for k in ("sample_id", "given", "suggested")} == \
+                {k: issues[r][k] for k in ("sample_id", "given", "suggested")}
+            assert d["score"] == pytest.approx(issues[r]["score"], rel=1e-12)
+            assert set(d["sources"]) == set(issues[r]["sources"])
+            for src, want in issues[r]["sources"].items():
+                assert d["sources"][src]["score"] == pytest.approx(want["score"], rel=1e-12)
+                assert d["sources"][src]["suggested"] == want["suggested"]
+        return issues
+
+    issues = check("before")
+    assert len(issues) == 360
+    # the cleanlab source is cleanlab on the mean of the models' probabilities
+    labels = f.df["label"].to_numpy()
+    probs = _mean_probs(f)
+    quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    flags = find_label_issues(labels, probs, n_jobs=1)
+    for i in (0, 17, 359):
+        d = c.get(f"/api/images/{store_order[i]}").json()["label_issue"]
+        assert d["sources"]["cleanlab"]["score"] == pytest.approx(1 - quality[i], rel=1e-9, abs=1e-12)
+        assert d["sources"]["cleanlab"]["flagged"] == bool(flags[i])
+    page = c.get(f"/explore/image/{issues[0]['sample_id']}").text
+    assert 'id="label-sources"' in page and "rank 1 of 360" in page
+    # a new review decision gives new scores, as misclass label-issues computes them
+    _, ann = open_session(demo["db"], "lia", None, require_token=False)
+    last = issues[-1]
+    record_decisions(demo["db"], ann.id, last["sample_id"], [(last["given"], "wrong")])
+    after = check("after")
+    assert "review" in next(x for x in after if x["sample_id"] == last["sample_id"])["sources"]
+
+
+def test_label_issue_scores_need_labels(tmp_path):
+    import pandas as pd
+
+    from misclass.store import Store
+
+    samples = pd.DataFrame({"sample_id": ["a", "b", "c"], "label": [-1, -1, -1]})
+    store = Store.create(tmp_path / "s", samples=samples, classes=pd.DataFrame({"name": ["cat", "dog"]}))
+    store.write_model("x", np.array([[0], [0], [1]]))
+    db = open_database(store.path)
+    with review_client(create_app(store, db)) as c:
+        for url in ("/api/images?sort=label_issue", "/api/images?score=label_issue&min=0.5"):
+            r = c.get(url)
+            assert r.status_code == 400
+            assert "needs given labels: no image of this store has one" in r.json()["error"]
+        meta = c.get("/api/explore").json()
+        assert "label_issue" not in meta["keys"]
+        assert "needs given labels" in meta["unavailable"]["label_issue"]
+        d = c.get("/api/images/a").json()
+        assert "needs given labels" in d["label_issue"]["unavailable"]
+        assert "No label-issue score: needs given labels" in c.get("/explore/image/a").text
+    db.dispose()
 
 
 # --------------------------------------------------------------------------- small stores
@@ -413,6 +497,8 @@ def test_a_store_without_pixels(tmp_path):
         assert c.get("/thumbs/0").status_code == 404
         assert "holds no pixels" in c.get("/explore").text
         assert "holds no pixels" in c.get("/explore/image/a").text
+        assert c.get("/api/images/c").json()["label_issue"] == {
+            "unavailable": "the image has no given label, so no label-issue score"}
         assert c.get("/api/summary").json()["pcr"] is None  # one model: no pairs
     db.dispose()
 

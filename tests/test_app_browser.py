@@ -95,16 +95,29 @@ def test_build_a_query_with_the_mouse_and_scroll(served, browser):
     assert errors == []
 
 
-def test_sort_and_an_unavailable_key(served, browser):
+def test_sort_by_label_issue_and_an_unavailable_key(served, browser):
+    import json
+
+    import misclass
+
     url, f = served
-    page, errors = _page(browser, f"{url}/explore?sort=label_issue")
-    page.wait_for_function("document.getElementById('note').textContent.includes('label-issue')")
+    page, errors = _page(browser, f"{url}/explore?sort=energy:knn")
+    page.wait_for_function("document.getElementById('note').textContent.includes('needs stored logits')")
     assert page.inner_text("#total") == "–"
-    page.select_option("#sort", "msp:mlp")
+    # the ranking of misclass label-issues, most likely label errors first
+    ranked = [x["sample_id"] for x in misclass.label_issues(f.path).to_dict()["issues"]]
+    page.select_option("#sort", "label_issue")
     page.check("#desc")
-    page.wait_for_function("document.getElementById('total').textContent === '360 images'")
-    assert page.inner_text("#note") == ""
-    assert "sort=-msp%3Amlp" in page.url
+    page.wait_for_url("**/explore?sort=-label_issue")
+    page.wait_for_function(f"document.querySelector('.tile') !== null && "
+                           f"document.querySelector('.tile').dataset.sample === {json.dumps(ranked[0])}")
+    assert page.inner_text("#total") == "360 images" and page.inner_text("#note") == ""
+    shown = _tiles(page)
+    assert shown == ranked[:len(shown)]
+    page.click(".tile >> nth=0")
+    page.wait_for_url(f"**/explore/image/{ranked[0]}?sort=-label_issue")
+    assert "rank 1 of 360" in page.inner_text("#label-issue")
+    assert page.locator("#label-sources tr[data-source]").count() >= 2  # models and cleanlab
     assert errors == []
 
 

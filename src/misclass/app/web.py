@@ -92,7 +92,8 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
                                 allowed_hosts=allowed_hosts, session_hours=session_hours)
     app.title = "misclass"
     state = app.state.review
-    explorer: Explorer = explore(ctx.store, review_marks=lambda: review_marks(db, explorer.data.index_of))
+    explorer: Explorer = explore(ctx.store, review_marks=lambda: review_marks(db, explorer.data.index_of),
+                                 review_db=db.engine.url.render_as_string(hide_password=False))
     explorer.warm()
     thumbs = Thumbnails(ctx.store)
     templates = app.state.templates
@@ -100,6 +101,7 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
     templates.env.globals["EXPLORE"] = True
     templates.env.filters["percent"] = fmt.percent
     templates.env.filters["count"] = fmt.count
+    templates.env.filters["number"] = fmt.number
     error_response = app.state.error_response
     app.state.explorer = explorer
 

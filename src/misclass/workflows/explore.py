@@ -41,7 +41,7 @@ from misclass.workflows.explore_params import (
     FAILURE_SCORES,
     FLAGS,
     HUMAN_SCORES,
-    LABEL_ISSUE_NOTE,
+    LABEL_ISSUE,
     MAX_LIMIT,
     QUERY_PARAMS,
     REVIEW_STATES,
@@ -91,21 +91,24 @@ class ParsedQuery:
     items: bool
 
 
-def explore(store: Store | str | os.PathLike, *, review_marks=None) -> Explorer:
+def explore(store: Store | str | os.PathLike, *, review_marks=None, review_db: str | None = None) -> Explorer:
     """An :class:`Explorer` over ``store`` (a :class:`~misclass.store.Store` or a path).
 
     ``review_marks``: a callable giving ``{state: (N,) bool}`` for :data:`REVIEW_STATES` from
     the review database (the app passes one); without it ``review=`` is refused.
+    ``review_db``: the SQLAlchemy URL of the review database whose decisions the label-issue
+    scores read (default, as ``misclass label-issues``: the store's ``annotations.sqlite``).
     """
-    return Explorer(as_store(store), review_marks=review_marks)
+    return Explorer(as_store(store), review_marks=review_marks, review_db=review_db)
 
 
 class Explorer:
     """Queries, image details and summaries over one store (see the module docstring)."""
 
-    def __init__(self, store: Store, *, review_marks=None):
+    def __init__(self, store: Store, *, review_marks=None, review_db: str | None = None):
         self.store = store
         self.review_marks = review_marks
+        self.review_db = review_db
         self._lock = threading.Lock()
         self._snap: Snapshot | None = None
         self._stamp: tuple | None = None
@@ -174,9 +177,62 @@ class Explorer:
                     out[key] = None if d.votes else "needs people's votes (misclass import votes)"
                     for m in d.votes:
                         out[f"{key}:{m}"] = None
-                out["label_issue"] = LABEL_ISSUE_NOTE
+                out[LABEL_ISSUE] = self._label_issue_available(d)
                 d.keys = out
-            return dict(d.keys)
+            keys = dict(d.keys)
+        if d.label_issues is not None and keys[LABEL_ISSUE] is None:  # computed: its own answer
+            value = d.label_issues[1]
+            keys[LABEL_ISSUE] = value if isinstance(value, str) else None
+        return keys
+
+    @staticmethod
+    def _label_issue_available(d: Snapshot) -> str | None:
+        """Why the store cannot give label-issue scores, found without computing them (None:
+        it can, unless the computation itself says otherwise)."""
+        if not d.table.known.any():
+            return "needs given labels: no image of this store has one"
+        if not d.models and not d.votes:
+            return "needs the predictions of a model or people's votes (misclass import votes)"
+        return None
+
+    def label_issues(self):
+        """The store's :func:`misclass.label_issues` with its defaults (the numbers of
+        ``misclass label-issues --json``), the review source read from ``review_db``; or why
+        the store cannot give them (a str). Computed once per snapshot and state of the review
+        database: later queries reuse it."""
+        d = self.data
+        why = self.score_keys()[LABEL_ISSUE]
+        if d.label_issues is None and why is not None:
+            return why
+        stamp = self._review_stamp()
+        with d.label_lock:
+            if d.label_issues is None or d.label_issues[0] != stamp:
+                from misclass.workflows.label_issues import label_issues
+
+                try:
+                    value = label_issues(self.store, db=self.review_db)
+                except InputError as exc:
+                    value = str(exc)
+                d.label_issues = (stamp, value)
+            return d.label_issues[1]
+
+    def _review_stamp(self) -> tuple:
+        """Sizes and modification times of the review database's files (SQLite; its WAL file
+        changes with each decision), so new decisions give new label-issue scores."""
+        if self.review_db is None:
+            path = str(self.store.layout.annotations)
+        elif self.review_db.startswith("sqlite:///"):
+            path = self.review_db[len("sqlite:///"):]
+        else:
+            return (self.review_db,)  # a database server: read once per snapshot
+        out = []
+        for name in (path, path + "-wal"):
+            try:
+                st = os.stat(name)
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
 
     def _inputs(self, d: Snapshot, model: str):
         """The failure-score inputs of ``model`` (:func:`misclass.gather.score_inputs`, as the
@@ -202,8 +258,9 @@ class Explorer:
             return d.table.labels.astype(np.float64)
         if key == "sample_id":
             return d.sample_id_rank
-        if key == "label_issue":
-            return LABEL_ISSUE_NOTE
+        if key == LABEL_ISSUE:
+            res = self.label_issues()
+            return res if isinstance(res, str) else res.combined.score
         with d.lock:
             if key not in d.scores:
                 d.scores[key] = self._compute_score(d, key, where)
@@ -234,7 +291,7 @@ class Explorer:
             return out
         if name not in FAILURE_SCORES or not model:
             keys = ", ".join(["index", "label", "sample_id", *(f"{s}:MODEL" for s in FAILURE_SCORES),
-                              *HUMAN_SCORES, "label_issue"])
+                              *HUMAN_SCORES, LABEL_ISSUE])
             raise QueryError(f"{where}={key[:200]!r}: not a score; expected one of {keys}")
         self.predictor(model, where)
         from misclass.analysis.failure_scores import compute_scores
@@ -347,10 +404,19 @@ class Explorer:
         p = self.parse(params)
         return self.run(p)
 
+    def _sort_key(self, key: str) -> np.ndarray:
+        """What ``sort=key`` orders by: the score, except label_issue, which orders by its
+        log-odds (as ``misclass label-issues`` ranks; scores near 1 are equal in float64)."""
+        if key == LABEL_ISSUE:
+            res = self.label_issues()
+            if not isinstance(res, str):
+                return res.combined.logit
+        return self.score(key)
+
     def run(self, p: ParsedQuery) -> QueryResult:
         """The total and page of a parsed query."""
         d = self.data
-        key = None if p.sort == "index" and not p.descending else self.score(p.sort)
+        key = None if p.sort == "index" and not p.descending else self._sort_key(p.sort)
         order = order_images(filter_mask(d.table, p.filter), key, descending=p.descending)
         page = order[p.offset:p.offset + p.limit]
         items = self.items(page, p.show) if p.items else None
@@ -410,7 +476,26 @@ class Explorer:
             "index": i, "sample_id": str(d.sample_ids[i]), "label": lab,
             "label_name": d.names[lab] if lab >= 0 else None, "predictions": preds, "votes": votes,
             "erasure": erasure, "features": [m for m in d.pred.models if self._has_features(m)],
+            "label_issue": self._label_issue(i),
         })
+
+    def _label_issue(self, i: int) -> dict[str, Any]:
+        """Image ``i``'s label-issue scores: the entry of ``misclass label-issues --json`` with
+        its rank, class names, each source's weight and ``of`` (images scored); or
+        ``{"unavailable": why}``."""
+        res = self.label_issues()
+        if isinstance(res, str):
+            return {"unavailable": res}
+        entry = res.issue(i)
+        if entry is None:
+            return {"unavailable": "the image has no given label, so no label-issue score"}
+        names = self.data.names
+        for name, src in entry["sources"].items():
+            src["suggested_name"] = names[src["suggested"]] if src["suggested"] >= 0 else None
+            src["weight"] = res.weights.weight(name)
+        entry.update(of=res.n_scored, given_name=names[entry["given"]],
+                     suggested_name=names[entry["suggested"]] if entry["suggested"] >= 0 else None)
+        return entry
 
     def _has_features(self, model: str) -> bool:
         return self.store.layout.model(model, ".features.npy").is_file()

@@ -51,8 +51,8 @@ FAILURE_SCORES = ("msp", "margin", "entropy", "gini", "doctor", "energy", "mc_en
                   "mc_variance", "disagreement")
 HUMAN_SCORES = {"human_agreement": "share of people's votes on the most voted class",
                 "human_label_share": "share of people's votes on the dataset label"}
-LABEL_ISSUE_NOTE = ("this store holds no label-issue scores: misclass does not rank likely label errors "
-                    "yet; sort by human_agreement (votes), a failure score or review state instead")
+#: The combined score of :func:`misclass.label_issues` (how likely the given label is wrong).
+LABEL_ISSUE = "label_issue"
 MAX_LIMIT = 100_000
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 

@@ -39,6 +39,9 @@ class Snapshot:
         self.inputs: dict[str, Any] = {}  # model -> its failure-score inputs
         self.keys: dict[str, str | None] | None = None  # every score key -> None or why not
         self.lock = threading.RLock()
+        #: (review database stamp, LabelIssuesResult or why not), computed on first use
+        self.label_issues: tuple[tuple, Any] | None = None
+        self.label_lock = threading.Lock()  # apart: other queries do not wait for label issues
 
     @cached_property
     def index_of(self) -> dict[str, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,16 +97,31 @@ class LabelIssuesResult:
         suggested = self.combined.suggested[order].tolist()
         issues = []
         for r in range(len(order)):
-            sources = {}
-            for name, (has, sc, sg, fl) in per.items():
-                if has[r]:
-                    entry = {"score": float(sc[r]), "suggested": int(sg[r])}
-                    if fl is not None:
-                        entry["flagged"] = bool(fl[r])
-                    sources[name] = entry
+            sources = {name: _source_entry(r, *arrays[1:]) for name, arrays in per.items() if arrays[0][r]}
             issues.append({"sample_id": str(ids[r]), "given": int(given[r]),
                            "suggested": int(suggested[r]), "score": float(score[r]), "sources": sources})
         return json_ready({"issues": issues, "n_images": self.n_images})
+
+    def issue(self, i: int) -> dict[str, Any] | None:
+        """Image ``i`` (store order) as :meth:`to_dict` lists it, with its ``rank`` (1 = most
+        likely wrong) added; None for an image without a score (no given label)."""
+        if not self.combined.has_score[i]:
+            return None
+        sources = {}
+        for name, src in self.sources.items():
+            if src.has_score[i]:
+                sources[name] = _source_entry(i, src.score, src.suggested, src.flagged)
+        c = self.combined
+        return json_ready({"sample_id": str(self.sample_ids[i]), "given": int(self.labels[i]),
+                           "suggested": int(c.suggested[i]), "score": float(c.score[i]), "sources": sources,
+                           "rank": int(self.ranks[i])})
+
+    @cached_property
+    def ranks(self) -> np.ndarray:
+        """(N,) the rank of each image in :attr:`order` (1 = most likely wrong; 0: no score)."""
+        out = np.zeros(self.n_images, dtype=np.int64)
+        out[self.order] = np.arange(1, len(self.order) + 1)
+        return out
 
     # ------------------------------------------------------------------ tables
     def _name(self, c: int) -> str:
@@ -178,6 +194,14 @@ class LabelIssuesResult:
             cols[name] = check_ranking(order, self.people.confirmed, self.people.checked,
                                        ks=ks)["confirmed_share"]
         return pd.DataFrame(cols)
+
+
+def _source_entry(r: int, score, suggested, flagged) -> dict[str, Any]:
+    """One source's verdict on row ``r`` of its arrays, as ``--json`` writes it."""
+    entry = {"score": float(score[r]), "suggested": int(suggested[r])}
+    if flagged is not None:
+        entry["flagged"] = bool(flagged[r])
+    return entry
 
 
 # --------------------------------------------------------------------------- the workflow
