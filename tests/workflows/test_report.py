@@ -70,8 +70,8 @@ def test_report_workflow_writes_what_the_cli_writes(small_store, tmp_path, capsy
     assert result.sections == ("summary", "probe")
     page = result.index.read_text()
     assert re.findall(r'<section id="([^"]+)">', page) == list(result.to_frame().anchor)
-    assert result.figures and all((result.out / f"{f}.{ext}").is_file() for f in result.figures
-                                  for ext in ("png", "svg"))
+    assert result.figures and all((result.out / f"{f}.png").is_file() for f in result.figures)
+    assert not list(result.out.rglob("*.svg"))  # PNG only unless --svg
     got = json.loads(json.dumps(result.to_dict()))
     assert got["index"] == str(result.index) and got["options"]["shifted_store"] == "elsewhere"
     assert [s["name"] for s in got["sections"]] == ["summary", "probe"]
@@ -85,6 +85,26 @@ def test_report_sections_with_nothing_to_show_are_left_out(small_store, tmp_path
     assert frame.loc["labels", "status"] == "empty" and result.sections == ("summary", "crossmodel")
     page = result.index.read_text()
     assert re.findall(r'<section id="([^"]+)">', page) == list(frame.anchor.dropna())
+
+
+def test_report_svg_on_request_and_lazy_sized_images(small_store, tmp_path, capsys):
+    from PIL import Image
+
+    code, _, err = run_cli(["report", "--store", small_store.path, "--out", tmp_path / "r", "--svg"], capsys)
+    assert code == 0, err
+    page = (tmp_path / "r" / "index.html").read_text()
+    imgs = re.findall(r"<img [^>]*>", page)
+    assert imgs
+    for tag in imgs:
+        src = re.search(r'src="([^"]+)"', tag).group(1)
+        width, height = (int(re.search(f'{a}="([0-9]+)"', tag).group(1)) for a in ("width", "height"))
+        assert 'loading="lazy"' in tag and re.search(r'alt="[^"]+"', tag), tag
+        assert Image.open(tmp_path / "r" / src).size == (width, height), src  # the size the page reserves
+        assert (tmp_path / "r" / src).with_suffix(".svg").stat().st_size > 1000  # --svg: beside each PNG
+        assert f'href="{src[:-4]}.svg"' in page
+    written = {str(p.relative_to(tmp_path / "r")) for p in (tmp_path / "r" / "figures").iterdir()}
+    used = {m for m in re.findall(r'(?:src|href)="(figures/[^"]+)"', page)}
+    assert written == used  # every file written is on the page
 
 
 def test_report_options_models_and_only(small_store, tmp_path):

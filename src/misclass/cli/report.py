@@ -34,8 +34,10 @@ def report(
         help="A store of the same models on a shifted dataset (e.g. ImageNetV2).")] = None,
     factor_set: Annotated[str, typer.Option(help="ImageNet-X factors: 'top' or 'multi'.")] = "top",
     seed: Annotated[int, typer.Option(help="Seed of the calibration split (failure section).")] = 0,
+    svg: Annotated[bool, typer.Option(
+        "--svg", help="Also write every figure as SVG (for papers); the page links to it.")] = False,
 ) -> None:
-    """Write an HTML report (index.html plus PNG and SVG figures) that opens offline.
+    """Write an HTML report (index.html plus PNG figures; SVG too with --svg) that opens offline.
 
     Example: misclass report --store misclass-demo/store --out misclass-demo/report
     """
@@ -43,5 +45,6 @@ def report(
 
     result = run_report(store, out=out, models=model, threshold=threshold, top_classes=top_classes, k=k,
                         group_a=group_a, group_b=group_b, labels=labels, groups=groups,
-                        shifted_store=shifted_store, factor_set=factor_set, seed=seed, console=console)
+                        shifted_store=shifted_store, factor_set=factor_set, seed=seed, svg=svg,
+                        console=console)
     console.print(f"Report: {result.index.resolve()}")

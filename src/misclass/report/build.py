@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from misclass import __version__
 from misclass.errors import MemoryBudgetError
 from misclass.report.registry import ReportContext, Section, sections
+from misclass.report.writer import FigureWriter
 from misclass.store import Store
 from misclass.store.files import write_text
 
@@ -23,7 +24,7 @@ from misclass.store.files import write_text
 class BuiltReport:
     """What :func:`render_report` wrote: ``index.html``, each section it ran (registered
     name, status, the rendered section or None) and the figures (paths without suffix,
-    relative to the report folder; each has a PNG and an SVG)."""
+    relative to the report folder; each has a PNG, and an SVG with the ``svg`` option)."""
 
     index: Path
     sections: tuple[tuple[str, str, Section | None], ...]  # status: built, empty, over budget
@@ -54,26 +55,27 @@ def render_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pred = store.load(models)
-    ctx = ReportContext(store=store, predictions=pred, class_names=store.class_names(),
-                        out_dir=out, options=dict(options or {}))
-    rendered: list[Section] = []
-    ran: list[tuple[str, str, Section | None]] = []
-    for name, builder in sections():
-        if only and name not in only:
-            continue
-        if on_section:
-            on_section(name)
-        status = "built"
-        try:
-            section = builder(ctx)
-        except MemoryBudgetError as exc:  # too large for the memory budget: say so, build the rest
-            section = Section(f"{name} (not built)", f"<p class=note>{_html.escape(str(exc))}</p>")
-            status = "over budget"
-        if section is not None:
-            section.anchor = section.anchor or re.sub(r"[^a-z0-9]+", "-", name.lower())
-            rendered.append(section)
-        ran.append((name, status if section is not None else "empty", section))
+    with FigureWriter() as writer:  # figures are written by workers while the next section computes
+        pred = store.load(models)
+        ctx = ReportContext(store=store, predictions=pred, class_names=store.class_names(),
+                            out_dir=out, options=dict(options or {}), writer=writer)
+        rendered: list[Section] = []
+        ran: list[tuple[str, str, Section | None]] = []
+        for name, builder in sections():
+            if only and name not in only:
+                continue
+            if on_section:
+                on_section(name)
+            status = "built"
+            try:
+                section = builder(ctx)
+            except MemoryBudgetError as exc:  # too large for the memory budget: say so, build the rest
+                section = Section(f"{name} (not built)", f"<p class=note>{_html.escape(str(exc))}</p>")
+                status = "over budget"
+            if section is not None:
+                section.anchor = section.anchor or re.sub(r"[^a-z0-9]+", "-", name.lower())
+                rendered.append(section)
+            ran.append((name, status if section is not None else "empty", section))
     env = Environment(loader=PackageLoader("misclass.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("index.html.j2").render(

@@ -17,11 +17,12 @@ def new_figure(width: float = 7.0, height: float = 4.0):
     return fig, ax
 
 
-def save_figure(fig, folder: Path, stem: str) -> str:
-    """Write ``fig`` as PNG and SVG under ``folder``; return the relative stem."""
+def save_figure(fig, folder: Path, stem: str, *, formats: tuple[str, ...] = ("png", "svg")) -> str:
+    """Write ``fig`` under ``folder`` in each of ``formats`` (PNG and SVG unless told; the
+    report writes PNG only without ``--svg``); return the relative stem."""
     folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{stem}.png")
-    fig.savefig(folder / f"{stem}.svg")
+    for fmt in formats:
+        fig.savefig(folder / f"{stem}.{fmt}")
     plt.close(fig)
     return f"{folder.name}/{stem}"
 

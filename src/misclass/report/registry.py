@@ -14,11 +14,14 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from misclass.store import Predictions, Store
+
+if TYPE_CHECKING:
+    from misclass.report.writer import FigureWriter
 
 
 @dataclass
@@ -42,17 +45,31 @@ class ReportContext:
     out_dir: Path
     options: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
+    writer: FigureWriter | None = None  # None: figures are written here, one after the other
 
     def save_figure(self, fig, stem: str, *, alt: str) -> str:
-        """Save ``fig`` as ``figures/<stem>.png`` and ``.svg``; return an ``<img>`` tag."""
+        """Save ``fig`` as ``figures/<stem>.png`` (and ``.svg`` with the ``svg`` option); return
+        a ``<figure>`` whose image loads lazily, with its size, and ``alt`` as its title.
+
+        The figure is drawn once per format, in the writer's worker processes when it has them;
+        the files exist once :meth:`FigureWriter.close` has returned.
+        """
         from misclass.report.figures import save_figure
 
-        rel = save_figure(fig, self.out_dir / "figures", stem)
+        svg = bool(self.options.get("svg"))
+        formats = ("png", "svg") if svg else ("png",)
+        width, height = (int(round(float(v))) for v in fig.get_size_inches() * fig.dpi)
+        folder = self.out_dir / "figures"
+        if self.writer is None:
+            rel = save_figure(fig, folder, stem, formats=formats)
+        else:
+            rel = self.writer.save(fig, folder, stem, formats=formats)
         self.figures.append(rel)
-        return (
-            f'<figure><a href="{rel}.svg"><img src="{rel}.png" alt="{_html.escape(alt)}" '
-            f'loading="lazy"></a></figure>'
-        )
+        text = _html.escape(alt)
+        wide = " wide" if width > 2.2 * height else ""
+        return (f'<figure class="fig{wide}"><a href="{rel}.{"svg" if svg else "png"}">'
+                f'<img src="{rel}.png" alt="{text}" title="{text}" width="{width}" height="{height}" '
+                f'loading="lazy" decoding="async"></a></figure>')
 
 
 Builder = Callable[[ReportContext], Section | None]

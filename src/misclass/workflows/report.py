@@ -1,5 +1,5 @@
-"""``misclass report``: the HTML report of a store (``index.html`` with PNG and SVG figures,
-opening offline).
+"""``misclass report``: the HTML report of a store (``index.html`` with PNG figures, and SVG
+ones on request, opening offline).
 
 :func:`report` gathers the command's options and renders every registered section
 (:func:`misclass.report.build.render_report`); each section calls the workflow of its
@@ -76,12 +76,12 @@ def report_options(threshold: float = 0.3, top_classes: int = 30, k: int = 3,
                    group_a: str | None = None, group_b: str | None = None, *,
                    labels: str | None = None, groups: Sequence[str] | None = None,
                    shifted_store: str | os.PathLike | None = None, factor_set: str = "top",
-                   keep_prototypes: bool = False, seed: int = 0) -> dict[str, Any]:
+                   keep_prototypes: bool = False, seed: int = 0, svg: bool = False) -> dict[str, Any]:
     """The options every report section may read, as one dict (``ReportContext.options``)."""
     return {"threshold": threshold, "top_classes": top_classes, "k": k,
             "group_a": group_a, "group_b": group_b, "labels": labels, "groups": list(groups or []) or None,
             "shifted_store": None if shifted_store is None else Path(shifted_store), "factor_set": factor_set,
-            "keep_prototypes": keep_prototypes, "seed": seed}
+            "keep_prototypes": keep_prototypes, "seed": seed, "svg": bool(svg)}
 
 
 def report(
@@ -100,6 +100,7 @@ def report(
     factor_set: str = "top",
     keep_prototypes: bool = False,
     seed: int = 0,
+    svg: bool = False,
     only: Sequence[str] | None = None,
     console=None,
     progress: bool = True,
@@ -121,6 +122,7 @@ def report(
     factor_set, keep_prototypes : ImageNet-X factors ("top" or "multi"), and whether to keep
         the prototypical images it drops.
     seed : seed of the failure section's calibration split.
+    svg : also write every figure as SVG (the page links to it); PNG only by default.
     only : build only these sections (registered names, e.g. ``["summary", "confusion"]``).
     console, progress : where the progress bar goes, and whether to show one.
     """
@@ -131,7 +133,7 @@ def report(
     s = as_store(store)
     options = report_options(threshold, top_classes, k, group_a, group_b, labels=labels, groups=groups,
                              shifted_store=shifted_store, factor_set=factor_set,
-                             keep_prototypes=keep_prototypes, seed=seed)
+                             keep_prototypes=keep_prototypes, seed=seed, svg=svg)
     with Progress(console=console, transient=True, disable=not progress) as bar:
         task = bar.add_task("report", total=None)
         built = render_report(s, out, models=[models] if isinstance(models, str) else models, options=options,
