@@ -198,3 +198,48 @@ def test_class_bars_keep_the_legend_and_the_class_lists_off_the_bars():
     assert bars.get_legend() is None and len(fig.legends) == 1 and not bars.texts
     assert "Most net corrections by m" in side.texts[0].get_text() and not side.axison
     assert bars.get_title() and bars.get_xlabel() and bars.get_ylabel()
+
+
+@pytest.fixture
+def image_store(tmp_path):
+    """Six PNG images of three classes (paths in the store); model a misses s1, s2, s3 and s5,
+    model b misses s2 and s5."""
+    import pandas as pd
+    from PIL import Image
+
+    from misclass.store import Store
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    paths = []
+    for i in range(6):
+        path = folder / f"s{i}.png"
+        Image.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)).save(path)
+        paths.append(str(path))
+    samples = pd.DataFrame({"sample_id": [f"s{i}" for i in range(6)], "label": [0, 0, 1, 1, 2, 2],
+                            "path": paths})
+    store = Store.create(tmp_path / "store", samples=samples,
+                         classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
+    store.write_model("a", np.array([[0], [1], [0], [0], [2], [0]]))
+    store.write_model("b", np.array([[0], [0], [2], [1], [2], [1]]))
+    return store
+
+
+def test_gallery_says_how_many_it_shows_names_each_sample_and_writes_only_those(image_store, tmp_path):
+    import re
+
+    from misclass.report.build import build_report
+
+    out = tmp_path / "r"
+    index = build_report(image_store, out, only=["misclassified"], options={"gallery_size": 2})
+    page = index.read_text()
+    assert "4 images are misclassified" in page
+    assert "Showing 2 of 4 images (those missed by the most models first)." in page
+    # s2 and s5 are missed by both models: they come first; each caption starts with its sample id
+    assert re.findall(r"<figcaption><b>([^<]+)</b>", page) == ["s2", "s5"]
+    # s2 (a dog): a says cat, b frog; the tie goes to the lower class id
+    assert 'alt="s2: true: dog / predicted: cat (2 of 2 models)"' in page
+    written = sorted(p.name for p in (out / "images").iterdir())
+    assert written == ["2.png", "5.png"]
+    assert all(f'src="images/{name}"' in page for name in written)
+    assert 'loading="lazy"' in page and 'width="' in page

@@ -7,39 +7,60 @@ from collections.abc import Sequence
 
 from misclass.data.store_images import StoreImages, fit_image
 from misclass.errors import InputError
+from misclass.format import count
 from misclass.report.registry import ReportContext
 
 THUMB = 128
+MAX_IMAGES = 48
 
 
 def gallery_html(ctx: ReportContext, indices: Sequence[int], captions: Sequence[str], *,
-                 max_images: int = 48) -> str:
-    """Thumbnails of the images at ``indices`` (store order) with captions, as HTML.
+                 max_images: int = MAX_IMAGES, total: int | None = None, order: str = "",
+                 noun: str = "images") -> str:
+    """Thumbnails of the images at ``indices`` (store order) with captions, as HTML; each
+    caption starts with the image's sample id.
 
-    Returns a note instead when the store holds no images it can show (e.g. imported
-    predictions without image files).
+    Only the first ``max_images`` are shown, and only the thumbnails shown are written (under
+    ``images/``, once per report). ``total`` (default: ``len(indices)``) is how many images
+    the gallery stands for; when fewer are shown a note says "Showing 48 of 93 images
+    (``order``)". Returns a note instead when the store holds no images it can show (e.g.
+    imported predictions without image files).
     """
+    from PIL import Image
+
     images = ctx.options.get("_images")
     if images is None:
         images = ctx.options["_images"] = StoreImages(ctx.store)
     if not images.available:
         return ("<p class=note>No images to show: this store holds predictions only (no image "
                 "arrays or file paths).</p>")
+    total = len(indices) if total is None else int(total)
     folder = ctx.out_dir / "images"
     folder.mkdir(parents=True, exist_ok=True)
+    ids = ctx.predictions.sample_ids
     items = []
     for i, caption in list(zip(indices, captions, strict=True))[:max_images]:
         name = f"{int(i)}.png"
-        if not (folder / name).exists():
+        path = folder / name
+        if path.exists():  # drawn by another gallery of this report
+            with Image.open(path) as thumb:
+                width, height = thumb.size
+        else:
             try:
                 image = images.load(int(i))
             except InputError:
                 continue
-            fit_image(image, THUMB).save(folder / name)
-        text = html.escape(caption)
-        items.append(f'<figure><img src="images/{name}" alt="{text}"><figcaption>{text}'
-                     "</figcaption></figure>")
+            thumb = fit_image(image, THUMB)
+            thumb.save(path)
+            width, height = thumb.size
+        text = html.escape(f"{ids[int(i)]}: {caption}")
+        items.append(f'<figure><img src="images/{name}" alt="{text}" title="{text}" width="{width}" '
+                     f'height="{height}" loading="lazy"><figcaption><b>{html.escape(str(ids[int(i)]))}'
+                     f"</b><br>{html.escape(caption)}</figcaption></figure>")
     if not items:
         return "<p class=note>None of these images could be read from disk.</p>"
-    more = f"<p class=note>Showing {len(items)} of {len(indices)}.</p>" if len(indices) > len(items) else ""
-    return f'<div class="gallery">{"".join(items)}</div>{more}'
+    more = ""
+    if total > len(items):
+        more = (f"<p class=note>Showing {count(len(items))} of {count(total)} {noun}"
+                + (f" ({html.escape(order)})" if order else "") + ".</p>")
+    return f'{more}<div class="gallery">{"".join(items)}</div>'

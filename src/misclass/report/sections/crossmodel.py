@@ -11,8 +11,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from misclass.format import percent
 from misclass.report.figures import new_figure
-from misclass.report.gallery import gallery_html
+from misclass.report.gallery import MAX_IMAGES, gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.workflows.compare import LIST_LIMIT, MAX_COMBINATIONS, CompareResult, compare
 
@@ -159,7 +160,7 @@ def class_bars(res: CompareResult, name: str):
 def _gallery(ctx: ReportContext, res: CompareResult) -> str:
     wrong = res.all_wrong()
     names = ctx.class_names
-    size = int(ctx.options.get("gallery_size", 48))
+    size = int(ctx.options.get("gallery_size") or MAX_IMAGES)
     captions = []
     for r in wrong.head(size).to_dict("records"):
         votes = Counter(int(r[m]) for m in res.models)
@@ -167,11 +168,12 @@ def _gallery(ctx: ReportContext, res: CompareResult) -> str:
         captions.append(f"true: {names[r['label']]} / predicted: {preds}")
     noun, verb = ("image", "is") if len(wrong) == 1 else ("images", "are")
     every = "both models" if len(res.models) == 2 else f"all {len(res.models)} models"
-    intro = (f"<p>{len(wrong):,} {noun} ({100 * len(wrong) / res.n:.2f}%) {verb} misclassified by "
+    intro = (f"<p>{len(wrong):,} {noun} ({percent(len(wrong) / res.n)}) {verb} misclassified by "
              f"{every}; in brackets, how many models predict each class.</p>")
     if not len(wrong):
         return intro
-    return intro + gallery_html(ctx, wrong["index"].to_numpy()[: len(captions)], captions)
+    return intro + gallery_html(ctx, wrong["index"].to_numpy()[: len(captions)], captions,
+                                max_images=len(captions), total=len(wrong), order="in store order")
 
 
 def _best_table(res: CompareResult) -> pd.DataFrame:

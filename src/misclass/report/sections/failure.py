@@ -7,7 +7,7 @@ import html
 import numpy as np
 
 from misclass.analysis.selective import risk_coverage, roc_points
-from misclass.format import count, plural
+from misclass.format import count, percent, plural
 from misclass.report.gallery import gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.workflows.failure import failure
@@ -136,12 +136,17 @@ def build(ctx: ReportContext) -> Section | None:
             unsure = right[np.argsort(conf[right], kind="stable")][:8]
             top1, labels = pred.top1[:, pred.index(name)], pred.labels
             cap_w = [f"true: {names[labels[idx[i]]]} / predicted: {names[top1[idx[i]]]} "
-                     f"({100 * conf[i]:.1f}%)" for i in worst]
-            cap_u = [f"true and predicted: {names[labels[idx[i]]]} ({100 * conf[i]:.1f}%)" for i in unsure]
+                     f"({percent(conf[i], digits=1)} sure)" for i in worst]
+            cap_u = [f"true and predicted: {names[labels[idx[i]]]} ({percent(conf[i], digits=1)} sure)"
+                     for i in unsure]
             galleries.append(
-                f"<h4>{name}: most confident mistakes</h4>" + gallery_html(ctx, idx[worst], cap_w)
+                f"<h4>{name}: most confident mistakes</h4>"
+                + gallery_html(ctx, idx[worst], cap_w, total=len(wrong), noun="mistakes on the held-out half",
+                               order="the most confident first")
                 + f"<h4>{name}: least confident correct predictions</h4>"
-                + gallery_html(ctx, idx[unsure], cap_u))
+                + gallery_html(ctx, idx[unsure], cap_u, total=len(right),
+                               noun="correct predictions on the held-out half",
+                               order="the least confident first"))
     limited = (f"The table covers all {len(res.models)} models; curves and galleries are drawn for the "
                f"first {MAX_MODELS}." if len(res.models) > MAX_MODELS else "")
     intro = ("<p>Each score rates how likely a prediction is wrong. Everything fitted (feature-space "
