@@ -29,7 +29,7 @@ from misclass.data import imagenet as imagenet_mod
 from misclass.data import imagenet_annotations as ia
 from misclass.data.label_sets import load_class_groups, read_class_groups, read_label_sets
 from misclass.errors import InputError, MissingExtraError
-from misclass.predict.kinds import predictor_kinds, set_predictor_kind
+from misclass.store.kinds import predictor_kinds, set_predictor_kind
 from misclass.report.build import build_report
 from misclass.store import Store
 
@@ -78,9 +78,10 @@ def test_multilabel_hand_computed():
 
 
 def test_exclusion_reasons_counted_once():
-    # a problematic image with an empty set counts as "empty"; problematic without a set as "no_set"
+    # a flagged image counts as "problematic" whatever its set (empty, or none: a reviewer who
+    # flags an image need not judge its labels; issue 19)
     sets = LabelSets.from_lists([[], None, [1]], problematic=[True, True, False])
-    assert sets.exclusion_counts() == {"no_set": 1, "empty": 1, "problematic": 0}
+    assert sets.exclusion_counts() == {"no_set": 0, "empty": 0, "problematic": 2}
     res = multilabel_accuracy(np.array([[0], [0], [0]]), sets)
     assert res.n == 1 and res.accuracy.tolist() == [0.0]
 

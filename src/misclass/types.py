@@ -12,6 +12,9 @@ import numpy as np
 
 from misclass.errors import InputError
 
+#: The kinds of predictor (metadata field ``kind`` of a model): a model, or people (human).
+PREDICTOR_KINDS = ("model", "human")
+
 
 # --------------------------------------------------------------------------- label sets
 @dataclass(frozen=True)
@@ -81,13 +84,14 @@ class LabelSets:
         return self.has_set & (self.sizes > 0) & ~self.problematic
 
     def exclusion_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
-        """Excluded images (within ``mask``, default all) by first reason: ``no_set``, ``empty``
-        (no valid label), ``problematic``.
+        """Excluded images (within ``mask``, default all), each counted once: ``problematic``
+        (flagged, whatever its set: a reviewer may flag an image without judging its labels),
+        else ``no_set`` or ``empty`` (no valid label).
         """
         inside = np.ones(len(self), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-        no_set = ~self.has_set & inside
-        empty = self.has_set & (self.sizes == 0) & inside
-        prob = self.has_set & (self.sizes > 0) & self.problematic & inside
+        prob = self.problematic & inside
+        no_set = ~self.has_set & ~self.problematic & inside
+        empty = self.has_set & (self.sizes == 0) & ~self.problematic & inside
         return {"no_set": int(no_set.sum()), "empty": int(empty.sum()), "problematic": int(prob.sum())}
 
     def contains(self, predictions: np.ndarray) -> np.ndarray:

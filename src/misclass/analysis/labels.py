@@ -12,8 +12,12 @@ Data contract (store order, N images, M predictors, C classes):
   image's voters), each with its ``(N, C)`` probabilities of answering each class.
 
 A top-1 prediction is *multi-label correct* when it is in the image's set. Images without a
-set, with an empty set (no valid label) or flagged problematic are excluded, each counted once
-under the first of those reasons.
+set, with an empty set (no valid label) or flagged problematic are excluded, each counted once:
+a flagged image as problematic, whatever its set, else under the first of the other reasons.
+
+Small samples: a predictor's *gain* (multi-label minus top-1 accuracy) compares the same
+images, those with both a label and a usable set; it and the multi-label vs top-1 fit across
+models are left undefined, with the reason, on fewer than :data:`MIN_IMAGES` such images.
 
 >>> sets = LabelSets.from_lists([[0, 1], [], None, [2]], problematic=[False, False, False, True])
 >>> top1 = np.array([[1], [0], [0], [2]])
@@ -33,9 +37,11 @@ import pandas as pd
 
 from misclass.analysis.summary import topk_accuracy
 from misclass.errors import InputError
-from misclass.types import ClassGroups, LabelSets
+from misclass.format import plural
+from misclass.types import PREDICTOR_KINDS, ClassGroups, LabelSets
 
-KINDS = ("model", "human")
+#: No gain and no fit from fewer images than this with both a label and a usable label set.
+MIN_IMAGES = 30
 
 
 @dataclass(frozen=True)
@@ -185,8 +191,11 @@ class Evaluation:
     summary : dict
         For ``top1``, ``top5``, ``multilabel``: ``best`` / ``worst`` ({name, value}) and ``median``
         across predictors of kind "model"; humans get the same under ``humans`` when present.
+        ``gain``: multi-label minus top-1 accuracy on the same ``n_gain`` images (those with a
+        label and a usable set; NaN on fewer than :data:`MIN_IMAGES`).
     fit : LinearFit or None
-        Multi-label against top-1 accuracy across models.
+        Multi-label against top-1 accuracy across models (None on fewer than
+        :data:`MIN_IMAGES` images with a usable set; ``undefined`` says why).
     excluded : dict or None
         Images excluded from multi-label accuracy, by reason.
     subsets : DataFrame
@@ -205,6 +214,7 @@ class Evaluation:
     missed: dict[str, int | None] = field(default_factory=dict)
     label_source: str | None = None
     group_source: str | None = None
+    undefined: dict[str, str] = field(default_factory=dict)
 
     @property
     def expected(self) -> tuple[str, ...]:
@@ -231,7 +241,8 @@ class Evaluation:
         """JSON form: ``models``, ``summary``, ``subsets`` {group: {model: accuracy}}, and details."""
         models = [
             {"name": r.name, "kind": r.kind, "top1": r.top1, "top5": r.top5,
-             "multilabel": r.multilabel, "n_multilabel": int(r.n_multilabel), "n": int(r.n)}
+             "multilabel": r.multilabel, "n_multilabel": int(r.n_multilabel), "n": int(r.n),
+             "gain": r.gain, "n_gain": int(r.n_gain)}
             | ({"accuracy": "expected"} if r.accuracy == "expected" else {})
             for r in self.table.itertuples(index=False)
         ]
@@ -254,6 +265,8 @@ class Evaluation:
             "missed": self.missed,
             "labels": self.label_source,
             "groups": self.group_source,
+            "undefined": dict(self.undefined),
+            "min_images": MIN_IMAGES,
         }
 
 
@@ -303,9 +316,9 @@ def evaluate_predictors(
     if topk.ndim != 3 or topk.shape[:2] != (len(labels), m):
         raise InputError(f"topk has shape {topk.shape}; expected ({len(labels)}, {m}, k)")
     kinds = list(kinds) if kinds is not None else ["model"] * m
-    bad = [k for k in kinds if k not in KINDS]
+    bad = [k for k in kinds if k not in PREDICTOR_KINDS]
     if bad or len(kinds) != m:
-        raise InputError(f"kinds: expected {m} of {KINDS}, got {kinds}")
+        raise InputError(f"kinds: expected {m} of {PREDICTOR_KINDS}, got {kinds}")
     if label_sets is not None and len(label_sets) != len(labels):
         raise InputError(f"{label_sets.source}: {len(label_sets)} label sets for {len(labels)} images")
     expected = dict(expected or {})
@@ -324,7 +337,7 @@ def evaluate_predictors(
         "name": names, "kind": kinds, "n": int(known.sum()),
         "top1": topk_accuracy(labels, topk, 1, model_k),
         "top5": topk_accuracy(labels, topk, 5, model_k),
-        "multilabel": np.nan, "n_multilabel": 0,
+        "multilabel": np.nan, "n_multilabel": 0, "gain": np.nan, "n_gain": 0,
         "accuracy": np.where(is_expected, "expected", "counted"),
     })
     if is_expected.any():
@@ -333,6 +346,7 @@ def evaluate_predictors(
         table.loc[is_expected, "top5"] = np.nan
     excluded = None
     ml_hit = None
+    undefined: dict[str, str] = {}
     if label_sets is not None:
         ml = multilabel_accuracy(top1, label_sets)
         ml_hit = multilabel_correct(top1, label_sets).astype(np.float64)
@@ -345,6 +359,14 @@ def evaluate_predictors(
         table["multilabel"] = acc
         table["n_multilabel"] = ml.n
         excluded = ml.excluded
+        both = use & known  # the gain compares the same images: a label and a usable set
+        n_both = int(both.sum())
+        table["n_gain"] = n_both
+        if n_both >= MIN_IMAGES:
+            table["gain"] = (ml_hit[both] - top1_hit[both]).mean(axis=0)
+        else:
+            undefined["gain"] = (f"no gain: {plural(n_both, 'image')} with both a label and a usable "
+                                 f"label set; a gain needs at least {MIN_IMAGES}")
 
     is_model = np.array([k == "model" for k in kinds])
     summary: dict[str, Any] = {}
@@ -355,7 +377,14 @@ def evaluate_predictors(
                             for col in ("top1", "top5", "multilabel")}
     fit = None
     if label_sets is not None:
-        fit = fit_line(table["top1"].to_numpy()[is_model], table["multilabel"].to_numpy()[is_model])
+        n_ml = int(table["n_multilabel"].iloc[0]) if m else 0
+        if n_ml >= MIN_IMAGES:
+            fit = fit_line(table["top1"].to_numpy()[is_model], table["multilabel"].to_numpy()[is_model])
+            if fit is None:
+                undefined["fit"] = "no fit: it needs at least two models with different top-1 accuracy"
+        else:
+            undefined["fit"] = (f"no fit: multi-label accuracy rests on {plural(n_ml, 'image')}; a fit "
+                                f"needs at least {MIN_IMAGES}")
 
     rows = []
     if groups is not None:
@@ -385,4 +414,4 @@ def evaluate_predictors(
         missed[who] = int((~correct[defined][:, sel]).all(axis=1).sum()) if sel.any() else None
     return Evaluation(table, summary, fit, excluded, subsets, missed,
                       label_sets.source if label_sets is not None else None,
-                      groups.source if groups is not None else None)
+                      groups.source if groups is not None else None, undefined)

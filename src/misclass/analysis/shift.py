@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from misclass.analysis.labels import KINDS, ClassGroups, LinearFit, fit_line
+from misclass.analysis.labels import MIN_IMAGES, ClassGroups, LinearFit, fit_line
 from misclass.errors import InputError
+from misclass.types import PREDICTOR_KINDS
+from misclass.format import plural
 
 
 def logit(p: np.ndarray, n: int | np.ndarray | None = None) -> np.ndarray:
@@ -51,15 +53,19 @@ class ShiftFit:
 
     ``table`` columns: ``name``, ``kind``, ``original``, ``shifted``, ``drop`` (original minus
     shifted), ``n_original``, ``n_shifted``, ``predicted`` (shifted accuracy the fit predicts),
-    ``effective_robustness`` (shifted - predicted), ``residual_logit``.
+    ``effective_robustness`` (shifted - predicted), ``residual_logit``. ``fit`` is None, and
+    ``undefined`` says why, with fewer than two models of different accuracy or when either
+    test set has fewer than :data:`~misclass.analysis.labels.MIN_IMAGES` images.
     """
 
     table: pd.DataFrame
     fit: LinearFit | None
+    undefined: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"models": self.table.to_dict("records"),
-                "fit": None if self.fit is None else self.fit.to_dict()}
+                "fit": None if self.fit is None else self.fit.to_dict(),
+                **({"undefined": self.undefined} if self.undefined else {})}
 
 
 def fit_shift(names: Sequence[str], original: np.ndarray, shifted: np.ndarray, *,
@@ -82,14 +88,21 @@ def fit_shift(names: Sequence[str], original: np.ndarray, shifted: np.ndarray, *
         raise InputError(f"expected {m} original and shifted accuracies, "
                          f"got {original.shape} and {shifted.shape}")
     kinds = list(kinds) if kinds is not None else ["model"] * m
-    if len(kinds) != m or any(k not in KINDS for k in kinds):
-        raise InputError(f"kinds: expected {m} of {KINDS}, got {kinds}")
+    if len(kinds) != m or any(k not in PREDICTOR_KINDS for k in kinds):
+        raise InputError(f"kinds: expected {m} of {PREDICTOR_KINDS}, got {kinds}")
     n_o = np.broadcast_to(np.asarray(n_original), (m,))
     n_s = np.broadcast_to(np.asarray(n_shifted), (m,))
     x = logit(original, n_o)
     y = logit(shifted, n_s)
     is_model = np.array([k == "model" for k in kinds], dtype=bool)
-    fit = fit_line(x[is_model], y[is_model])
+    fewest = int(min(n_o.min(), n_s.min())) if m else 0
+    if fewest < MIN_IMAGES:
+        fit = None
+        undefined = (f"no fit: accuracy measured on {plural(fewest, 'image')}; a fit needs at least "
+                     f"{MIN_IMAGES} in each test set")
+    else:
+        fit = fit_line(x[is_model], y[is_model])
+        undefined = "" if fit is not None else "no fit: it needs at least two models with different accuracy"
     if fit is not None:
         pred_logit = fit.predict(x)
         predicted = expit(pred_logit)
@@ -101,7 +114,7 @@ def fit_shift(names: Sequence[str], original: np.ndarray, shifted: np.ndarray, *
         "drop": original - shifted, "n_original": n_o.astype(np.int64), "n_shifted": n_s.astype(np.int64),
         "predicted": predicted, "effective_robustness": shifted - predicted, "residual_logit": residual,
     })
-    return ShiftFit(table, fit)
+    return ShiftFit(table, fit, undefined)
 
 
 @dataclass(frozen=True)

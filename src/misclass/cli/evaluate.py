@@ -68,8 +68,10 @@ def evaluate(
     has_ml = result.has_label_sets
     n_lab = int(ev.table["n"].iloc[0])
     n_ml = int(ev.table["n_multilabel"].iloc[0])
+    n_gain = int(ev.table["n_gain"].iloc[0])
     caption = f"{plural(n_lab, 'image')} with a label" + (
-        f"; multi-label accuracy on {plural(n_ml, 'image')}" if has_ml else "")
+        f"; multi-label accuracy on {plural(n_ml, 'image')}; gain: multi-label minus top-1 on the "
+        f"{plural(n_gain, 'image')} with both" if has_ml else "")
     title = f"Accuracy on {result.store}" + (f" (multi-label: {ev.label_source})" if has_ml else "")
     table = Table(title=title, caption=caption)
     cols = ["predictor", "kind", "top-1", "top-5"] + (["multi-label", "gain (points)"] if has_ml else [])
@@ -78,7 +80,7 @@ def evaluate(
     for r in ev.table.sort_values("top1", ascending=False).itertuples(index=False):
         row = [r.name + (" *" if r.accuracy == "expected" else ""), r.kind, percent(r.top1), percent(r.top5)]
         if has_ml:
-            row += [percent(r.multilabel), points(r.multilabel - r.top1, unit=False)]
+            row += [percent(r.multilabel), points(r.gain, unit=False)]
         table.add_row(*row)
     print_table(table)
     if result.expected:
@@ -94,6 +96,8 @@ def evaluate(
         if ev.fit is not None:
             _say(f"multi-label vs top-1 across models: multi-label = {number(ev.fit.slope)} x top-1 "
                           f"{ev.fit.intercept:+.3f} (r = {number(ev.fit.r)}, {plural(ev.fit.n, 'model')})")
+        for reason in ev.undefined.values():
+            _say(reason)
     for who, metrics in ev.summary.items():
         for metric, sm in metrics.items():
             if sm["best"] is not None:
@@ -164,7 +168,7 @@ def shift(
     print_table(table)
     fit = res.overall.fit
     if fit is None:
-        _say("no fit: it needs at least two models with different original accuracy")
+        _say(res.overall.undefined)
     else:
         _say(f"logit(shifted) = {number(fit.slope)} x logit(original) {fit.intercept:+.3f} "
                       f"(r = {number(fit.r)}, {plural(fit.n, 'model')})")
@@ -241,13 +245,13 @@ def set_kind(
 
     Example: misclass set-kind human-alice --kind human --store imagenet-store
     """
-    from misclass.analysis.labels import KINDS
     from misclass.errors import InputError
-    from misclass.predict.kinds import set_predictor_kind
+    from misclass.store.kinds import set_predictor_kind
+    from misclass.types import PREDICTOR_KINDS
 
     s = get_store(store)
-    if kind not in KINDS:
-        raise InputError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if kind not in PREDICTOR_KINDS:
+        raise InputError(f"--kind {kind!r}: expected one of {', '.join(PREDICTOR_KINDS)}")
     for n in names:
         changed = set_predictor_kind(s, n, kind)
         _say(f"{n}: kind {kind}" + ("" if changed else " (unchanged)"))

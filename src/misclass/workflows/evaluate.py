@@ -93,7 +93,8 @@ class EvaluateResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per predictor (index ``model``): kind, n, top1, top5, multilabel, n_multilabel,
-        accuracy ("counted" or "expected")."""
+        gain and n_gain (multi-label minus top-1 accuracy on the same images), accuracy
+        ("counted" or "expected")."""
         return self.evaluation.table.set_index("name").rename_axis("model")
 
     def subset_frame(self, metric: str | None = None) -> pd.DataFrame:
@@ -141,7 +142,7 @@ def evaluate(
     ({'m': 0.75}, 1)
     """
     from misclass.analysis.labels import evaluate_predictors
-    from misclass.predict.kinds import predictor_kinds
+    from misclass.store.kinds import predictor_kinds
     from misclass.workflows.label_sources import load_label_sets
 
     if min_share is not None and not (labels or "").startswith("counts:"):
@@ -236,7 +237,7 @@ def shift(
         with an error; with none left, the result compares no predictor.
     """
     from misclass.analysis.shift import ShiftAnalysis, analyze_shift, fit_shift
-    from misclass.predict.kinds import predictor_kinds
+    from misclass.store.kinds import predictor_kinds
 
     a, b = as_store(store), as_store(shifted_store)
     ca, cb = a.classes(), b.classes()
@@ -339,7 +340,7 @@ def factors(
     from misclass.analysis.factors import factor_error_ratios
     from misclass.analysis.labels import multilabel_correct
     from misclass.data.imagenet_annotations import IMAGENET_X_FACTORS, imagenet_x_factors
-    from misclass.predict.kinds import predictor_kinds
+    from misclass.store.kinds import predictor_kinds
     from misclass.workflows.label_sources import load_label_sets
 
     if top < 1:
