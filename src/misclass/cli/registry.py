@@ -124,7 +124,10 @@ class HelpGroup(TyperGroup):
 
 
 def _as_paragraphs(command) -> None:
-    """Rewrite the help of ``command``, its options and its sub-commands as paragraphs."""
+    """Rewrite the help of ``command``, its options and its sub-commands as paragraphs (once)."""
+    if getattr(command, "as_paragraphs", False):
+        return
+    command.as_paragraphs = True
     command.help = paragraphs(command.help)
     for param in command.params:
         if getattr(param, "help", None):
@@ -149,6 +152,8 @@ class LazyGroup(TyperGroup):
     def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
         command = self.commands.get(cmd_name)
         if command is not None or cmd_name not in COMMANDS:
+            if command is not None:  # built by Typer (its module was imported before this group)
+                _as_paragraphs(command)
             return command
         entry = COMMANDS[cmd_name]
         if self._listing:  # a stand-in that only shows its help line in ``misclass --help``
