@@ -113,3 +113,10 @@ def print_table(table) -> None:
     from misclass.cli.tables import fit_table
 
     console.print(fit_table(table, console))
+
+
+def table_fits(table) -> bool:
+    """Whether ``table`` fits the terminal without its long layout (see :func:`print_table`)."""
+    from misclass.cli.tables import fits
+
+    return fits(table, console)

@@ -20,6 +20,7 @@ from misclass.cli.app import (
     console,
     get_store,
     print_table,
+    table_fits,
     write_json,
 )
 from misclass.format import count, number, percent, plural, points
@@ -214,15 +215,13 @@ def factors(
     result = run_factors(get_store(store), model=model, factor_set=factor_set,
                          keep_prototypes=keep_prototypes, labels=labels, top=top)
     res = result.errors
-    table = Table(title=f"ImageNet-X error ratios ({factor_set} factors, {plural(res.n_annotated, 'image')})")
-    table.add_column("factor")
-    table.add_column("images", justify="right")
-    for name in res.models:
-        table.add_column(name, justify="right")
-    for j, f in enumerate(res.factors):
-        table.add_row(f, count(res.n_images[j]), *[number(v) for v in res.error_ratio[:, j]])
-    table.add_row("(error rate)", "", *[percent(e) for e in res.overall_error], style="dim")
+    table = _factor_table(res, factor_set, numbered=False)
+    if not table_fits(table):  # models numbered #1.. with a key below, so that seven fit
+        table = _factor_table(res, factor_set, numbered=True)
     print_table(table)
+    if table.caption:
+        _say("error rate on the annotated images: " + ", ".join(
+            f"#{j + 1} {percent(e)}" for j, e in enumerate(res.overall_error)))
     for note in result.notes:
         _say(note, style="dim")
     for name, fs in result.top_factors().items():
@@ -230,6 +229,22 @@ def factors(
         _say(f"{name}: most raised by {listed}" if listed
                       else f"{name}: no factor raises its errors")
     write_json(json, result.to_dict())
+
+
+def _factor_table(res, factor_set: str, *, numbered: bool) -> Table:
+    """Factors x models error ratios; ``numbered``: models as #1.. with a key in the caption,
+    and their error rates printed below instead of as the last row."""
+    key = "; ".join(f"#{j + 1} {name}" for j, name in enumerate(res.models)) if numbered else None
+    table = Table(title=f"ImageNet-X error ratios ({factor_set} factors, {plural(res.n_annotated, 'image')})",
+                  caption=key, caption_justify="left")
+    table.add_column("factor (images)")
+    for j, name in enumerate(res.models):
+        table.add_column(f"#{j + 1}" if numbered else name, justify="right")
+    for j, f in enumerate(res.factors):
+        table.add_row(f"{f} ({count(res.n_images[j])})", *[number(v) for v in res.error_ratio[:, j]])
+    if not numbered:
+        table.add_row("(error rate)", *[percent(e) for e in res.overall_error], style="dim")
+    return table
 
 
 @app.command("set-kind")

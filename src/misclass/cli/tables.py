@@ -21,6 +21,13 @@ FOLD_MIN = 20
 LONG_NOTE = "one row per value: the table is wider than the terminal"
 
 
+def fits(table: Table, console: Console, width: int | None = None) -> bool:
+    """Whether ``table`` fits ``width`` (default: the console's) without its long layout."""
+    width = console.width if width is None else width
+    return any(_total(table, console, _column_needs(table, console, strict=strict)[0]) <= width
+               for strict in (True, False))
+
+
 def fit_table(table: Table, console: Console, width: int | None = None) -> Table:
     """``table`` with column widths that fit ``width`` (default: the console's) without cutting
     any value, or its long layout when it cannot fit; the result is ready to print."""
