@@ -37,7 +37,7 @@ def plain_loop(depth: int, weights: Path, files: list[Path], batch_size: int) ->
     import torch
     from PIL import Image
 
-    from misclass.predict.cifar_resnet import cifar_resnet
+    from misclass.engine.cifar_resnet import cifar_resnet
 
     start = time.perf_counter()
     state = torch.load(weights, map_location="cpu")["state_dict"]

@@ -130,8 +130,8 @@ def imagenet_part(results: list) -> None:
               "pip install 'misclass[imagenet]'")
         return
     from misclass.analysis.crossmodel import compare_models
-    from misclass.predict.importers import import_predictions
-    from misclass.predict.readers import read_timm_csv
+    from misclass.importers.readers import read_timm_csv
+    from misclass.importers.store_import import import_predictions
 
     tmp = Path(tempfile.mkdtemp())
     try:

@@ -32,9 +32,9 @@ def run_seed(seed: int, root: Path, epochs: int, width: int) -> list[dict]:
 
     from misclass.data.planted import load_planted_digits
     from misclass.explain import ExplainOptions, explain_model, load_explain_model
-    from misclass.predict.train import TrainConfig
-    from misclass.predict.train_run import train_and_predict
     from misclass.store import Store
+    from misclass.training.loop import TrainConfig
+    from misclass.training.run import train_and_predict
 
     torch.set_num_threads(1)
     store_path = root / f"seed{seed}"

@@ -26,7 +26,7 @@ from misclass.analysis.failure import analyze_failures
 from misclass.analysis.failure_scores import ScoreInputs
 from misclass.analysis.image_stats import image_statistics
 from misclass.data import load_digits
-from misclass.predict.zoo import train_zoo
+from misclass.zoo import train_zoo
 
 
 def cnn_predictions(data, seed):
@@ -37,8 +37,8 @@ def cnn_predictions(data, seed):
 
     if importlib.util.find_spec("torch") is None:
         return None
-    from misclass.predict.train_run import train_cnn_zoo
     from misclass.store import Store
+    from misclass.training.run import train_cnn_zoo
 
     with tempfile.TemporaryDirectory() as tmp:
         train_cnn_zoo(data, f"{tmp}/store", seed=seed, progress=False)

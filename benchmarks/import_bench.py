@@ -54,8 +54,8 @@ def main() -> int:
         print(f"skipped: {DATA} not found (the shared data folder must sit beside the repo)")
         return 0
     from misclass.data.imagenet import imagenet_classes, imagenet_val_labels
-    from misclass.predict.importers import import_predictions
-    from misclass.predict.readers import read_timm_csv
+    from misclass.importers.readers import read_timm_csv
+    from misclass.importers.store_import import import_predictions
     from misclass.store import Store
 
     imagenet_classes(), imagenet_val_labels()  # warm the package-data cache for both sides

@@ -9,7 +9,7 @@ temporary folder and runs three timm models with random weights over them:
    twice: with timm's defaults (contiguous tensors) and with misclass's forward settings
    (channels-last, inference mode), so the ratio can be read with and without the forward
    pass's memory-format gain.
-2. **misclass**: ``misclass.predict.engine.predict_models``: one pass, each JPEG decoded
+2. **misclass**: ``misclass.engine.core.predict_models``: one pass, each JPEG decoded
    once in DataLoader workers, shared preprocessing, top-5 written to a store.
 3. **forward only**: the same three forwards (misclass's settings) over tensors decoded and
    preprocessed beforehand: the floor that misclass's overhead is measured against.
@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> dict:
     import timm
     import torch
 
-    from misclass.predict.engine import EngineOptions, predict_models, prepare_store
-    from misclass.predict.preprocess import apply_geometry, preprocess_from_transform, scale_batch
-    from misclass.predict.specs import LoadedModel
+    from misclass.engine.core import EngineOptions, predict_models, prepare_store
+    from misclass.engine.preprocess import apply_geometry, preprocess_from_transform, scale_batch
+    from misclass.engine.specs import LoadedModel
 
     tmp = tempfile.TemporaryDirectory(prefix="misclass-bench-")
     folder = args.folder or Path(tmp.name) / "data"

@@ -47,9 +47,9 @@ def main() -> None:
     import torch
 
     from misclass.data import load_folder
-    from misclass.predict.engine import EngineOptions, predict_models, prepare_store
-    from misclass.predict.ray_engine import predict_models_ray
-    from misclass.predict.specs import load_model
+    from misclass.engine.core import EngineOptions, predict_models, prepare_store
+    from misclass.engine.ray_engine import predict_models_ray
+    from misclass.engine.specs import load_model
 
     specs = ("timm:test_resnet", "timm:test_efficientnet")
     opts = EngineOptions(batch_size=args.batch_size, workers=0, shard_size=args.shard_size, k=3)

@@ -20,13 +20,13 @@ MODELS = ["logistic-regression", "svm-rbf", "knn", "decision-tree", "naive-bayes
 def build(folder: Path):
     """A digits store, four tasks and two reviewers' decisions on the first 14 images."""
     from misclass.data import load_digits
-    from misclass.predict.zoo import train_zoo
     from misclass.review.context import ReviewContext
     from misclass.review.people import sign_in
     from misclass.review.records import record_decisions, set_flag
     from misclass.review.schema import open_database
     from misclass.review.tasks import create_task, task_items
     from misclass.store import Store
+    from misclass.zoo import train_zoo
 
     data = load_digits(seed=0)
     train, test = data.split("train"), data.split("test")

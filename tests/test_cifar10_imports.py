@@ -16,7 +16,7 @@ from helpers import SHARED_DATA
 from misclass import Store
 from misclass.cli import main
 from misclass.data.label_sets import load_label_sets
-from misclass.data.store_images import StoreImages
+from misclass.store.images import StoreImages
 
 TESTBED = SHARED_DATA / "cifar10-testbed"
 JPEG = SHARED_DATA / "cifar10-jpeg"

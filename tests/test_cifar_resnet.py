@@ -11,10 +11,10 @@ torch = pytest.importorskip("torch", reason="CIFAR ResNets need misclass[torch]"
 
 from PIL import Image  # noqa: E402
 
+from misclass.engine.architectures import ARCHITECTURES, build_architecture  # noqa: E402
+from misclass.engine.cifar_resnet import CIFAR_RESNETS, blocks_per_stage, cifar_resnet  # noqa: E402
+from misclass.engine.specs import load_model, parse_model_spec  # noqa: E402
 from misclass.errors import InputError  # noqa: E402
-from misclass.predict.architectures import ARCHITECTURES, build_architecture  # noqa: E402
-from misclass.predict.cifar_resnet import CIFAR_RESNETS, blocks_per_stage, cifar_resnet  # noqa: E402
-from misclass.predict.specs import load_model, parse_model_spec  # noqa: E402
 from misclass.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

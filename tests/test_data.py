@@ -105,8 +105,8 @@ def test_imagenet_classes():
 def test_store_images_from_arrays_and_dataset_folder(tmp_path):
     import pandas as pd
 
-    from misclass.data.store_images import StoreImages, fit_image
     from misclass.store import Store
+    from misclass.store.images import StoreImages, fit_image
 
     classes = pd.DataFrame({"name": ["a", "b"]})
     arrays = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)

@@ -6,8 +6,8 @@ import pytest
 from helpers import IMAGENET_TIMM, require_imagenet_timm, run_cli
 
 from misclass import Store
-from misclass.predict.readers import topk_from_probs
-from misclass.predict.zoo import ZOO, train_zoo
+from misclass.importers.readers import topk_from_probs
+from misclass.zoo import ZOO, train_zoo
 
 
 def test_zoo_families_and_determinism():

@@ -14,12 +14,12 @@ timm = pytest.importorskip("timm", reason="the torch engine needs misclass[torch
 from PIL import Image  # noqa: E402
 
 from misclass.data import load_folder  # noqa: E402
+from misclass.engine import core as engine_mod  # noqa: E402
+from misclass.engine.core import EngineOptions, predict_models, prepare_store  # noqa: E402
+from misclass.engine.mcdropout import mc_statistics  # noqa: E402
+from misclass.engine.preprocess import Preprocess, preprocess_from_transform  # noqa: E402
+from misclass.engine.specs import load_model, parse_model_spec  # noqa: E402
 from misclass.errors import InputError, StoreError  # noqa: E402
-from misclass.predict import engine as engine_mod  # noqa: E402
-from misclass.predict.engine import EngineOptions, predict_models, prepare_store  # noqa: E402
-from misclass.predict.mcdropout import mc_statistics  # noqa: E402
-from misclass.predict.preprocess import Preprocess, preprocess_from_transform  # noqa: E402
-from misclass.predict.specs import load_model, parse_model_spec  # noqa: E402
 from misclass.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -121,7 +121,7 @@ def test_explain_chosen_images_classifies_only_those(trained, monkeypatch):
     """``images=``: only the chosen images are read and classified, and each gets the saliency
     outcome it gets in a run over every image."""
     import misclass
-    from misclass.data.store_images import StoreImages
+    from misclass.store.images import StoreImages
 
     full = misclass.explain(trained, model="cnn-plain", correct=10, sweep=False, save=False,
                             progress=False, threads=1).to_dict()

@@ -15,7 +15,7 @@ from helpers import run_cli
 from misclass import Store
 from misclass.analysis.humans import error_consistency_ci, expected_correct, vote_summary
 from misclass.data.label_sets import load_label_sets
-from misclass.data.store_images import StoreImages
+from misclass.store.images import StoreImages
 
 IDS = ["a.png", "b.png", "c.png", "d.png"]
 LABELS = [0, 1, 2, 1]

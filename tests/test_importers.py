@@ -10,7 +10,7 @@ import pytest
 from helpers import run_cli
 
 from misclass import Store
-from misclass.predict.readers import read_timm_csv
+from misclass.importers.readers import read_timm_csv
 
 ROWS = ["img1.JPEG,0,0", "img2.JPEG,1,1", "img3.JPEG,2,1", "img4.JPEG,1,2"]
 

@@ -148,8 +148,8 @@ def _known_store(tmp_path, n_wrong=12, n_right=12):
 
 
 def _loaded(model):
-    from misclass.predict.preprocess import fixed_size
-    from misclass.predict.specs import LoadedModel
+    from misclass.engine.preprocess import fixed_size
+    from misclass.engine.specs import LoadedModel
 
     pre = fixed_size(SHAPE, mode="RGB", mean=(0, 0, 0), std=(1, 1, 1))
     return LoadedModel("region", model, pre, {"source": "test"})

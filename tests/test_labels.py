@@ -29,9 +29,9 @@ from misclass.data import imagenet as imagenet_mod
 from misclass.data import imagenet_annotations as ia
 from misclass.data.label_sets import load_class_groups, read_class_groups, read_label_sets
 from misclass.errors import InputError, MissingExtraError
-from misclass.store.kinds import predictor_kinds, set_predictor_kind
 from misclass.report.build import build_report
 from misclass.store import Store
+from misclass.store.kinds import predictor_kinds, set_predictor_kind
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,10 @@ pytest.importorskip("timm", reason="the torch engine needs misclass[torch]")
 ray = pytest.importorskip("ray", reason="the Ray engine needs misclass[ray]")
 
 from misclass.data import load_folder  # noqa: E402
+from misclass.engine.core import EngineOptions, predict_models, prepare_store  # noqa: E402
+from misclass.engine.ray_engine import check_paths, predict_models_ray  # noqa: E402
+from misclass.engine.specs import LoadedModel, load_model  # noqa: E402
 from misclass.errors import InputError, MissingExtraError, StoreError  # noqa: E402
-from misclass.predict.engine import EngineOptions, predict_models, prepare_store  # noqa: E402
-from misclass.predict.ray_engine import check_paths, predict_models_ray  # noqa: E402
-from misclass.predict.specs import LoadedModel, load_model  # noqa: E402
 from misclass.store import Store  # noqa: E402
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.slow]

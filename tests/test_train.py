@@ -10,14 +10,14 @@ from helpers import run_cli
 torch = pytest.importorskip("torch", reason="training needs misclass[torch]")
 
 from misclass.data import load_digits  # noqa: E402
+from misclass.engine.architectures import ARCHITECTURES, build_architecture  # noqa: E402
+from misclass.engine.checkpoint import read_checkpoint  # noqa: E402
+from misclass.engine.cnn_zoo import CNN_ZOO  # noqa: E402
+from misclass.engine.mcdropout import dropout_layers  # noqa: E402
+from misclass.engine.small_inputs import SMALL_INPUT_ARCHS  # noqa: E402
 from misclass.errors import InputError  # noqa: E402
-from misclass.predict.architectures import ARCHITECTURES, build_architecture  # noqa: E402
-from misclass.predict.checkpoint import read_checkpoint  # noqa: E402
-from misclass.predict.cnn_zoo import CNN_ZOO  # noqa: E402
-from misclass.predict.mcdropout import dropout_layers  # noqa: E402
-from misclass.predict.small_inputs import SMALL_INPUT_ARCHS  # noqa: E402
-from misclass.predict.train import TrainConfig, channel_stats, split_train_val, train_architecture  # noqa: E402
 from misclass.store import Store  # noqa: E402
+from misclass.training.loop import TrainConfig, channel_stats, split_train_val, train_architecture  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

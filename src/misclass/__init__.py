@@ -41,10 +41,11 @@ def __getattr__(name: str):
 
 
 class WorkflowPackage(ModuleType):
-    """A subpackage named like a workflow (``misclass.predict``, ``misclass.report``,
-    ``misclass.explain``): calling it calls the workflow, so ``misclass.report(store, out=...)``
-    works whether or not ``misclass.report.build`` was imported, which binds the subpackage
-    to ``misclass.report``; its modules stay reachable (``misclass.predict.engine``)."""
+    """A subpackage named like a workflow (``misclass.report``, ``misclass.explain``): calling
+    it calls the workflow, so ``misclass.report(store, out=...)`` works whether or not
+    ``misclass.report.build`` was imported, which binds the subpackage to ``misclass.report``;
+    its modules stay reachable (``misclass.report.build``). ``misclass.predict`` is only the
+    workflow: what it runs lives in ``misclass.engine``."""
 
     def __call__(self, *args, **kwargs):
         return _workflow(self.__name__.rpartition(".")[2])(*args, **kwargs)

@@ -52,8 +52,8 @@ def store_image_statistics(store: Store, progress: Callable[[int], None] | None 
                            ) -> pd.DataFrame | None:
     """Image statistics of every sample (store order), or None when the store holds no images
     (neither arrays nor readable files; relative paths resolve as
-    :class:`~misclass.data.store_images.StoreImages` resolves them)."""
-    from misclass.data.store_images import StoreImages
+    :class:`~misclass.store.images.StoreImages` resolves them)."""
+    from misclass.store.images import StoreImages
 
     images = StoreImages(store)
     if images.arrays is not None:

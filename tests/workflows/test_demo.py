@@ -19,9 +19,9 @@ FAST = ("logistic-regression", "naive-bayes")
 def quick_demo(monkeypatch):
     """The demo with two fast zoo models, no CNN training (what train_cnn_zoo is asked is
     recorded) and a report of its summary section only."""
-    import misclass.predict.train_run as train_run
-    import misclass.predict.zoo as zoo
     import misclass.report.build as build
+    import misclass.training.run as train_run
+    import misclass.zoo as zoo
     from misclass.report.registry import sections
 
     monkeypatch.setattr(zoo, "ZOO", {name: zoo.ZOO[name] for name in FAST})

@@ -9,9 +9,9 @@ import pytest
 from helpers import run_cli
 
 import misclass
-from misclass.analysis.labels import KINDS
 from misclass.report.build import build_report
 from misclass.store import Store
+from misclass.types import PREDICTOR_KINDS
 
 
 def cli_json(args, tmp_path, capsys, name="out.json"):
@@ -107,7 +107,7 @@ def test_evaluate_with_a_human_and_one_model_name(demo_store, tmp_path, capsys):
 
 def test_set_kind_help_names_every_kind(capsys):
     code, out, _ = run_cli(["set-kind", "--help"], capsys)
-    assert code == 0 and all(f"'{k}'" in out for k in KINDS)
+    assert code == 0 and all(f"'{k}'" in out for k in PREDICTOR_KINDS)
 
 
 def test_shift_equals_cli_json_on_demo(demo_store, tmp_path, capsys):

@@ -57,7 +57,7 @@ def test_predict_workflow_equals_the_cli(class_image_folder, tmp_path, capsys):
 
 def test_predict_takes_a_loaded_dataset_and_model(class_image_folder, tmp_path):
     from misclass.data import load_folder
-    from misclass.predict.specs import load_model
+    from misclass.engine.specs import load_model
 
     dataset = load_folder(class_image_folder)
     model = load_model("timm:test_resnet", num_classes=3)
@@ -76,7 +76,7 @@ def test_predict_takes_a_loaded_dataset_and_model(class_image_folder, tmp_path):
 def test_a_relative_folder_is_found_from_another_folder(class_image_folder, tmp_path, monkeypatch):
     """``folder:`` given relative to the working folder: the store records the images' absolute
     folder, so explain, the gallery and the app read them from anywhere."""
-    from misclass.data.store_images import StoreImages
+    from misclass.store.images import StoreImages
 
     monkeypatch.chdir(class_image_folder.parent)
     misclass.predict(tmp_path / "s", data=f"folder:{class_image_folder.name}", models=["timm:test_resnet"],

@@ -115,12 +115,12 @@ def test_report_options_models_and_only(small_store, tmp_path):
 
 
 def test_workflows_named_like_subpackages_stay_callable():
-    import misclass.predict.engine
+    import misclass.engine.core
     import misclass.report.build
 
     assert callable(misclass.report) and callable(misclass.predict)
     assert misclass.report.build.__name__ == "misclass.report.build"  # its modules stay reachable
-    assert misclass.predict.engine.EngineOptions().k == 5
+    assert misclass.engine.core.EngineOptions().k == 5
     assert "out" in inspect.signature(misclass.report).parameters
     assert "models" in inspect.signature(misclass.predict).parameters
     # in a fresh interpreter: the same object before and after a module of the subpackage loads

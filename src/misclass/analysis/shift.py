@@ -28,8 +28,8 @@ import pandas as pd
 
 from misclass.analysis.labels import MIN_IMAGES, ClassGroups, LinearFit, fit_line
 from misclass.errors import InputError
-from misclass.types import PREDICTOR_KINDS
 from misclass.format import plural
+from misclass.types import PREDICTOR_KINDS
 
 
 def logit(p: np.ndarray, n: int | np.ndarray | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from misclass.data.store_images import fit_image
+from misclass.store.images import fit_image
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

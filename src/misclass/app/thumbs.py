@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from misclass.data.store_images import StoreImages, fit_image
 from misclass.errors import InputError, StoreError
 from misclass.store import Store
 from misclass.store.files import atomic_write
+from misclass.store.images import StoreImages, fit_image
 
 SIDE = 160
 """Pixels on the longer side of a thumbnail."""

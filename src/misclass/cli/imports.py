@@ -21,8 +21,8 @@ from misclass.cli.app import (
 )
 from misclass.errors import InputError
 from misclass.format import UNDEFINED, count, number, percent
-from misclass.predict.importers import ImportResult, import_predictions
-from misclass.predict.readers import read_list, read_npy, read_table, read_timm_csv
+from misclass.importers.readers import read_list, read_npy, read_table, read_timm_csv
+from misclass.importers.store_import import ImportResult, import_predictions
 from misclass.store import Store
 
 import_app = typer.Typer(
@@ -289,7 +289,7 @@ def import_votes(
 
     Example: misclass import votes cifar10h-counts.npy --store cifar10-store --json humans.json
     """
-    from misclass.predict.votes import read_votes
+    from misclass.importers.votes import read_votes
     from misclass.workflows.votes import human_consistency
 
     items = read_votes(file, ids, prefix=prefix)

@@ -2,7 +2,7 @@
 rows in a given sample order (CIFAR-10H's ``cifar10h-counts.npy`` is one).
 
 :func:`read_vote_counts` reads and checks one; ``misclass import votes`` turns it into
-predictors (:mod:`misclass.predict.votes`) and ``--labels counts:FILE.npy`` into label sets
+predictors (:mod:`misclass.importers.votes`) and ``--labels counts:FILE.npy`` into label sets
 (:mod:`misclass.data.label_sets`).
 """
 

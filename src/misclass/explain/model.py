@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from misclass.data.store_images import StoreImages
 from misclass.errors import InputError
 from misclass.extras import require
 from misclass.store import Store
+from misclass.store.images import StoreImages
 from misclass.validation import check_model_name
 
 
@@ -17,7 +17,7 @@ def load_explain_model(store: Store, text: str, *, seed: int = 0):
     """The torch model ``text`` names: a model in the store that ``misclass train`` or
     ``misclass predict`` wrote (its checkpoint or spec), or a model spec (``ckpt:PATH``,
     ``timm:NAME@PATH``, ...). A clear :class:`InputError` otherwise."""
-    from misclass.predict.specs import SPEC_FORMS, load_model, parse_model_spec
+    from misclass.engine.specs import SPEC_FORMS, load_model, parse_model_spec
 
     in_store = False
     try:
@@ -72,7 +72,7 @@ class TorchClassifier:
 
     def __init__(self, loaded, device: str = "cpu", batch_size: int = 128):
         torch = require("torch", "torch", feature="saliency maps")
-        from misclass.predict.device import select_device
+        from misclass.engine.device import select_device
 
         self.torch = torch
         self.loaded = loaded
@@ -82,7 +82,7 @@ class TorchClassifier:
 
     def inputs(self, images: np.ndarray):
         """Normalised float tensor (B, C, H, W) of uint8 (B, H, W[, C]) pixels."""
-        from misclass.predict.preprocess import scale_batch
+        from misclass.engine.preprocess import scale_batch
 
         x = self.torch.from_numpy(np.ascontiguousarray(images))
         x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
@@ -136,7 +136,7 @@ def view_mean(store: Store, preprocess, indices: np.ndarray, *, console=None, pr
 def _view(store: Store, preprocess, order: np.ndarray, console, progress: bool):
     from rich.progress import Progress
 
-    from misclass.predict.preprocess import apply_geometry
+    from misclass.engine.preprocess import apply_geometry
 
     images = StoreImages(store)
     if not images.available:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from misclass.data.store_images import StoreImages, fit_image
 from misclass.errors import InputError
 from misclass.format import count
 from misclass.report.registry import ReportContext
+from misclass.store.images import StoreImages, fit_image
 
 THUMB = 128
 MAX_IMAGES = 48

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from misclass.errors import InputError
-from misclass.predict.kinds import predictor_kinds
 from misclass.review.candidates import Candidate, candidate_labels
 from misclass.store import Store, open_store
+from misclass.store.kinds import predictor_kinds
 
 
 @dataclass

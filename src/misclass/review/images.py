@@ -1,7 +1,7 @@
 """The image of a sample as PNG bytes for the review pages.
 
 Images are addressed by store index only; the file path comes from the store's samples
-table (see :mod:`misclass.data.store_images`), never from a request.
+table (see :mod:`misclass.store.images`), never from a request.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 
-from misclass.data.store_images import StoreImages, fit_image
 from misclass.errors import InputError
 from misclass.store import Store
+from misclass.store.images import StoreImages, fit_image
 
 SIZES = {"small": 256, "large": 768}
 

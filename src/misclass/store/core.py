@@ -131,7 +131,7 @@ def _model_top1(meta: dict[str, Any], ids: np.ndarray, labels: np.ndarray,
                 probs: np.ndarray | None) -> float | None:
     """A model's ``top1`` metadata: the share of labelled images its top-1 gets right, or, for
     a predictor whose metadata says ``"accuracy": "expected"`` (a person drawn at random, see
-    :mod:`misclass.predict.votes`), the mean over labelled images of ``probs[i, label]``."""
+    :mod:`misclass.importers.votes`), the mean over labelled images of ``probs[i, label]``."""
     if meta.get("accuracy") != "expected":
         return _top1(ids, labels)
     if probs is None:
@@ -488,7 +488,7 @@ class Store:
     def set_image_paths(self, paths: Sequence[str], root: str | os.PathLike) -> None:
         """Record each sample's image file (store order) in the samples' ``path`` column, and
         the folder those relative paths resolve against as ``images`` in ``store.json`` (one
-        commit; see :class:`misclass.data.store_images.StoreImages`)."""
+        commit; see :class:`misclass.store.images.StoreImages`)."""
         with self.transaction() as txn:
             samples = self.samples()
             if len(paths) != len(samples):

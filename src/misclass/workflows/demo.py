@@ -76,10 +76,10 @@ def demo(
 
     from misclass.data import load_digits
     from misclass.errors import StoreError
-    from misclass.predict.zoo import ZOO, train_zoo
     from misclass.store import Store
     from misclass.workflows.models import models
     from misclass.workflows.report import report
+    from misclass.zoo import ZOO, train_zoo
 
     start = time.perf_counter()
     path = store.path if isinstance(store, Store) else store
@@ -103,7 +103,7 @@ def demo(
                       replace=True)
     families = {name: entry.family for name, entry in ZOO.items()}
     if importlib.util.find_spec("torch") is not None:  # the CNN zoo, with misclass[torch]
-        from misclass.predict.train_run import train_cnn_zoo
+        from misclass.training.run import train_cnn_zoo
 
         families.update(train_cnn_zoo(data, s.path, seed=seed, console=console, progress=progress))
     table = models(s)

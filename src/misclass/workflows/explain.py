@@ -195,8 +195,8 @@ def explain(
     progress, console : show progress bars (on this rich console)
     """
     from misclass.analysis.erasure import check_percent
+    from misclass.engine.device import torch_threads
     from misclass.explain import ExplainOptions, explain_model, load_explain_model, parse_spare, save_explain
-    from misclass.predict.device import torch_threads
 
     check_percent(top_percent)
     s = as_store(store)

@@ -23,7 +23,7 @@ class Snapshot:
 
     def __init__(self, store: Store):
         from misclass.data.label_sets import ClassResolver
-        from misclass.predict.kinds import predictor_kinds
+        from misclass.store.kinds import predictor_kinds
 
         self.store = store
         self.pred: Predictions = store.load()

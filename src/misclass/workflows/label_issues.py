@@ -238,7 +238,7 @@ def label_issues(store: Store | str | os.PathLike, *, models: str | Sequence[str
     db : SQLAlchemy URL of the review database (default the store's annotations.sqlite).
     """
     from misclass.analysis import label_issues as li
-    from misclass.predict.kinds import predictor_kinds
+    from misclass.store.kinds import predictor_kinds
 
     s = as_store(store)
     labels = s.labels()

@@ -2,8 +2,8 @@
 architectures, ``py:`` callables) over a dataset in one pass and store every prediction.
 
 :func:`predict` loads the dataset and the models, opens (or creates) the store and runs
-:func:`misclass.predict.engine.predict_models`; its :class:`PredictResult` wraps the
-engine's :class:`~misclass.predict.engine.EngineReport` with the store and the dataset, and
+:func:`misclass.engine.core.predict_models`; its :class:`PredictResult` wraps the
+engine's :class:`~misclass.engine.core.EngineReport` with the store and the dataset, and
 gives the JSON of ``misclass predict --json`` and one row per model as a DataFrame.
 """
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from misclass.data.dataset import Dataset
-    from misclass.predict.engine import EngineReport
-    from misclass.predict.specs import LoadedModel
+    from misclass.engine.core import EngineReport
+    from misclass.engine.specs import LoadedModel
     from misclass.store import Store
 
 __all__ = ["SPLITS", "PredictResult", "predict", "select_split"]
@@ -116,7 +116,7 @@ def predict(
         ``folder:PATH[,LABELS.csv]``) or a loaded :class:`~misclass.data.dataset.Dataset`.
     models : model specs (``timm:NAME[@PATH]``, ``torchvision:NAME[@WEIGHTS|@PATH]``,
         ``ckpt:PATH``, ``py:MODULE:FUNCTION``, ``ARCH[@STATE_DICT]``, optionally ``NAME=SPEC``)
-        or models already loaded (:class:`~misclass.predict.specs.LoadedModel`).
+        or models already loaded (:class:`~misclass.engine.specs.LoadedModel`).
     split : which images: "test", "train" or "all".
     mean, std : normalisation (``"R,G,B"`` or three numbers) of ``ARCH[@PATH]`` specs that
         give none.
@@ -124,16 +124,16 @@ def predict(
     console, progress : where the progress bar goes, and whether to show one.
     ray : run on a Ray cluster (``misclass[ray]``): ``"auto"`` (the cluster this machine is in),
         ``"local"`` (a Ray instance on this machine) or an address (``HOST:6379``,
-        ``ray://HOST:10001``); see :mod:`misclass.predict.ray_engine` and docs/scale.md.
+        ``ray://HOST:10001``); see :mod:`misclass.engine.ray_engine` and docs/scale.md.
 
     The other options are those of ``misclass predict`` (see ``misclass predict --help``).
     A rerun skips models already in the store (``force`` recomputes them) and resumes an
     interrupted one.
     """
     from misclass.data import load_dataset
-    from misclass.predict.device import torch_threads
-    from misclass.predict.engine import EngineOptions, predict_models, prepare_store
-    from misclass.predict.specs import LoadedModel, load_model, parse_channels, parse_model_spec
+    from misclass.engine.core import EngineOptions, predict_models, prepare_store
+    from misclass.engine.device import torch_threads
+    from misclass.engine.specs import LoadedModel, load_model, parse_channels, parse_model_spec
     from misclass.store import Store
 
     given = [models] if isinstance(models, str | LoadedModel) else list(models)
@@ -158,7 +158,7 @@ def predict(
                   for s in specs]
         s = prepare_store(path, dataset, info={"split": split, "seed": seed})
         if ray is not None:
-            from misclass.predict.ray_engine import predict_models_ray
+            from misclass.engine.ray_engine import predict_models_ray
 
             run = predict_models_ray(dataset, loaded, s, opts, address=ray, console=console,
                                      progress=progress)

@@ -1,7 +1,7 @@
 """``misclass train``: train architectures with one set of hyperparameters and store their
 test predictions.
 
-:func:`train` runs :func:`misclass.predict.train_run.train_and_predict` and returns a
+:func:`train` runs :func:`misclass.training.run.train_and_predict` and returns a
 :class:`TrainResult` holding each architecture's per-epoch history, best epoch, checkpoint
 and test accuracy. Training draws nothing: the learning curves are the report's figures
 (:func:`misclass.report.learning_curves.save_training_curves` draws them from the result,
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from misclass.data.dataset import Dataset
-    from misclass.predict.train import TrainConfig, TrainedModel
     from misclass.store import Store
+    from misclass.training.loop import TrainConfig, TrainedModel
 
 __all__ = ["TrainResult", "train"]
 
@@ -32,7 +32,7 @@ __all__ = ["TrainResult", "train"]
 class TrainResult:
     """What one ``misclass train`` run did.
 
-    ``trained`` holds each architecture's :class:`~misclass.predict.train.TrainedModel` (the
+    ``trained`` holds each architecture's :class:`~misclass.training.loop.TrainedModel` (the
     model with its best-validation weights, the per-epoch ``history``, the best epoch, the
     checkpoint); ``test_top1`` its top-1 accuracy on the test split, as stored; ``folder``
     where the checkpoints and histories are.
@@ -134,11 +134,11 @@ def train(
     there).
     """
     from misclass.data import load_dataset
-    from misclass.predict.architectures import check_architectures
-    from misclass.predict.device import torch_threads
-    from misclass.predict.train import TrainConfig
-    from misclass.predict.train_run import train_and_predict
+    from misclass.engine.architectures import check_architectures
+    from misclass.engine.device import torch_threads
     from misclass.store import Store
+    from misclass.training.loop import TrainConfig
+    from misclass.training.run import train_and_predict
 
     names = arch.split(",") if isinstance(arch, str) else list(arch)
     archs = check_architectures([a.strip() for a in names if a.strip()])

@@ -61,7 +61,7 @@ def human_consistency(store: Store | str | os.PathLike, *, humans: Sequence[str]
     n_boot, level, seed : bootstrap replicates, interval level, seed.
     """
     from misclass.analysis.humans import error_consistency_ci
-    from misclass.predict.kinds import predictor_kinds
+    from misclass.store.kinds import predictor_kinds
 
     s = as_store(store)
     names = s.model_names()

@@ -30,9 +30,9 @@ def gallery_captions(res, indices) -> list[str]:
 
 def gallery_figure(store, res, *, size: int = GALLERY, columns: int = 8):
     """The gallery figure of the ``size`` top-ranked images, or None when the store has no images."""
-    from misclass.data.store_images import StoreImages
     from misclass.errors import InputError
     from misclass.report.label_issue_figures import issue_gallery
+    from misclass.store.images import StoreImages
 
     images = StoreImages(store)
     if not images.available:

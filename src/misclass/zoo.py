@@ -23,7 +23,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from misclass.errors import InputError
-from misclass.predict.readers import topk_from_probs
+from misclass.importers.readers import topk_from_probs
 
 
 @dataclass(frozen=True)

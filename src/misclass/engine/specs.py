@@ -48,10 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from misclass.errors import InputError
-from misclass.extras import require
-from misclass.predict.architectures import ARCHITECTURES
-from misclass.predict.preprocess import (
+from misclass.engine.architectures import ARCHITECTURES
+from misclass.engine.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Preprocess,
@@ -59,6 +57,8 @@ from misclass.predict.preprocess import (
     imagenet_default,
     preprocess_from_transform,
 )
+from misclass.errors import InputError
+from misclass.extras import require
 from misclass.validation import check_model_name
 
 SPEC_FORMS = ("timm:NAME[@PATH], torchvision:NAME[@WEIGHTS|@PATH], ckpt:PATH, py:MODULE:FUNCTION "
@@ -198,7 +198,7 @@ def load_model(spec: ModelSpec | str, *, num_classes: int, pretrained: bool = Fa
         elif spec.kind == "arch":
             loaded = _load_arch(spec, num_classes=num_classes, mean=spec.mean or mean, std=spec.std or std)
         elif spec.kind == "ckpt":
-            from misclass.predict.checkpoint import load_checkpoint_model
+            from misclass.engine.checkpoint import load_checkpoint_model
 
             loaded = load_checkpoint_model(Path(spec.target), name=spec.name)
         else:
@@ -464,7 +464,7 @@ def _load_arch(spec: ModelSpec, *, num_classes: int, mean: tuple[float, ...] | N
     channels follow the state dict (its last linear layer and first convolution)."""
     import torch
 
-    from misclass.predict.architectures import build_architecture
+    from misclass.engine.architectures import build_architecture
 
     meta: dict[str, Any] = {"source": "architecture", "architecture": spec.target}
     channels = 3

@@ -1,7 +1,7 @@
 """Training CNNs with one set of hyperparameters, for comparing their mistakes.
 
 :func:`train_architecture` trains one architecture (from
-:mod:`misclass.predict.architectures`) on in-memory ``uint8`` images:
+:mod:`misclass.engine.architectures`) on in-memory ``uint8`` images:
 
 - a seeded, stratified 80:20 split of the training images into train and validation;
 - channel-wise mean and standard deviation computed on the train part only (of ``x/255``),
@@ -164,9 +164,9 @@ def train_architecture(arch: str, images: np.ndarray, labels: np.ndarray, *, cla
     torch = require("torch", "torch", feature="training CNNs")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from misclass.predict.architectures import build_architecture
-    from misclass.predict.checkpoint import save_checkpoint
-    from misclass.predict.device import autocast, select_device, use_amp
+    from misclass.engine.architectures import build_architecture
+    from misclass.engine.checkpoint import save_checkpoint
+    from misclass.engine.device import autocast, select_device, use_amp
 
     config.check()
     images = np.asarray(images)
@@ -270,7 +270,7 @@ def train_architecture(arch: str, images: np.ndarray, labels: np.ndarray, *, cla
 
 
 def _evaluate(model, idx: np.ndarray, batch, batch_size: int, device, amp: bool, torch) -> dict[str, float]:
-    from misclass.predict.device import autocast
+    from misclass.engine.device import autocast
 
     model.eval()
     loss_sum, ys, preds = 0.0, [], []

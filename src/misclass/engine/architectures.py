@@ -1,7 +1,7 @@
 """Architectures that ``misclass train`` builds by name: torchvision's ImageNet models adapted
-to small inputs (:mod:`misclass.predict.small_inputs`), the small CNN zoo
-(:mod:`misclass.predict.cnn_zoo`) and the CIFAR ResNets of He et al.
-(:mod:`misclass.predict.cifar_resnet`). ``misclass predict --model ARCH[@PATH]`` builds them
+to small inputs (:mod:`misclass.engine.small_inputs`), the small CNN zoo
+(:mod:`misclass.engine.cnn_zoo`) and the CIFAR ResNets of He et al.
+(:mod:`misclass.engine.cifar_resnet`). ``misclass predict --model ARCH[@PATH]`` builds them
 too, with random weights or a state dict's.
 
 >>> sorted(a for a in ARCHITECTURES if a.startswith("cnn-"))
@@ -12,11 +12,11 @@ too, with random weights or a state dict's.
 
 from __future__ import annotations
 
+from misclass.engine.cifar_resnet import CIFAR_RESNETS, DEFAULT_WIDTH, FAMILY, build_cifar_resnet
+from misclass.engine.cnn_zoo import CNN_ZOO
+from misclass.engine.small_inputs import SMALL_INPUT_ARCHS
 from misclass.errors import InputError
 from misclass.extras import require
-from misclass.predict.cifar_resnet import CIFAR_RESNETS, DEFAULT_WIDTH, FAMILY, build_cifar_resnet
-from misclass.predict.cnn_zoo import CNN_ZOO
-from misclass.predict.small_inputs import SMALL_INPUT_ARCHS
 
 ARCHITECTURES: dict[str, str] = {
     **{name: "torchvision (small inputs)" for name in SMALL_INPUT_ARCHS},

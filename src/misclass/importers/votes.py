@@ -24,7 +24,7 @@ import numpy as np
 from misclass.analysis.humans import vote_shares, vote_summary
 from misclass.data.votes import read_vote_counts
 from misclass.errors import InputError
-from misclass.predict.readers import ForeignPredictions, ids_for_rows, topk_from_probs
+from misclass.importers.readers import ForeignPredictions, ids_for_rows, topk_from_probs
 
 #: How a tie for the most votes is broken (recorded in the metadata).
 TIE_BREAK = "lowest class id"
@@ -33,7 +33,7 @@ TIE_BREAK = "lowest class id"
 def read_votes(path: str | Path, ids_path: str | Path | None = None, *, prefix: str = "human",
                k: int = 5) -> list[ForeignPredictions]:
     """``PREFIX-majority`` and ``PREFIX-random`` from a vote-count ``.npy`` file; rows in the
-    order of ``ids_path`` (see :func:`misclass.predict.readers.read_ids`) or, when None, the
+    order of ``ids_path`` (see :func:`misclass.importers.readers.read_ids`) or, when None, the
     store's sample order. Every image needs at least one vote."""
     path = Path(path)
     counts = read_vote_counts(path)

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from misclass.data.dataset import Dataset
+from misclass.engine.architectures import ARCHITECTURES, check_architectures
 from misclass.errors import InputError, StoreError
-from misclass.predict.architectures import ARCHITECTURES, check_architectures
-from misclass.predict.train import TrainConfig, TrainedModel, train_architecture
+from misclass.training.loop import TrainConfig, TrainedModel, train_architecture
 
 DEFAULT_FOLDER_SIZE = 32
 
@@ -77,9 +77,9 @@ def train_and_predict(dataset: Dataset, archs: list[str], store_path: str | Path
     """Train each architecture on the train split and write its test predictions to the store,
     its checkpoints and history to ``out_dir/<arch>``; return each architecture's model and
     history."""
-    from misclass.predict.checkpoint import checkpoint_preprocess
-    from misclass.predict.engine import EngineOptions, predict_models, prepare_store
-    from misclass.predict.specs import LoadedModel, last_linear
+    from misclass.engine.checkpoint import checkpoint_preprocess
+    from misclass.engine.core import EngineOptions, predict_models, prepare_store
+    from misclass.engine.specs import LoadedModel, last_linear
     from misclass.store import Store
     from misclass.validation import check_model_name
 
@@ -146,8 +146,8 @@ def train_cnn_zoo(dataset: Dataset, store_path: str | Path, *, seed: int = 0, co
                   progress: bool = True) -> dict[str, str]:
     """Train the small CNN zoo (one CPU thread: these nets are too small to share cores) and
     write its test predictions to the store; return each model's family."""
-    from misclass.predict.cnn_zoo import CNN_ZOO
-    from misclass.predict.device import torch_threads
+    from misclass.engine.cnn_zoo import CNN_ZOO
+    from misclass.engine.device import torch_threads
 
     threads = 1 if demo_cnn_config().device == "auto" and not _has_accelerator() else None
     with torch_threads(threads):
@@ -157,6 +157,6 @@ def train_cnn_zoo(dataset: Dataset, store_path: str | Path, *, seed: int = 0, co
 
 
 def _has_accelerator() -> bool:
-    from misclass.predict.device import select_device
+    from misclass.engine.device import select_device
 
     return select_device("auto").type != "cpu"

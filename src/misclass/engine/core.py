@@ -2,14 +2,14 @@
 
 Each image is read and decoded once, in DataLoader workers, which also apply each distinct
 geometric preprocessing (resize, crop) once; models whose preprocessing is equal share the
-tensor (see :mod:`misclass.predict.preprocess`). On the device, each batch is scaled and
+tensor (see :mod:`misclass.engine.preprocess`). On the device, each batch is scaled and
 normalised once per distinct normalisation and fed to every model that needs it, in
 inference mode, channels-last, with float16 autocast on CUDA. Per model and image the engine
 keeps the top-k ids and probabilities and, on request, full probabilities, logits,
 penultimate features (the input of the final linear layer) and MC-dropout statistics, all
 float32 (float16 in the store only with ``half``).
 
-Work is cut into shards (:mod:`misclass.predict.shards`): an interrupted run resumes where
+Work is cut into shards (:mod:`misclass.engine.shards`): an interrupted run resumes where
 it stopped, a model already in the store is skipped unless ``force``, and a model reaches
 the store only complete (``Store.write_model`` is atomic).
 """
@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 
 from misclass.data.dataset import Dataset
+from misclass.engine.device import autocast, default_workers, select_device, use_amp
+from misclass.engine.mcdropout import MC_COLUMNS, enable_mc_dropout
+from misclass.engine.preprocess import Preprocess, apply_geometry, scale_batch
+from misclass.engine.shards import PartialRun, samples_digest, shard_bounds
+from misclass.engine.specs import LoadedModel
 from misclass.errors import InputError, StoreError
 from misclass.extras import require
-from misclass.predict.device import autocast, default_workers, select_device, use_amp
-from misclass.predict.mcdropout import MC_COLUMNS, enable_mc_dropout
-from misclass.predict.preprocess import Preprocess, apply_geometry, scale_batch
-from misclass.predict.readers import topk_from_probs
-from misclass.predict.shards import PartialRun, samples_digest, shard_bounds
-from misclass.predict.specs import LoadedModel
+from misclass.importers.readers import topk_from_probs
 from misclass.store import Store
 
 
@@ -44,7 +44,7 @@ class EngineOptions:
 
     k: int = 5
     batch_size: int = 64
-    workers: int | None = None  # None: see misclass.predict.device.default_workers
+    workers: int | None = None  # None: see misclass.engine.device.default_workers
     device: str = "auto"
     amp: bool | None = None  # None: on for CUDA
     save_probs: bool = False
@@ -383,7 +383,7 @@ def _forward(st: _ModelState, x, idx, opts: EngineOptions, device, amp: bool, to
         if opts.mc_dropout:
             deterministic = None
             if opts.save_logits or opts.save_features:
-                from misclass.predict.mcdropout import dropout_layers
+                from misclass.engine.mcdropout import dropout_layers
 
                 layers = dropout_layers(model)
                 for m in layers:
@@ -399,7 +399,7 @@ def _forward(st: _ModelState, x, idx, opts: EngineOptions, device, amp: bool, to
                 torch.manual_seed(seed)
                 samples = torch.stack([torch.softmax(_logits_of(model(x)).float(), dim=1)
                                        for _ in range(opts.mc_dropout)])
-            from misclass.predict.mcdropout import mc_statistics
+            from misclass.engine.mcdropout import mc_statistics
 
             probs, stats = mc_statistics(samples)
             logits = deterministic

@@ -1,10 +1,10 @@
 """The prediction engine on a Ray cluster (``misclass predict --ray auto|local|ADDRESS``).
 
 The dataset is cut into the same shards as the local engine
-(:func:`misclass.predict.shards.shard_bounds`); each shard x group of models is one Ray task.
+(:func:`misclass.engine.shards.shard_bounds`); each shard x group of models is one Ray task.
 A task decodes its shard's images once for every model of its group, runs them with the
-local engine's own code (:func:`misclass.predict.engine._run_pass`) and writes each model's
-shard into ``<store>/.partial/<model>/`` through :class:`~misclass.predict.shards.PartialRun`:
+local engine's own code (:func:`misclass.engine.core._run_pass`) and writes each model's
+shard into ``<store>/.partial/<model>/`` through :class:`~misclass.engine.shards.PartialRun`:
 the same files, under the same manifest, as the local engine. So a Ray run resumes like a
 local one (and a local run can finish what a Ray run started, on the same device type).
 
@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from misclass.data.dataset import Dataset
-from misclass.errors import InputError, MisclassError, StoreError
-from misclass.extras import require
-from misclass.predict.engine import (
+from misclass.engine.core import (
     EngineOptions,
     EngineReport,
     ModelRun,
@@ -42,8 +40,10 @@ from misclass.predict.engine import (
     _signature,
     models_to_run,
 )
-from misclass.predict.shards import PartialRun, samples_digest, shard_bounds
-from misclass.predict.specs import LoadedModel
+from misclass.engine.shards import PartialRun, samples_digest, shard_bounds
+from misclass.engine.specs import LoadedModel
+from misclass.errors import InputError, MisclassError, StoreError
+from misclass.extras import require
 from misclass.store import Store
 
 __all__ = ["connect", "predict_models_ray", "worker_device"]
@@ -122,7 +122,7 @@ def run_shard(store_path: str, dataset: Dataset, models: Sequence[LoadedModel], 
     with torch on ``threads`` CPU threads (the CPUs Ray gave the task)."""
     torch = require("torch", "torch", feature="running torch models")
     torch.set_num_threads(threads)
-    from misclass.predict.device import default_workers, select_device
+    from misclass.engine.device import default_workers, select_device
 
     chosen = [m for m in models if m.name in set(names)]
     check_paths(store_path, dataset, names, bounds[shard][0])
@@ -160,7 +160,7 @@ def predict_models_ray(dataset: Dataset, models: Sequence[LoadedModel], store: S
                        models_per_task: int | None = None, cpus_per_task: int = 1, max_retries: int = 3,
                        console=None,
                        progress: bool = True, on_shard: Callable[[int], None] | None = None) -> EngineReport:
-    """:func:`misclass.predict.engine.predict_models` with the work spread over a Ray cluster.
+    """:func:`misclass.engine.core.predict_models` with the work spread over a Ray cluster.
 
     ``address``: see :func:`connect` (an already initialised Ray is used as it is).
     ``models_per_task``: models run by one task (None: every model; each task then decodes
@@ -302,7 +302,7 @@ def _task_error(ray, exc: Exception, shard: int, names: Sequence[str], store: St
 
 
 def _amp(device_name: str, amp: bool | None, torch) -> bool:
-    from misclass.predict.device import use_amp
+    from misclass.engine.device import use_amp
 
     return use_amp(torch.device(device_name), amp)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from misclass.errors import InputError, StoreError
-from misclass.predict.readers import ForeignPredictions
+from misclass.importers.readers import ForeignPredictions
 from misclass.store import Store, numbered_classes
 from misclass.validation import (
     check_class_ids,
@@ -45,7 +45,7 @@ class ImportResult:
 
 def read_labels_file(path: str | Path) -> pd.DataFrame:
     """A ``file_name,label`` (or ``sample_id,label``) CSV as a two-column frame."""
-    from misclass.predict.readers import _int_column, _read_csv_strings
+    from misclass.importers.readers import _int_column, _read_csv_strings
 
     path = Path(path)
     table = _read_csv_strings(path)
@@ -80,7 +80,7 @@ def resolve_classes(spec: str | None) -> pd.DataFrame | None:
         from misclass.data.imagenet import imagenet_classes
 
         return imagenet_classes().copy()
-    from misclass.predict.readers import _read_csv_strings
+    from misclass.importers.readers import _read_csv_strings
 
     path = Path(spec)
     table = _read_csv_strings(path)
@@ -178,7 +178,7 @@ def import_predictions(
         Keep full probabilities / logits as float16 instead of float32.
     images : folder, optional
         Where the images are: each sample id of the store after the import is joined to its
-        file there (:func:`misclass.data.store_images.match_image_files`), the relative paths
+        file there (:func:`misclass.store.images.match_image_files`), the relative paths
         go into the samples' ``path`` column and the folder into ``store.json``; an id without
         a file is an error and nothing is written.
     lock_timeout, on_wait
@@ -303,7 +303,7 @@ def _import_locked(store, items, names, label_frame, label_source, class_spec, n
 
     image_paths = None
     if images is not None:
-        from misclass.data.store_images import match_image_files
+        from misclass.store.images import match_image_files
 
         image_paths = match_image_files(kept_ids, images)
 

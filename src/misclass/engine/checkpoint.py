@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from misclass.engine.preprocess import Preprocess, fixed_size
 from misclass.errors import InputError
-from misclass.predict.preprocess import Preprocess, fixed_size
 from misclass.store.files import atomic_write
 
 FORMAT = "misclass-checkpoint"
@@ -63,9 +63,9 @@ def checkpoint_preprocess(pre: dict[str, Any]) -> Preprocess:
 
 
 def load_checkpoint_model(path: Path, *, name: str):
-    """The model of a misclass checkpoint as a :class:`~misclass.predict.specs.LoadedModel`."""
-    from misclass.predict.architectures import build_architecture
-    from misclass.predict.specs import LoadedModel, last_linear
+    """The model of a misclass checkpoint as a :class:`~misclass.engine.specs.LoadedModel`."""
+    from misclass.engine.architectures import build_architecture
+    from misclass.engine.specs import LoadedModel, last_linear
 
     obj = read_checkpoint(path)
     kwargs = obj["arch_kwargs"]
