@@ -21,7 +21,8 @@ import numpy as np
 from misclass.errors import InputError
 
 PART_SIZE = 10
-KINDS = ("disagreement", "all-miss", "pair", "random", "ids", "label-issues")
+#: The kinds of review task (``misclass review task NAME --kind KIND``; the task form's choices).
+TASK_KINDS = ("disagreement", "all-miss", "pair", "random", "ids", "label-issues")
 
 
 def _check(top1: np.ndarray) -> np.ndarray:

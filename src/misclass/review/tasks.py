@@ -64,7 +64,7 @@ def parse_id_list(text: str, source: str) -> list[tuple[str, str]]:
 def select_images(ctx: ReviewContext, kind: str, *, pair: tuple[str, str] | None = None,
                   size: int | None = None, seed: int = 0, ids: str | Path | None = None,
                   id_text: str | None = None) -> tuple[np.ndarray, dict]:
-    """Store indices for a task of ``kind`` (see :data:`selection.KINDS`) and the parameters used.
+    """Store indices for a task of ``kind`` (see :data:`selection.TASK_KINDS`) and the parameters used.
 
     Kind ``ids`` reads the file ``ids`` or, from the app, the text ``id_text``.
     """
@@ -97,7 +97,7 @@ def select_images(ctx: ReviewContext, kind: str, *, pair: tuple[str, str] | None
 
         idx = label_issues(ctx.store).top_indices(size or 100)
     else:
-        raise InputError(f"task kind {kind!r}: expected one of {', '.join(selection.KINDS)}")
+        raise InputError(f"task kind {kind!r}: expected one of {', '.join(selection.TASK_KINDS)}")
     if kind not in ("random", "label-issues"):
         idx = selection.limit(idx, size, seed=seed)
     if size is not None:

@@ -47,7 +47,7 @@ from misclass.review.security import (  # noqa: E402
     parse_form,
     safe_next,
 )
-from misclass.review.selection import KINDS  # noqa: E402
+from misclass.review.selection import TASK_KINDS  # noqa: E402
 
 SESSION_COOKIE = "misclass_session"
 LOGIN_COOKIE = "misclass_login"
@@ -253,7 +253,7 @@ def create_app(ctx: ReviewContext, db: Database, *, require_tokens: bool = False
         user = need_user(request)
         rows = [(t, tasks.progress(ctx, db, t, user.id)) for t in tasks.list_tasks(db)]
         classes_hint = ", ".join(ctx.names[:3])
-        return page(request, "index.html", user, tasks=rows, kinds=KINDS, n=ctx.n, models=ctx.models,
+        return page(request, "index.html", user, tasks=rows, kinds=TASK_KINDS, n=ctx.n, models=ctx.models,
                     classes_hint=classes_hint)
 
     @app.post("/tasks")
