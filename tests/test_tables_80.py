@@ -143,3 +143,32 @@ def test_factors_fits_80_columns(imagenet_timm_store, run80):
     """ImageNet-X error ratios of the seven shared ImageNet models (long names, 16 factors)."""
     out = run80(["factors", "--store", imagenet_timm_store])
     assert "convit_tiny" in out and "convit_small" in out
+
+
+def test_fit_table_wraps_then_prints_one_row_per_value():
+    from rich.console import Console
+    from rich.table import Table
+
+    from misclass.cli.tables import LONG_NOTE, fit_table
+
+    def render(table) -> str:
+        console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(fit_table(table, console))
+        return console.export_text()
+
+    wide = Table(title="ten models")
+    wide.add_column("class")
+    for name in MODELS + MODELS[:3]:
+        wide.add_column(name, justify="right")
+    wide.add_row("Granny Smith", *["85.26%"] * 10)
+    out = render(wide)
+    _check(out, "wide")
+    assert LONG_NOTE in " ".join(out.split()) and out.count("85.26%") == 10
+    assert all(name in out for name in MODELS)
+    narrow = Table()  # two columns, a word longer than the terminal: folded, never cut
+    narrow.add_column("id")
+    narrow.add_column("path")
+    narrow.add_row("1", "x" * 150)
+    out = render(narrow)
+    _check(out, "narrow")
+    assert out.count("x") == 150
