@@ -1,6 +1,8 @@
 """The report's figures on small hand-made cases: what each one draws, names and says about units
 (issue 19: heatmaps, networks, failure curves, the group plot, the gallery)."""
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -96,8 +98,8 @@ def failure_store(tmp_path):
     rng = np.random.default_rng(0)
     n = 300
     labels = rng.integers(0, 3, n)
-    store = Store.create(tmp_path / "s", samples=pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)],
-                                                                "label": labels}),
+    samples = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "label": labels})
+    store = Store.create(tmp_path / "failure-store", samples=samples,
                          classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
     for m in range(3):
         logits = rng.normal(size=(n, 3))
@@ -218,7 +220,7 @@ def image_store(tmp_path):
         paths.append(str(path))
     samples = pd.DataFrame({"sample_id": [f"s{i}" for i in range(6)], "label": [0, 0, 1, 1, 2, 2],
                             "path": paths})
-    store = Store.create(tmp_path / "store", samples=samples,
+    store = Store.create(tmp_path / "image-store", samples=samples,
                          classes=pd.DataFrame({"name": ["cat", "dog", "frog"]}))
     store.write_model("a", np.array([[0], [1], [0], [0], [2], [0]]))
     store.write_model("b", np.array([[0], [0], [2], [1], [2], [1]]))
@@ -243,3 +245,152 @@ def test_gallery_says_how_many_it_shows_names_each_sample_and_writes_only_those(
     assert written == ["2.png", "5.png"]
     assert all(f'src="images/{name}"' in page for name in written)
     assert 'loading="lazy"' in page and 'width="' in page
+
+
+def test_report_tables_state_one_unit_per_column_and_no_python_none(small_store, tmp_path):
+    import re
+
+    from misclass.report.build import build_report
+
+    index = build_report(small_store, tmp_path / "r", only=["summary", "confusion", "crossmodel",
+                                                             "label-issues", "failure"])
+    page = index.read_text()
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    raw = {"class_index", "n_images", "virtual_accuracy", "best_model", "planted_auroc", "rank_change",
+           "sample_id", "says_wrong", "got_corrected", "mean_accuracy", "top-1 %"}
+    assert not raw & set(heads)
+    assert "None" not in re.sub(r"<script.*?</script>", "", page, flags=re.S)  # no Python None in a cell
+    assert not re.search(r"\b1 (errors|parts|images are)\b", page)
+    # the summary in %, by hand: a gets 4 of 6 right, b 5 of 6
+    assert "<th class=num>top-1 (%)</th>" in page
+    assert re.search(r"<td>b</td><td class=num>6</td><td class=num>83\.33</td><td class=num>1</td>", page)
+    assert re.search(r"<td>a</td><td class=num>6</td><td class=num>66\.67</td><td class=num>2</td>", page)
+    # pairs in %: every image is right in a or b; a's mistakes (s1, s5) are right in b, b's (s2) in a
+    assert "oracle accuracy (%)" in heads and "PCR of B over A (%)" in heads
+    assert re.search(r"<td>a</td><td>b</td><td class=num>100\.000</td><td class=num>100\.000</td>"
+                     r"<td class=num>100\.000</td>", page)
+    # best combinations: one unit a column, the gain in points (b alone 83.33%, a and b 100%)
+    assert "gain over the best single model (points)" in heads
+    assert re.search(r"<td class=num>2</td><td>a, b</td><td class=num>100\.00</td><td class=num>16\.67</td>",
+                     page)
+    # b stored no probabilities: no mean-probability ensemble, a "-" with its reason, said once in the caption
+    assert 'title="not computed for this set; the notes under the table say why">-</td>' in page
+    assert "-: not computed for this set" in page
+    assert "u, the % of the class" in page and "mean u (%)" in heads
+
+
+def test_pcr_heatmap_key_explains_only_the_marks_it_shows():
+    import pandas as pd
+
+    from misclass.report.sections.crossmodel import heatmap
+
+    both = pd.DataFrame([[np.nan, 0.5], [0.25, np.nan]], index=["a", "b"], columns=["a", "b"])
+    fig = heatmap(both, title="t", colorbar="c (%)", diagonal="a model cannot correct itself",
+                  undefined="the row model makes no mistakes")
+    ax = fig.axes[0]
+    marks = {t.get_text() for t in ax.texts}
+    assert marks == {"–", "50.0", "25.0"}
+    assert "–: a model cannot correct itself" in ax.get_xlabel() and "n/a" not in ax.get_xlabel()
+    perfect = pd.DataFrame([[np.nan, np.nan], [0.25, np.nan]], index=["a", "b"], columns=["a", "b"])
+    fig = heatmap(perfect, title="t", colorbar="c (%)", diagonal="a model cannot correct itself",
+                  undefined="the row model makes no mistakes")
+    ax = fig.axes[0]
+    assert "n/a" in {t.get_text() for t in ax.texts}
+    assert "n/a: the row model makes no mistakes" in ax.get_xlabel()
+    plain = heatmap(pd.DataFrame([[0.9, 0.95], [0.95, 0.8]], index=["a", "b"], columns=["a", "b"]),
+                    title="t", colorbar="c (%)")
+    assert plain.axes[0].get_xlabel() == "corrector model B (column)"
+
+
+def test_explain_tables_in_percent_with_the_reason_for_a_missing_rate():
+    from misclass.format import Undefined
+    from misclass.report.sections.explain import _accounting_table, _planted_table
+
+    acc = {"saliency": {"n_misclassified": 4, "fixed": 3, "moved": 0, "unchanged": 1, "fix_rate": 0.75,
+                        "n_correct": 8, "broken": 2, "break_rate": 0.25},
+           "random": {"n_misclassified": 4, "fixed": 1, "moved": 1, "unchanged": 2, "fix_rate": 0.25,
+                      "n_correct": 0, "broken": 0, "break_rate": None}}
+    table = _accounting_table({"accounting": acc})
+    assert table["fix rate (%)"].tolist() == [75.0, 25.0] and table["break rate (%)"][0] == 25.0
+    assert isinstance(table["break rate (%)"][1], Undefined) and table["break rate (%)"][1].reason
+    planted = {"planted_errors": 2, "other_errors": 0, "other_planted_image_errors": 1,
+               "fix_rate": {"planted_errors": 0.5, "other_planted_image_errors": 1.0},
+               "random_fix_rate": {"planted_errors": 0.0}, "saliency_mass_in_patch": {"planted_errors": 0.4}}
+    table = _planted_table(planted)
+    assert table["fix rate (%)"][0] == 50.0 and table["saliency mass in the patch (%)"][0] == 40.0
+    assert isinstance(table["fix rate (%)"][1], Undefined)  # no other error: no rate
+
+
+#: words that give a numeric axis its unit when it has no "%" or "(unit)": counts of things
+COUNT_WORDS = re.compile(r"%|\(|\b(images?|models?|errors?|classes|pixels|epochs?|number)\b")
+
+
+def _numeric(labels) -> bool:
+    texts = [t.get_text().replace("−", "-").replace(",", "") for t in labels if t.get_text()]
+    try:
+        return bool(texts) and all(float(t) == float(t) for t in texts)
+    except ValueError:
+        return False
+
+
+def check_figure(fig, stem: str) -> None:
+    """What every report figure must say: a title (the figure's or its axes'), and on every
+    axes that plots data, both axis labels, with a unit for a numeric axis ("%", "(unit)" or
+    what is counted). Colour bars need their label only; pictures (image axes without ticks)
+    and drawings without axes (networks, text panels) need no axis labels."""
+    fig.canvas.draw()
+    sup = fig._suptitle.get_text() if fig._suptitle else ""
+    assert sup or any(ax.get_title() for ax in fig.axes), f"{stem}: no title"
+    for ax in fig.axes:
+        if hasattr(ax, "_colorbar"):
+            assert ax.get_ylabel() or ax.get_xlabel(), f"{stem}: a colour bar without a label"
+            continue
+        picture = bool(ax.images) and not ax.get_xticks().size and not ax.get_yticks().size
+        data = ax.lines or ax.collections or ax.patches or ax.images
+        if not ax.axison or picture or not data:
+            continue
+        for axis, label, ticks in (("x", ax.get_xlabel(), ax.get_xticklabels()),
+                                   ("y", ax.get_ylabel(), ax.get_yticklabels())):
+            assert label, f"{stem}: no {axis} label on {ax.get_title()!r}"
+            if _numeric(ticks):
+                assert COUNT_WORDS.search(label), f"{stem}: {axis} label {label!r} names no unit"
+
+
+def test_every_report_figure_has_a_title_axis_labels_and_units(small_store, failure_store, image_store,
+                                                               tmp_path, monkeypatch):
+    from misclass.report.build import build_report
+    from misclass.report.registry import ReportContext
+
+    checked = []
+    save = ReportContext.save_figure
+
+    def checking(self, fig, stem, *, alt):
+        check_figure(fig, stem)
+        checked.append(stem)
+        return save(self, fig, stem, alt=alt)
+
+    monkeypatch.setattr(ReportContext, "save_figure", checking)
+    for i, (store, only) in enumerate(((small_store, None), (failure_store, ["failure"]),
+                                       (image_store, ["label-issues"]))):
+        build_report(store, tmp_path / f"r{i}", only=only)
+    kinds = {re.sub(r"-[^-]*$", "", s) for s in checked}
+    assert {"accuracy", "confusion-heatmap", "confusion-network", "crossmodel", "crossmodel-classes",
+            "failure", "label-issues"} <= kinds, kinds
+
+
+def test_the_figure_check_catches_a_missing_title_label_or_unit():
+    from misclass.report.figures import new_figure
+
+    fig, ax = new_figure()
+    ax.plot([0, 1], [0, 50])
+    with pytest.raises(AssertionError, match="no title"):
+        check_figure(fig, "f")
+    ax.set_title("t")
+    with pytest.raises(AssertionError, match="no x label"):
+        check_figure(fig, "f")
+    ax.set_xlabel("coverage (%)")
+    ax.set_ylabel("risk")
+    with pytest.raises(AssertionError, match="names no unit"):
+        check_figure(fig, "f")
+    ax.set_ylabel("risk (%)")
+    check_figure(fig, "f")

@@ -43,7 +43,7 @@ def issue_gallery(images: Sequence, captions: Sequence[str], *, columns: int = 8
         ax.text(0.5, 1.03, caption, transform=ax.transAxes, ha="center", va="bottom", fontsize=6.5,
                 linespacing=1.1)
     if title:
-        fig.text(0.5, 1 - 0.05 / height, title, ha="center", va="top", fontsize=9)
+        fig.suptitle(title, x=0.5, y=1 - 0.05 / height, ha="center", va="top", fontsize=9)
     return fig
 
 
@@ -58,7 +58,7 @@ def precision_figure(curve: pd.DataFrame, *, reference: str):
     ax.set_xticks(curve.index, [str(k) for k in curve.index])
     ax.minorticks_off()
     ax.set_ylim(0, 102)
-    ax.set_xlabel("top K of the ranking")
+    ax.set_xlabel("K: the top K images of the ranking (log scale)")
     ax.set_ylabel("judged wrong by people (%)")
     ax.set_title(f"Precision of each ranking against {reference}", fontsize=10)
     ax.grid(alpha=0.3)

@@ -16,6 +16,7 @@ from misclass.analysis.confusion import ModelConfusion
 from misclass.analysis.confusion_options import DEFAULT_THRESHOLD
 from misclass.analysis.confusion_scores import ScoreAnalysis
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import as_percent
 from misclass.workflows.confusion import ConfusionResult, confusion
 
 MAX_HEATMAP_CLASSES = 80
@@ -342,11 +343,14 @@ def build(ctx: ReportContext) -> Section | None:
     parts.append("<h3>Most frequent confusions</h3>" + table_html(
         top, caption="The 50 (true → predicted) pairs with the most misclassified images summed over models; "
                 "one column of counts per model."))
-    u = res.u_table().reset_index().rename(columns={"class": "name", "class_index": "class"})
-    u = u[["class", "name", *u.columns[2:]]].sort_values(["mean u", "class"], ascending=[False, True])
+    u = res.u_table().reset_index().rename(columns={"class_index": "class id"})
+    u = u[["class id", "class", *u.columns[2:]]].sort_values(["mean u", "class id"], ascending=[False, True])
+    u = as_percent(u, {c: c for c in [*res.models, "mean u"]}).rename(columns={"mean u": "mean u (%)"})
     parts.append("<h3>Class-wise misclassification rate u</h3>" + table_html(
-        u, float_digits=3,
-        caption="One row per class, worst first; one column of u per model (– for a class without images).",
+        u, float_digits=1,
+        caption="One row per class, worst first; one column per model: u, the % of the class's images "
+                "that model misclassifies" + ("; - for a class without images" if u["mean u (%)"].isna().any()
+                                               else "") + ".",
         max_rows=MAX_TABLE_ROWS))
     pats = res.patterns()
     if len(pats):
@@ -399,6 +403,7 @@ def _scores_html(ctx: ReportContext, res: ConfusionResult, names: list[str]) -> 
     table = res.score_comparisons()
     table = table[table.index.get_level_values("model").isin(scored)]
     if len(table):
+        table = table.rename(columns={"n A": "images in A", "n B": "images in B"})
         out.append(table_html(table.reset_index(), float_digits=4,
                               caption="t-tests of group A minus group B; – where a group has fewer "
                                       "than two images or neither group varies."))

@@ -11,10 +11,11 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from misclass.format import percent
+from misclass.format import Undefined, percent, plural
 from misclass.report.figures import new_figure
 from misclass.report.gallery import MAX_IMAGES, gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import as_percent, with_reason
 from misclass.workflows.compare import LIST_LIMIT, MAX_COMBINATIONS, CompareResult, compare
 
 ANNOTATE_LIMIT = 16  # heatmap cells are annotated up to this many models
@@ -23,13 +24,25 @@ NAMED_CLASSES = 6  # class names written on each end of a per-class bar chart
 FEW_CLASSES = 40  # up to this many classes, per-class charts name every bar
 
 
-def heatmap(frame: pd.DataFrame, *, title: str, colorbar: str, note: str, hide_diagonal: bool = False):
+def heatmap(frame: pd.DataFrame, *, title: str, colorbar: str, diagonal: str = "", undefined: str = ""):
     """An annotated (M, M) heatmap of a pair matrix of fractions (index and columns: model
-    names) shown as percentages; rows are the base model, columns the corrector; NaN cells
-    are grey and marked "n/a"; a hidden diagonal is grey and marked "–"."""
+    names) shown as percentages; rows are the base model, columns the corrector. With
+    ``diagonal`` (why it has no value) the diagonal is grey and marked "–"; NaN cells are
+    grey and marked "n/a". The key under the axes explains only the marks that appear
+    (``undefined``: why a cell is NaN), or the grey cells when there are too many models to
+    annotate."""
     names = list(frame.index)
     values = frame.to_numpy(dtype=float)
     m = len(names)
+    hide_diagonal = bool(diagonal)
+    off = ~np.eye(m, dtype=bool)
+    annotated = m <= ANNOTATE_LIMIT
+    marks = []
+    if hide_diagonal:
+        marks.append(f"{'–' if annotated else 'grey diagonal'}: {diagonal}")
+    if np.isnan(values[off] if hide_diagonal else values).any():
+        marks.append(f"{'n/a' if annotated else 'grey'}: {undefined or 'undefined'}")
+    note = ". ".join(marks) + ("." if marks else "")
     size = max(4.5, 0.62 * m + 2.8)
     fig, ax = new_figure(size + 1.2, size)
     data = np.asarray(values, dtype=float) * 100
@@ -45,7 +58,7 @@ def heatmap(frame: pd.DataFrame, *, title: str, colorbar: str, note: str, hide_d
     ax.set_xlabel("corrector model B (column)" + (f"\n{note}" if note else ""))
     ax.set_ylabel("base model A (row)")
     ax.set_title(title, fontsize=10)
-    if m <= ANNOTATE_LIMIT:
+    if annotated:
         lo, hi = im.get_clim()
         for i in range(m):
             for j in range(m):
@@ -178,29 +191,45 @@ def _gallery(ctx: ReportContext, res: CompareResult) -> str:
 
 def _best_table(res: CompareResult) -> pd.DataFrame:
     best = res.best()
-    return pd.DataFrame({"k": best.index, "models": [", ".join(m) for m in best["models"]],
-                         "oracle accuracy": best["virtual_accuracy"],
-                         "gain over best single (points)": 100 * best["gain"],
-                         "search": [f"{method} ({search})" for method, search
-                                    in zip(best["method"], best["search"], strict=True)]})
+    table = pd.DataFrame({"k": best.index, "models": [", ".join(m) for m in best["models"]],
+                          "oracle accuracy": best["virtual_accuracy"], "gain": best["gain"],
+                          "search": [f"{method} ({search})" for method, search
+                                     in zip(best["method"], best["search"], strict=True)]})
+    return as_percent(table, {"oracle accuracy": "oracle accuracy (%)",
+                              "gain": "gain over the best single model (points)"})
+
+
+ENSEMBLE_UNDEFINED = "not computed for this set; the notes under the table say why"
 
 
 def _ensemble_table(res: CompareResult) -> pd.DataFrame:
     table = res.ensembles().drop(columns="set")
     table["models"] = [", ".join(m) for m in table["models"]]
-    columns = {"best_single": "best member", "best_single_accuracy": "best member accuracy"}
+    percents = {"best_single_accuracy": "best member accuracy (%)", "oracle": "oracle accuracy (%)"}
     for kind, label in (("majority_vote", "majority vote"), ("mean_probability", "mean probability"),
                         ("selector", "learned selector")):
-        columns[kind] = label
-        columns[f"{kind}_share"] = f"{label}: share of oracle gain"
-    return table.rename(columns=columns)
+        percents[kind] = f"{label} accuracy (%)"
+        percents[f"{kind}_share"] = f"{label}: share of the oracle's gain (%)"
+    table = as_percent(table, percents).rename(columns={"best_single": "best member"})
+    for col in table.columns[2:]:  # an ensemble that could not be built (no probabilities, too few images)
+        table[col] = with_reason(table[col], ENSEMBLE_UNDEFINED)
+    return table
+
+
+PCR_UNDEFINED = "the base model A makes no mistakes, so there is nothing to correct"
+
+
+def _has_undefined(values: pd.Series) -> bool:
+    return bool(values.map(lambda v: isinstance(v, Undefined)).any())
 
 
 def _pairs_table(res: CompareResult) -> pd.DataFrame:
-    return res.pairs().reset_index().rename(columns={
-        "virtual_accuracy": "oracle accuracy", "correction_rate_b_over_a": "PCR of B over A",
-        "correction_rate_a_over_b": "PCR of A over B", "error_consistency": "error consistency (kappa)",
-        "equal_top1": "same top-1"})
+    table = as_percent(res.pairs().reset_index(), {
+        "virtual_accuracy": "oracle accuracy (%)", "correction_rate_b_over_a": "PCR of B over A (%)",
+        "correction_rate_a_over_b": "PCR of A over B (%)", "equal_top1": "same top-1 (%)"})
+    for col in ("PCR of B over A (%)", "PCR of A over B (%)"):
+        table[col] = with_reason(table[col], PCR_UNDEFINED)
+    return table.rename(columns={"error_consistency": "error consistency (kappa)"})
 
 
 def compare_options(options: dict) -> dict:
@@ -227,19 +256,22 @@ def build(ctx: ReportContext) -> Section | None:
         res.correction_rate(), colorbar="share of A's mistakes B gets right (%)",
         title="Potential correction rate: share of the row model's mistakes\nthat the column model "
               "classifies correctly (%)",
-        note="–: a model cannot correct itself. n/a: the row model makes no mistakes (undefined).",
-        hide_diagonal=True),
+        diagonal="a model cannot correct itself", undefined="the row model makes no mistakes"),
         "crossmodel-pcr", alt="Heatmap of potential correction rates between models"))
     parts.append(ctx.save_figure(heatmap(
         res.virtual_accuracy(), colorbar="oracle accuracy of the pair (%)",
         title="Oracle accuracy of each pair: images at least one of the two\nclassifies correctly (%); "
-              "diagonal: the model's own accuracy", note=""),
+              "diagonal: the model's own accuracy"),
         "crossmodel-virtual-accuracy", alt="Heatmap of the oracle accuracy of every pair of models"))
-    parts.append(table_html(_pairs_table(res), caption="Every pair. Error consistency is Cohen's kappa "
-                            "of the two correct/incorrect vectors (1: the same images are missed; 0: "
-                            "no more overlap than chance)."))
+    pairs = _pairs_table(res)
+    undefined_pcr = any(_has_undefined(pairs[c]) for c in ("PCR of B over A (%)", "PCR of A over B (%)"))
+    parts.append(table_html(pairs, float_digits=3, caption="Every pair, in % of the images (PCR: of the "
+                            "base model's mistakes). Error consistency is Cohen's kappa of the two "
+                            "correct/incorrect vectors (1: the same images are missed; 0: no more overlap "
+                            "than chance)." + (f" -: {PCR_UNDEFINED}." if undefined_pcr else "")))
     parts.append("<h3>Best combinations</h3>")
-    parts.append(table_html(_best_table(res), caption="Best set of each size by oracle accuracy. exact: "
+    parts.append(table_html(_best_table(res), float_digits=2, caption="Best set of each size by oracle "
+                            "accuracy; the gain in percentage points over the best single model. exact: "
                             "every combination considered (exhaustive or branch and bound); greedy: too "
                             "many combinations, the greedy set is shown."))
     parts.append(ctx.save_figure(greedy_figure(res), "crossmodel-greedy",
@@ -247,10 +279,12 @@ def build(ctx: ReportContext) -> Section | None:
     ensembles = res.comparison.ensembles
     if ensembles:
         parts.append("<h3>Real ensembles next to the oracle</h3>")
-        parts.append(table_html(_ensemble_table(res), caption="Accuracy of real ensembles and the share "
-                                "of the oracle's gain over the best member they capture (negative: "
-                                "worse than the best member). The selector is cross-validated "
-                                f"({ensembles[0].folds} folds, seed {ensembles[0].seed})."))
+        table = _ensemble_table(res)
+        missing = f" -: {ENSEMBLE_UNDEFINED}." if any(_has_undefined(table[c]) for c in table.columns) else ""
+        parts.append(table_html(table, float_digits=2, caption="Accuracy (%) of real ensembles and the "
+                                "share (%) of the oracle's gain over the best member they capture "
+                                "(negative: worse than the best member). The selector is cross-validated "
+                                f"({ensembles[0].folds} folds, seed {ensembles[0].seed}).{missing}"))
         parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in res.ensemble_notes)
     parts.append("<h3>Per class: who corrects whom</h3>")
     shown = names[:CLASS_CHART_MODELS]  # a display limit: every model is analysed, and tabled below
@@ -261,22 +295,33 @@ def build(ctx: ReportContext) -> Section | None:
         parts.append(ctx.save_figure(class_bars(res, name), f"crossmodel-classes-{j}",
                                      alt=f"Per-class corrected and got-corrected images of {name}"))
     top = res.top_corrected().reset_index().rename(columns={"corrected": "images corrected"})
-    parts.append(table_html(top.drop(columns="class_index"),
+    parts.append(table_html(top.drop(columns="class_index").rename(columns={"rank": "rank in the model"}),
                             caption="Top-5 classes each model corrects: images of the class it gets right "
                             "while another model is wrong, summed over the other models."))
     hard = res.hard_classes()
     if len(hard):
-        parts.append(table_html(hard.reset_index(), caption=f"{len(hard)} classes on which every model is "
-                                "below 50% accuracy (best_model: the model that does best on it)."))
+        hard = as_percent(hard.reset_index(), {"best_accuracy": "best accuracy (%)",
+                                               "mean_accuracy": "mean accuracy (%)"})
+        hard = hard.rename(columns={"class_index": "class id", "n_images": "images",
+                                    "best_model": "best model"})
+        parts.append(table_html(hard, float_digits=2, caption=f"{plural(len(hard), 'class', 'classes')} on "
+                                "which every model is below 50% accuracy (best model: the model that does "
+                                "best on it)."))
     else:
         parts.append("<p>No class has every model below 50% accuracy.</p>")
     long = res.per_class().reset_index()
-    parts.append(table_html(long[long["n_images"] > 0], caption="Every class and model (filter by class "
-                            "or model).", max_rows=20000))
+    long = as_percent(long[long["n_images"] > 0], {"accuracy": "accuracy (%)"}).rename(columns={
+        "class_index": "class id", "n_images": "images", "corrected": "images it corrects",
+        "got_corrected": "images others correct"})
+    parts.append(table_html(long, float_digits=2, caption="Every class and model (filter by class or "
+                            "model): accuracy on the class's images; images it gets right while another "
+                            "model is wrong, and images it misses that another model gets right (summed "
+                            "over the other models).", max_rows=20000))
     parts.append("<h3>Images every model misses</h3>")
     parts.append(_gallery(ctx, res))
     uniq = res.to_frame()["only_it_misses"].rename("images only this model misses").reset_index()
-    parts.append(table_html(uniq, caption=f"{len(res.only_one_wrong()):,} images are missed by "
-                            "exactly one model."))
+    n_one = len(res.only_one_wrong())
+    parts.append(table_html(uniq, caption=f"{plural(n_one, 'image')} {'is' if n_one == 1 else 'are'} missed "
+                            "by exactly one model."))
     parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in res.notes)
     return Section("Does another model get it right?", "".join(parts))

@@ -6,8 +6,10 @@ import html
 
 import pandas as pd
 
+from misclass.format import count, plural
 from misclass.report.explain_figures import planted_figure, sweep_figure, triplet_figure
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import as_percent, with_reason
 from misclass.workflows.explain import saved_explanations
 
 
@@ -19,7 +21,10 @@ def _accounting_table(d: dict) -> pd.DataFrame:
                      "moved": a["moved"], "unchanged": a["unchanged"], "fix rate": a["fix_rate"],
                      "correct (control)": a["n_correct"], "broken": a["broken"],
                      "break rate": a["break_rate"]})
-    return pd.DataFrame(rows)
+    table = as_percent(pd.DataFrame(rows), {"fix rate": "fix rate (%)", "break rate": "break rate (%)"})
+    for col in ("fix rate (%)", "break rate (%)"):
+        table[col] = with_reason(table[col], "no image to fix or break")
+    return table
 
 
 def _planted_table(p: dict) -> pd.DataFrame:
@@ -32,7 +37,12 @@ def _planted_table(p: dict) -> pd.DataFrame:
         rows.append({"errors": name, "images": n, "fix rate": p["fix_rate"].get(key),
                      "random fix rate": p["random_fix_rate"].get(key),
                      "saliency mass in patch": p["saliency_mass_in_patch"].get(key)})
-    return pd.DataFrame(rows)
+    table = as_percent(pd.DataFrame(rows), {
+        "fix rate": "fix rate (%)", "random fix rate": "random fix rate (%)",
+        "saliency mass in patch": "saliency mass in the patch (%)"})
+    for col in ("fix rate (%)", "random fix rate (%)", "saliency mass in the patch (%)"):
+        table[col] = with_reason(table[col], "no error of this kind")
+    return table
 
 
 def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
@@ -45,10 +55,12 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
              f"{d['top_percent']:g}% pixels, merged, filled with {html.escape(d['fill'])} "
              f"({100 * (acc['erased_fraction'] or 0):.1f}% of the pixels on average). The random control "
              "erases as many pixels at random places.</p>",
-             table_html(_accounting_table(d), caption="Accounting: misclassified images fixed / moved to "
-                        "another wrong class / unchanged; correctly classified control images broken."),
-             f"<p>McNemar's test, fixes: {f['b']} errors fixed only by the saliency-guided erasure, {f['c']} "
-             f"only by the random one; exact p = {f['p_exact']:.3g}, chi-squared {f['chi2']:.2f} "
+             table_html(_accounting_table(d), float_digits=1, caption="Accounting: misclassified images "
+                        "fixed / moved to another wrong class / unchanged; correctly classified control "
+                        "images broken."),
+             f"<p>McNemar's test, fixes: {plural(f['b'], 'error')} fixed only by the saliency-guided "
+             f"erasure, {count(f['c'])} only by the random one; exact p = {f['p_exact']:.3g}, chi-squared "
+             f"{f['chi2']:.2f} "
              f"(p = {f['p_chi2']:.3g}). Breaks: {b['b']} vs {b['c']}, exact p = {b['p_exact']:.3g}.</p>"]
     p = d.get("planted")
     if p:
@@ -57,7 +69,9 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
                      "Fisher's exact test, planted errors fixed more often than other errors: one-sided p = "
                      f"{_p(p['fisher_planted_vs_other']['p_one_sided'])}; McNemar on planted errors, "
                      f"saliency vs random: p = {p['mcnemar_planted_errors']['p_exact']:.3g}.</p>")
-        parts.append(table_html(_planted_table(p)))
+        parts.append(table_html(_planted_table(p), float_digits=1, caption="Share of each kind of error "
+                                "that the erasure fixes (%), and of the saliency that falls in the patch; "
+                                "-: no error of that kind."))
         parts.append(ctx.save_figure(planted_figure(p, model=model), f"explain-planted-{model}",
                                      alt=f"Fix rates on planted and other errors, {model}"))
     if arrays and len(arrays.get("original", [])):
@@ -65,11 +79,13 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
         parts.append(ctx.save_figure(fig, f"explain-triplets-{model}",
                                      alt=f"Original, saliency and erased images of {model}"))
     if d.get("pairs"):
-        pairs = pd.DataFrame(d["pairs"]).drop(columns=["true", "predicted"]).rename(columns={
-            "true_name": "true", "predicted_name": "predicted", "n": "images", "fix_rate": "fix rate",
-            "fixed_random": "fixed (random)", "random_fix_rate": "random fix rate",
-            "p": "p (one-sided McNemar)", "confusion_type": "confusion type"})
-        parts.append(table_html(pairs, max_rows=60, caption=(
+        pairs = as_percent(pd.DataFrame(d["pairs"]).drop(columns=["true", "predicted"]),
+                           {"fix_rate": "fix rate (%)", "random_fix_rate": "random fix rate (%)"})
+        pairs = pairs.rename(columns={
+            "true_name": "true", "predicted_name": "predicted", "n": "images",
+            "fixed_random": "fixed (random)", "p": "p (one-sided McNemar)",
+            "confusion_type": "confusion type"})
+        parts.append(table_html(pairs, max_rows=60, float_digits=3, caption=(
             "Per confusion pair: interference-like when the saliency-guided erasure fixes clearly more "
             "errors than the random control (one-sided exact McNemar p < 0.05), else similarity-like; "
             "pairs with fewer than 5 images are not labelled. The confusion type comes from the "

@@ -39,7 +39,7 @@ def build(ctx: ReportContext) -> Section | None:
     img = ctx.save_figure(factor_heatmap(res), "factors-error-ratio",
                           alt="Heatmap of ImageNet-X error ratios, models by factors")
     top = result.top_factors()
-    rows = [{"predictor": n, "kind": k, "error %": 100 * e,
+    rows = [{"predictor": n, "kind": k, "error (%)": 100 * e,
              **{f"factor {i + 1}": (f"{top[n][i][0]} (x{top[n][i][1]:.2f})" if i < len(top[n]) else "")
                 for i in range(3)}}
             for n, k, e in zip(res.models, res.kinds, res.overall_error, strict=True)]
@@ -53,4 +53,5 @@ def build(ctx: ReportContext) -> Section | None:
              "rate on all annotated images: above 1 the factor raises errors. Ratios on factors with few "
              "images (count under each name) are noisy.</p>")
     return Section(TITLE, intro + img + table_html(pd.DataFrame(rows), caption="The factors that most raise "
-                                                   "each predictor's errors.", float_digits=2))
+                                                   "each predictor's errors (x: the error ratio).",
+                                                   float_digits=2))

@@ -10,13 +10,15 @@ from misclass.analysis.selective import risk_coverage, roc_points
 from misclass.format import count, percent, plural
 from misclass.report.gallery import gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import as_percent
 from misclass.workflows.failure import failure
 
 MAX_MODELS = 12  # curves and galleries are drawn for at most this many models (the table has all)
 #: columns of the metrics table: workflow frame column -> heading
 TABLE_COLUMNS = {"model": "model", "score": "score", "auroc": "AUROC", "aupr_error": "AUPR (errors)",
-                 "fpr95": "FPR at 95% TPR", "aurc": "AURC", "eaurc": "E-AURC",
-                 "selective_accuracy_0.90": "accuracy at 90% coverage"}
+                 "fpr95": "FPR at 95% TPR (%)", "aurc": "AURC (%)", "eaurc": "E-AURC (%)",
+                 "selective_accuracy_0.90": "accuracy at 90% coverage (%)"}
+PERCENT_COLUMNS = ("fpr95", "aurc", "eaurc", "selective_accuracy_0.90")  # of images (risk: error rate)
 MAX_COLOURED = 6  # with more scores, the rest are drawn thin and grey
 SHOWN_SCORES = ("msp", "margin", "entropy", "energy", "mc_mutual_info", "knn_distance", "mahalanobis",
                 "disagreement", "class_error_rate", "learned")
@@ -120,7 +122,8 @@ def build(ctx: ReportContext) -> Section | None:
     if not pred.models or (pred.labels < 0).all():
         return None
     res = failure(ctx.store, model=list(pred.models), seed=int(ctx.options.get("seed", 0)))
-    table = res.to_frame().reset_index()[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    table = res.to_frame().reset_index()[list(TABLE_COLUMNS)]
+    table = as_percent(table, {c: TABLE_COLUMNS[c] for c in PERCENT_COLUMNS}).rename(columns=TABLE_COLUMNS)
     parts, galleries = [], []
     names = ctx.class_names
     for name in res.models[:MAX_MODELS]:
@@ -155,5 +158,10 @@ def build(ctx: ReportContext) -> Section | None:
              "half. Disagreement counts every other model of the store (not people's answers, which "
              f"would give away the label), whichever models the report shows. {limited}</p>")
     intro += "".join(f"<p class=note>{html.escape(n)}</p>" for n in res.notes)
-    table = table_html(table, caption="Higher AUROC / AUPR and lower FPR / AURC are better.")
+    undefined = table["AUROC"].isna().any()
+    table = table_html(table, float_digits=3, caption="Higher AUROC / AUPR and lower FPR / AURC are better; "
+                       "AUROC and AUPR are fractions (0 to 1); the FPR, the areas under the risk-coverage "
+                       "curve (risk: the error rate) and the accuracy are in %."
+                       + (" -: undefined, every held-out prediction is right (or every one wrong)."
+                          if undefined else ""))
     return Section("Which images will fail", intro + table + "".join(parts) + "".join(galleries))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import as_percent
 
 #: Images in the gallery and rows of the ranking table (drawing only; all are computed).
 GALLERY = 24
@@ -67,7 +68,9 @@ def build(ctx: ReportContext) -> Section | None:
         f"<p>{res.n_scored:,} labelled images scored by {', '.join(res.sources)}; the combined "
         f"log-odds is {w.intercept:+.3f} plus each source's log-odds times its weight ({how}). "
         f"{int((res.combined.logit > 0).sum()):,} labels are more likely wrong than right.</p>",
-        table_html(res.weights_frame().reset_index(), caption="Sources: weight, whether the fit set it, "
+        table_html(res.weights_frame().reset_index().rename(columns={
+            "fitted": "weight fitted", "planted_auroc": "AUROC on planted errors", "scored": "images scored",
+            "says_wrong": "images it says are wrong"}), caption="Sources: weight, whether the fit set it, "
                    "how well the source alone finds the planted errors (AUROC), images it scores, "
                    "images it says are wrong.", float_digits=3),
     ]
@@ -79,16 +82,23 @@ def build(ctx: ReportContext) -> Section | None:
                                      alt="The top-ranked images with their given and suggested labels"))
     ranking = res.top(min(TABLE_ROWS, res.n_scored)).reset_index()
     ranking = ranking.drop(columns=["index", "given", "suggested"]).rename(
-        columns={"given_name": "given", "suggested_name": "suggested", "agree": "sources saying wrong"})
+        columns={"given_name": "given", "suggested_name": "suggested", "agree": "sources saying wrong",
+                 "sample_id": "sample id", "score": "score (combined)",
+                 **{f"score_{src}": f"score ({src})" for src in res.sources}})
     parts.append(table_html(ranking, caption=f"The {len(ranking):,} labels most likely wrong of "
                             f"{res.n_scored:,} (all in misclass label-issues --json).", float_digits=4))
-    acc = res.accuracy_frame().reset_index()
-    for col in ("original", "corrected", "change"):
-        acc[col] = acc[col] * 100
+    acc = as_percent(res.accuracy_frame().reset_index(), {
+        "original": "accuracy, given labels (%)", "corrected": "accuracy, corrected labels (%)",
+        "change": "change (points)"})
+    for col in ("rank_original", "rank_corrected", "rank_change"):  # whole ranks; none for people
+        acc[col] = acc[col].astype("Int64")
+    acc = acc.rename(columns={"rank_original": "rank, given labels",
+                              "rank_corrected": "rank, corrected labels", "rank_change": "ranks moved up"})
+    people = acc["rank, given labels"].isna().any()
     parts.append(table_html(acc, caption=f"Accuracy (%) on the given and on the corrected labels (combined "
                             f"score >= {res.threshold:g}: the suggested label; reviewed images: their "
-                            "review label sets); ranks among models, rank_change > 0: moved up.",
-                            float_digits=2))
+                            "review label sets); ranks among models (ranks moved up > 0: it moved up)."
+                            + (" -: people are not ranked." if people else ""), float_digits=2))
     curve = res.precision_curve()
     if curve is not None:
         reference = ("review decisions" if res.people.source == "review" else

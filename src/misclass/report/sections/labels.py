@@ -16,6 +16,7 @@ from misclass.data.imagenet_annotations import is_imagenet_classes
 from misclass.errors import InputError, MissingExtraError
 from misclass.report.label_figures import multilabel_scatter, subset_dots
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import with_reason
 from misclass.workflows.evaluate import EvaluateResult, evaluate
 
 
@@ -105,17 +106,24 @@ def build(ctx: ReportContext) -> Section | None:
             f"correct labels ({html.escape(ev.label_source)}). Multi-label accuracy is measured on "
             f"{n_ml:,} images; excluded: {ex['no_set']:,} without a label set, {ex['empty']:,} with no "
             f"valid label, {ex['problematic']:,} flagged problematic.</p>")
-        shown = ev.table.assign(gain=ev.table["multilabel"] - ev.table["top1"])
-        shown = _pct_table(shown, ["top1", "top5", "multilabel", "gain"]).sort_values("top1", ascending=False)
-        shown = shown.drop(columns=["n", "n_multilabel"]).rename(columns={
-            "name": "predictor", "top1": "top-1 %", "top5": "top-5 %", "multilabel": "multi-label %",
-            "gain": "gain (points)"})
-        if shown["top-5 %"].isna().all():
-            shown = shown.drop(columns=["top-5 %"])
+        # the gain is the evaluation's: multi-label minus top-1 on the same images (n_gain of them)
+        shown = _pct_table(ev.table, ["top1", "top5", "multilabel", "gain"])
+        shown = shown.sort_values("top1", ascending=False)
+        n_gain = int(shown["n_gain"].iloc[0]) if "n_gain" in shown else n_ml
+        if ev.undefined.get("gain"):
+            shown["gain"] = with_reason(shown["gain"], ev.undefined["gain"])
+        shown = shown.drop(columns=["n", "n_multilabel", "n_gain"], errors="ignore").rename(columns={
+            "name": "predictor", "top1": "top-1 (%)", "top5": "top-5 (%)", "multilabel": "multi-label (%)",
+            "gain": "gain (points)", "accuracy": "accuracy is"})
+        if shown["top-5 (%)"].isna().all():
+            shown = shown.drop(columns=["top-5 (%)"])
         fig = multilabel_scatter(ev.table, ev.fit, n_ml)
         parts.append(ctx.save_figure(fig, "labels-multilabel-vs-top1",
                                      alt="Multi-label against top-1 accuracy, one point per predictor"))
-        parts.append(table_html(shown, caption="Accuracies in %; the fit and summaries use models only.",
+        gain_note = (f" -: {ev.undefined['gain']}." if ev.undefined.get("gain") else "")
+        parts.append(table_html(shown, caption="Accuracies in %; the gain is multi-label minus top-1 "
+                                f"accuracy in percentage points on the same {n_gain:,} images (a label and "
+                                "a usable label set); the fit and summaries use models only." + gain_note,
                                 float_digits=2))
         if ev.missed.get("all_models") is not None:
             human = (f"; every human misses {ev.missed['all_humans']:,}, every predictor "

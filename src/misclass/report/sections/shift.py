@@ -11,6 +11,7 @@ import html
 
 import pandas as pd
 
+from misclass.format import undefined
 from misclass.report.label_figures import shift_panels, shift_plot
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.workflows.evaluate import shift
@@ -22,10 +23,10 @@ def _model_table(t: pd.DataFrame) -> pd.DataFrame:
     shown = t.drop(columns=["n_original", "n_shifted"]).copy()
     for c in ("original", "shifted", "drop", "predicted", "effective_robustness"):
         shown[c] = shown[c] * 100
-    shown = shown.rename(columns={"name": "model", "original": "original %", "shifted": "shifted %",
-                                  "drop": "drop (points)", "predicted": "predicted %",
+    shown = shown.rename(columns={"name": "model", "original": "original (%)", "shifted": "shifted (%)",
+                                  "drop": "drop (points)", "predicted": "predicted (%)",
                                   "effective_robustness": "effective robustness (points)"})
-    return shown.sort_values("original %", ascending=False)
+    return shown.sort_values("original (%)", ascending=False)
 
 
 def _group_table(subsets) -> pd.DataFrame:
@@ -35,7 +36,8 @@ def _group_table(subsets) -> pd.DataFrame:
         row = {"group": g, "images (original)": int(st["n_original"].iloc[0]),
                "images (shifted)": int(st["n_shifted"].iloc[0]),
                "mean drop (points)": 100 * st["drop"].mean(),
-               "slope": f.fit.slope if f.fit else None, "intercept": f.fit.intercept if f.fit else None}
+               "slope": f.fit.slope if f.fit else undefined(f.undefined or "no fit"),
+               "intercept": f.fit.intercept if f.fit else undefined(f.undefined or "no fit")}
         row.update({f"ER {n}": 100 * v for n, v in zip(st["name"], st["effective_robustness"], strict=True)})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -68,9 +70,12 @@ def build(ctx: ReportContext) -> Section | None:
         if len(res.subsets) <= 8:
             parts.append(ctx.save_figure(shift_panels(res.subsets), "shift-groups",
                                          alt="Shifted vs original accuracy per group of classes"))
-        parts.append(table_html(_group_table(res.subsets), float_digits=2,
+        groups = _group_table(res.subsets)
+        no_fit = [g for g, f in res.subsets.items() if f.fit is None]
+        parts.append(table_html(groups, float_digits=2,
                                 caption="Per group: the logit-axes fit and each model's effective robustness "
-                                "(ER, points of accuracy)."))
+                                "(ER, points of accuracy)." + (f" -: no fit for {', '.join(no_fit)} (hover "
+                                                               "a cell for why)." if no_fit else "")))
     if result.left_out:
         left_out = html.escape(", ".join(result.left_out))
         parts.append(f"<p class=note>Left out (in one store only): {left_out}.</p>")

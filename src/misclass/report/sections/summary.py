@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from misclass.format import undefined
 from misclass.report.figures import accuracy_bars
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.units import as_percent
 from misclass.workflows.models import models
 
 EXPECTED_NOTE = ("* expected accuracy of a person drawn at random from the image's voters (mean of "
@@ -27,12 +29,12 @@ def build(ctx: ReportContext) -> Section | None:
     img = ctx.save_figure(fig, "accuracy", alt="Top-1 accuracy of each model")
     shown = df.sort_values("top1", ascending=False).copy()
     errors = np.round((1 - shown["top1"]) * shown["n"]).astype("Int64").astype(object)
-    shown["errors"] = errors.where(shown["accuracy"] != "expected", "–")  # an expectation counts none
-    shown[["top1", "top5"]] = shown[["top1", "top5"]] * 100
-    shown = shown.drop(columns=["accuracy"]).rename(columns={
-        "name": "model", "n": "images with a label", "top1": "top-1 %", "top5": "top-5 %"})
+    shown["errors"] = errors.where(shown["accuracy"] != "expected",  # an expectation counts none
+                                   undefined("an expected accuracy counts no errors"))
+    shown = as_percent(shown.drop(columns=["accuracy"]), {"top1": "top-1 (%)", "top5": "top-5 (%)"})
+    shown = shown.rename(columns={"name": "model", "n": "images with a label"})
     if not has_top5:
-        shown = shown.drop(columns=["top-5 %"])
+        shown = shown.drop(columns=["top-5 (%)"])
     caption = "Accuracies in % of the images with a known label." + (
-        " " + EXPECTED_NOTE + "." if expected.any() else "")
+        " " + EXPECTED_NOTE + "; its errors: - (an expectation counts none)." if expected.any() else "")
     return Section("Models", img + table_html(shown, caption=caption, float_digits=2))
