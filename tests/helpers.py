@@ -37,3 +37,60 @@ def cli_json(command: list, capsys, out) -> dict:
     code, _, err = run_cli([*command, "--json", out], capsys)
     assert code == 0, err
     return json.loads(Path(out).read_text())
+
+
+def report_table_after(page: str, heading: str):
+    """The first table after ``heading`` on a report page, as the page shows it (a DataFrame
+    of cell texts, the header as columns): an HTML table, or a long table's JSON as the page's
+    script pages it (counts with separators, floats with the table's decimals, "-" if missing)."""
+    import html
+    import json
+    import re
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    rest = page[page.index(heading):]
+    table, big = rest.find("<table"), rest.find('<div class="big-table">')
+    if big >= 0 and (table < 0 or big < table):
+        found = re.search(r'<script type="application/json">(.*?)</script>', rest[big:], re.S)
+        spec = json.loads(found.group(1))
+        digits, columns = spec["digits"], spec["columns"]
+
+        def text(col, v):
+            if v is None:
+                return "-"
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return f"{v:.{digits}f}" if col["float"] else f"{v:,}"
+            return v
+
+        cells = [d if isinstance(d, list) else [None if c < 0 else d["keys"][c] for c in d["codes"]]
+                 for d in spec["data"]]
+        return pd.DataFrame({c["name"]: [text(c, v) for v in col]
+                             for c, col in zip(columns, cells, strict=True)})
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows: list[list[str]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(html.unescape("".join(self.cell)).strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Cells()
+    parser.feed(rest[table:rest.index("</table>", table)])
+    header, *rows = parser.rows
+    return pd.DataFrame(rows, columns=header)

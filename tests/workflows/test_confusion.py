@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_cli
+from helpers import report_table_after, run_cli
 
 import misclass
 from misclass import Store
@@ -225,40 +224,6 @@ def _fifteen_model_store(path) -> Store:
     return store
 
 
-class _Tables(HTMLParser):
-    """The cells of every ``<table>`` of a page: a list of tables, each a list of rows of text."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr" and self.tables:
-            self.tables[-1].append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self.tables[-1][-1].append("".join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _table_after(page: str, heading: str) -> pd.DataFrame:
-    """The first table after ``heading`` on ``page``, its header row as columns."""
-    parser = _Tables()
-    parser.feed(page[page.index(heading):])
-    header, *rows = parser.tables[0]
-    return pd.DataFrame(rows, columns=header)
-
-
 def test_report_and_cli_agree_on_a_15_model_store(tmp_path, capsys):
     store = _fifteen_model_store(tmp_path / "store")
     cli = _cli_json(capsys, tmp_path, store.path)
@@ -271,12 +236,12 @@ def test_report_and_cli_agree_on_a_15_model_store(tmp_path, capsys):
     assert len(models) == N_MODELS
 
     # the universal patterns: the rows of the report's pattern table linked in every model
-    table = _table_after(section, "<h3>Confusion patterns across models</h3>")
+    table = report_table_after(section, "<h3>Confusion patterns across models</h3>")
     assert list(table.columns[2:2 + N_MODELS]) == models  # a column per model, all 15
     shown = table[table["pattern"].str.startswith("universal")]
     universal = [p for p in cli["patterns"] if p["scope"] == "universal"]
     assert shown[["class a", "class b", "pattern", "images (a→b and b→a, all models)"]].values.tolist() == [
-        [p["a_name"], p["b_name"], p["pattern"], str(p["errors"])] for p in universal]
+        [p["a_name"], p["b_name"], p["pattern"], f"{p['errors']:,}"] for p in universal]
     assert shown[models].values.tolist() == [[p["per_model"][m] for m in models] for p in universal]
     assert [(p["a"], p["b"]) for p in universal] == [(0, 1), (4, 5)]
     # ... which the first 12 models alone would not give: the report once analysed only those
@@ -297,7 +262,7 @@ def test_report_and_cli_agree_on_a_15_model_store(tmp_path, capsys):
     assert "drawn for the first 12 of the 15 models" in section
     figures = {p.name for p in (tmp_path / "report" / "figures").glob("confusion-heatmap-*.png")}
     assert figures == {f"confusion-heatmap-{m}.png" for m in models[:12]}
-    u = _table_after(section, "<h3>Class-wise misclassification rate u</h3>")
+    u = report_table_after(section, "<h3>Class-wise misclassification rate u</h3>")
     assert list(u.columns) == ["class", "name", "images", *models, "mean u"]
     u_cli = np.array([[np.nan if x is None else x for x in cli["models"][m]["u"]] for m in models]).T
     got = u.set_index("class")[models].astype(float).sort_index()

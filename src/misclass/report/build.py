@@ -7,6 +7,7 @@ import html as _html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,16 @@ class BuiltReport:
     index: Path
     sections: tuple[tuple[str, str, Section | None], ...]  # status: built, empty, over budget
     figures: tuple[str, ...]
+
+
+_FIGURES = re.compile(r'(?:<figure class="fig[^"]*">(?:(?!</figure>).)*</figure>\s*){2,}', re.S)
+
+
+def grid(body: str) -> str:
+    """``body`` with each run of two or more consecutive figures (as
+    :meth:`ReportContext.save_figure` writes them) in one grid: side by side, as small
+    multiples, wide figures across the grid."""
+    return _FIGURES.sub(lambda m: f'<div class="figs">{m.group(0)}</div>', body)
 
 
 def build_report(store: Store, out_dir: str | Path, **keywords: Any) -> Path:
@@ -76,9 +87,14 @@ def render_report(
                 section.anchor = section.anchor or re.sub(r"[^a-z0-9]+", "-", name.lower())
                 rendered.append(section)
             ran.append((name, status if section is not None else "empty", section))
+    for section in rendered:
+        section.body = grid(section.body)
     env = Environment(loader=PackageLoader("misclass.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
+    templates = resources.files("misclass.report") / "templates"
     html = env.get_template("index.html.j2").render(
+        css=(templates / "report.css").read_text(encoding="utf-8"),
+        script=(templates / "report.js").read_text(encoding="utf-8"),
         title=f"misclass report: {store.path.name}",
         store=str(store.path.resolve()),
         n_models=len(pred.models),

@@ -101,20 +101,117 @@ def sections() -> list[tuple[str, Builder]]:
     return [(name, fn) for _, name, fn in sorted(_SECTIONS, key=lambda s: (s[0], s[1]))]
 
 
+INLINE_ROWS = 60  # tables up to this many rows are HTML rows; longer ones ship as JSON, paged
+PAGE_ROWS = 50  # rows per page of a long table
+
+
+def _column(values: pd.Series, digits: int) -> tuple[str, list]:
+    """The kind of a column ("num" or "text") and its cells for the page: ints stay ints,
+    floats are rounded to ``digits`` (the decimals shown), missing values are None, anything
+    else is its text; an :class:`~misclass.format.Undefined` is None too (its reason is kept
+    in the small tables' tooltips)."""
+    import numpy as np
+
+    from misclass.format import Undefined, is_missing, number
+
+    kind = values.dtype.kind
+    missing = values.isna().to_numpy()
+    if kind in "iu" and not missing.any():
+        return "num", values.to_numpy(dtype=np.int64).tolist()
+    if kind == "f":
+        floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return "num", [float(f"{v:.{digits}f}") if np.isfinite(v) else None for v in floats.tolist()]
+    if kind == "b" and not missing.any():
+        return "text", ["yes" if v else "no" for v in values.tolist()]
+    cells: list = []
+    numeric = True
+    for v, absent in zip(values.tolist(), missing.tolist(), strict=True):
+        if absent or isinstance(v, Undefined) or is_missing(v) and not isinstance(v, str):
+            cells.append(None)
+        elif isinstance(v, (bool, np.bool_)):
+            cells.append("yes" if v else "no")
+            numeric = False
+        elif isinstance(v, (int, np.integer)):
+            cells.append(int(v))
+        elif isinstance(v, (float, np.floating)):  # as text: beside ints, 2.0 must not read as 2
+            cells.append(number(v, digits))
+        else:
+            cells.append(str(v))
+            numeric = False
+    return ("num" if numeric else "text"), cells
+
+
+def _cell_text(v, digits: int) -> str:
+    """A cell as the page shows it (the script formats the long tables the same way)."""
+    from misclass.format import UNDEFINED, count, number
+
+    if v is None:
+        return UNDEFINED
+    if isinstance(v, int):
+        return count(v)
+    if isinstance(v, float):
+        return number(v, digits)
+    return v
+
+
+def table_data(df: pd.DataFrame, *, float_digits: int = 4) -> dict[str, Any]:
+    """A table as the page's script reads it: ``columns`` (name; kind "num" or "text";
+    ``float``: shown with ``digits`` decimals) and ``data``, column by column; a text column
+    that repeats its values is stored as its distinct values (``keys``) and each row's index
+    into them (``codes``)."""
+    columns, data = [], []
+    for j, name in enumerate(df.columns):
+        kind, cells = _column(df.iloc[:, j], float_digits)
+        columns.append({"name": str(name), "kind": kind, "float": df.dtypes.iloc[j].kind == "f"})
+        distinct = {c for c in cells if c is not None} if kind == "text" else set()
+        if kind == "text" and len(distinct) * 2 < len(cells):
+            keys = sorted(distinct)
+            code = {k: i for i, k in enumerate(keys)}
+            data.append({"keys": keys, "codes": [-1 if c is None else code[c] for c in cells]})
+        else:
+            data.append(cells)
+    return {"columns": columns, "rows": len(df), "digits": float_digits, "page": PAGE_ROWS, "data": data}
+
+
+def _script_json(obj) -> str:
+    """JSON that is safe inside ``<script>`` (no ``</script>``, no ``<!--``)."""
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
 def table_html(df: pd.DataFrame, *, caption: str = "", float_digits: int = 4,
                max_rows: int | None = None) -> str:
-    """An HTML table that the report's script makes sortable and filterable."""
+    """A table the report's script sorts and filters; longer than :data:`INLINE_ROWS` rows,
+    it ships as compact JSON that the script shows a page (:data:`PAGE_ROWS` rows) at a time,
+    with a CSV download of every row. Counts show thousands separators, floats
+    ``float_digits`` decimals, undefined values "-". ``max_rows`` caps the rows shipped (a
+    note says so); None ships every row."""
+    from misclass.format import Undefined
+
     shown = df if max_rows is None else df.head(max_rows)
-    body = shown.to_html(
-        index=False,
-        classes="sortable",
-        border=0,
-        float_format=lambda x: f"{x:.{float_digits}f}",
-        na_rep="–",
-        escape=True,
-    )
     note = ""
     if max_rows is not None and len(df) > max_rows:
-        note = f"<p class=note>Showing {max_rows} of {len(df)} rows.</p>"
+        note = f"<p class=note>Showing {max_rows:,} of {len(df):,} rows.</p>"
     cap = f"<p class=caption>{_html.escape(caption)}</p>" if caption else ""
+    if len(shown) > INLINE_ROWS:
+        payload = _script_json(table_data(shown, float_digits=float_digits))
+        return (f'<div class="big-table">{cap}<script type="application/json">{payload}</script>'
+                f'<p class=note>{len(shown):,} rows, {PAGE_ROWS} a page: sort by a column, filter, or '
+                f"download them all as CSV.</p>{note}</div>")
+    cols = [_column(shown.iloc[:, j], float_digits) for j in range(shown.shape[1])]
+    head = "".join(f'<th{" class=num" if kind == "num" else ""}>{_html.escape(str(c))}</th>'
+                   for c, (kind, _) in zip(shown.columns, cols, strict=True))
+    reasons = [[v.reason if isinstance(v, Undefined) else "" for v in shown.iloc[:, j].tolist()]
+               for j in range(shown.shape[1])]
+    rows = []
+    for i in range(len(shown)):
+        cells = []
+        for (kind, values), why in zip(cols, reasons, strict=True):
+            attr = " class=num" if kind == "num" else ""
+            if why[i]:
+                attr += f' title="{_html.escape(why[i])}"'
+            cells.append(f"<td{attr}>{_html.escape(_cell_text(values[i], float_digits))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    body = (f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
     return f'<div class="table-wrap">{cap}{body}{note}</div>'
