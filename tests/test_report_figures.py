@@ -394,3 +394,34 @@ def test_the_figure_check_catches_a_missing_title_label_or_unit():
         check_figure(fig, "f")
     ax.set_ylabel("risk (%)")
     check_figure(fig, "f")
+
+
+@pytest.mark.slow
+def test_every_figure_of_the_imagenet_report_has_a_title_axis_labels_and_units(imagenet_timm_store, tmp_path,
+                                                                              monkeypatch):
+    """The seven shared timm models (top-1 only, 1,000 classes): every figure passes the check,
+    the reliability panels say why they are empty, the heatmaps name the 30 classes they show."""
+    from misclass.report.build import build_report
+    from misclass.report.registry import ReportContext
+
+    seen = {}
+    save = ReportContext.save_figure
+
+    def checking(self, fig, stem, *, alt):
+        check_figure(fig, stem)
+        seen[stem] = fig
+        return save(self, fig, stem, alt=alt)
+
+    monkeypatch.setattr(ReportContext, "save_figure", checking)
+    from misclass.store import Store
+
+    build_report(Store(imagenet_timm_store), tmp_path / "r")
+    assert {"factors-error-ratio", "labels-multilabel-vs-top1", "crossmodel-greedy"} <= set(seen)
+    failure = [f for s, f in seen.items() if s.startswith("failure-")]
+    assert len(failure) == 7
+    for fig in failure:
+        said = " ".join(" ".join(t.get_text() for t in fig.axes[2].texts).split())
+        assert "no probabilities" in said and fig.axes[2].get_title() == "Reliability"
+    heat = seen["confusion-heatmap-convit_small"].axes[0]
+    names = [t.get_text() for t in heat.get_xticklabels()]
+    assert len(names) == 31 and names[-1] == "all other classes" and not any("…" in n for n in names)

@@ -235,6 +235,7 @@ def factor_heatmap(res: FactorErrors):
     ax.set_yticks(np.arange(m), [f"{n} ({e * 100:.1f}% err.)" for n, e in zip(models, errors, strict=True)],
                   fontsize=8)
     ax.set_xlabel("ImageNet-X factor (annotated images)")
+    ax.set_ylabel("model (its error rate on the annotated images)")
     ax.set_title(f"Error ratio: error rate with the factor / overall error rate ({res.n_annotated:,} images)")
     cbar = fig.colorbar(im, ax=ax, shrink=0.85)
     cbar.set_label("error ratio (1 = no effect)")
