@@ -39,7 +39,10 @@ def test_demo_writes_store_and_offline_report(demo_dirs, tmp_path, capsys):
     assert not re.search(r"(src|href)=\"https?://", html), "the report must open offline"
     assert "Misclassified images" in html and "true: " in html
     assert (report / "figures" / "accuracy.png").stat().st_size > 1000
-    assert list((report / "images").glob("*.png"))
+    written = sorted(p.name for p in (report / "images").glob("*.png"))
+    assert written and all(f'src="images/{name}"' in html for name in written)  # only what is shown
+    n_wrong = re.search(r"([\d,]+) images are misclassified by at least one model", html)[1]
+    assert f"Showing 48 of {n_wrong} images (those missed by the most models first)." in html
     code, _, _ = run_cli(["models", "--store", store_dir, "--json", tmp_path / "m.json"], capsys)
     models = json.loads((tmp_path / "m.json").read_text())["models"]
     assert all(0.7 < m["top1"] <= m["top5"] <= 1 for m in models)
