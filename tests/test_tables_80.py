@@ -108,6 +108,14 @@ def test_every_command_fits_80_columns(stores, run80, tmp_path):
     run80(["label-issues", *s, "--top", "10"])
     run80(["review", "task", "a-long-task-name-for-checking", *s, "--kind", "random", "--size", "20"])
     run80(["review", "tasks", *s])
+    ids = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(30)]
+    labels = "".join(f"{x},{i % 3}\n" for i, x in enumerate(ids))
+    (tmp_path / "labels.csv").write_text("file_name,label\n" + labels)
+    timm = tmp_path / f"{MODELS[-1]}.csv"
+    timm.write_text("".join(f"{x},{(i + (i % 4 == 0)) % 3}\n" for i, x in enumerate(ids)))
+    out = run80(["import", "timm-csv", timm, "--labels", tmp_path / "labels.csv", "--num-classes", "3",
+                 "--store", tmp_path / "imported"])
+    assert MODELS[-1] in out and "73.33%" in out  # 22 of 30 right
 
 
 def test_explain_per_pair_table_fits_80_columns(run80, capsys, monkeypatch):

@@ -107,7 +107,7 @@ def _import(store: Path, items, *, labels, classes, num_classes, align: str, rep
 def _report(result: ImportResult, store: Path) -> None:
     s = Store(store)
     table = Table(title=f"Imported into {store}" + (" (new store)" if result.created else ""))
-    for col in ("model", "samples", "k", "top-1"):
+    for col in ("model", "samples", "top-k stored", "top-1"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name in result.models:
         meta = s.model_metadata(name)
