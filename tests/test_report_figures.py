@@ -425,3 +425,27 @@ def test_every_figure_of_the_imagenet_report_has_a_title_axis_labels_and_units(i
     heat = seen["confusion-heatmap-convit_small"].axes[0]
     names = [t.get_text() for t in heat.get_xticklabels()]
     assert len(names) == 31 and names[-1] == "all other classes" and not any("…" in n for n in names)
+
+
+def test_explain_figures_pass_the_check_with_legends_off_the_bars():
+    import pandas as pd
+
+    from misclass.report.explain_figures import planted_figure, sweep_figure
+
+    planted = {"planted_errors": 40, "other_errors": 25, "other_planted_image_errors": 3,
+               "fix_rate": {"planted_errors": 0.8, "other_errors": 0.2, "other_planted_image_errors": 1 / 3},
+               "random_fix_rate": {"planted_errors": 0.1, "other_errors": 0.12}}
+    fig = planted_figure(planted, model="r56")
+    check_figure(fig, "planted")
+    ax = fig.axes[0]
+    assert ax.get_legend() is None and len(fig.legends) == 1
+    assert sorted(t.get_text() for t in ax.texts) == ["0%", "10%", "12%", "20%", "33%", "80%"]
+    rows = [{"box": box, "top_percent": t, "erased_fraction": t / 100, "fixes": 3 * t, "random_fixes": t,
+             "net_gain": 2 * t, "best": box == "8x8" and t == 10}
+            for box in ("4x4", "8x8") for t in (1, 5, 10)]
+    fig = sweep_figure(pd.DataFrame(rows), model="r56")
+    check_figure(fig, "sweep")
+    for ax in fig.axes:  # each legend below its panel, at a readable size
+        legend = ax.get_legend()
+        assert legend.get_bbox_to_anchor().y0 < ax.get_window_extent().y0
+        assert min(t.get_fontsize() for t in legend.get_texts()) >= 8

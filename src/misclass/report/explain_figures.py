@@ -70,13 +70,13 @@ def sweep_figure(sweep: pd.DataFrame, *, model: str):
                 label=f"random, box {box}")
     ax.set(xlabel="pixels erased (% of the image, mean over images)", ylabel="misclassified images fixed",
            title="Fixes: saliency-guided vs random boxes of equal area")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax = axes[1]
     for box, m in markers.items():
         sel = (sweep["box"] == box).to_numpy()
         ax.plot(x[sel], sweep["net_gain"][sel], marker=m, label=f"box {box}")
         for xi, yi, p in zip(x[sel], sweep["net_gain"][sel], sweep["top_percent"][sel], strict=True):
-            ax.annotate(f"{p:g}%", (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            ax.annotate(f"{p:g}%", (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
     best = sweep[sweep["best"]]
     if len(best):
         b = best.iloc[0]
@@ -84,9 +84,9 @@ def sweep_figure(sweep: pd.DataFrame, *, model: str):
                    label=f"largest net gain: top {b['top_percent']:g}%, box {b['box']}")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xlabel="pixels erased (% of the image, mean over images)",
-           ylabel="net gain: fixed errors minus broken correct images",
+           ylabel="net gain (images): fixed minus broken",
            title="Net gain (point labels: top % of pixels)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.suptitle(f"{model}: sweep over the share of top pixels and the box size")
     return fig
 
@@ -103,11 +103,13 @@ def planted_figure(planted: dict, *, model: str):
     rnd = [100 * (planted["random_fix_rate"].get(k) or 0) for _, k, _ in groups]
     ax.bar(xs - 0.2, sal, width=0.4, color="#2171b5", label="saliency-guided erasure")
     ax.bar(xs + 0.2, rnd, width=0.4, color="#bdbdbd", label="random boxes, same area")
-    for x, v in zip(xs, sal, strict=True):
+    for x, v, w in zip(xs, sal, rnd, strict=True):
         ax.text(x - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=8)
+        ax.text(x + 0.2, w + 1, f"{w:.0f}%", ha="center", fontsize=8, color="#555555")
     ax.set_xticks(xs, [f"{g}\nn = {n}" for g, _, n in groups], fontsize=8)
+    ax.set_xlabel("kind of error (images)")
     ax.set_ylabel("errors fixed by the erasure (%)")
     ax.set_ylim(0, max([*sal, *rnd, 10]) * 1.15)
     ax.set_title(f"{model}: does erasing the salient pixels remove the planted cause?")
-    ax.legend(fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9, frameon=False)
     return fig
