@@ -120,3 +120,14 @@ def table_fits(table) -> bool:
     from misclass.cli.tables import fits
 
     return fits(table, console)
+
+
+def top5_note(frame) -> str | None:
+    """The note under a table whose top-5 column shows "-" for predictors that stored fewer than
+    five classes per image (``frame``: ``name``, ``top5``, ``accuracy`` columns); None if none."""
+    from misclass.format import UNDEFINED, plural
+
+    short = frame[frame["top5"].isna() & (frame["accuracy"] != "expected")]
+    if not len(short):
+        return None
+    return f"top-5 {UNDEFINED}: {plural(len(short), 'predictor')} stored fewer than 5 classes per image"

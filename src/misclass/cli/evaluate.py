@@ -21,6 +21,7 @@ from misclass.cli.app import (
     get_store,
     print_table,
     table_fits,
+    top5_note,
     write_json,
 )
 from misclass.format import count, number, percent, plural, points
@@ -84,6 +85,9 @@ def evaluate(
             row += [percent(r.multilabel), points(r.gain, unit=False)]
         table.add_row(*row)
     print_table(table)
+    note = top5_note(ev.table)
+    if note:
+        _say(note)
     if result.expected:
         _say("* expected accuracy of a person drawn at random from the image's voters: top-1 the mean "
              "share of the label" + (", multi-label the mean share of the label set" if has_ml else "")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from misclass.cli.app import DEFAULT_STORE_PATH, JsonOpt, StoreOpt, app, console, print_table, write_json
+from misclass.cli.app import (
+    DEFAULT_STORE_PATH,
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    print_table,
+    top5_note,
+    write_json,
+)
 from misclass.format import count, percent, plural
 
 
@@ -25,6 +34,9 @@ def models(store: StoreOpt = DEFAULT_STORE_PATH, json: JsonOpt = None) -> None:
         mark = " *" if row.accuracy == "expected" else ""
         table.add_row(row.name + mark, count(row.n), percent(row.top1), percent(row.top5))
     print_table(table)
+    note = top5_note(result.table)
+    if note:
+        console.print(note, highlight=False)
     if (result.table["accuracy"] == "expected").any():
         console.print("* expected accuracy of a person drawn at random from the image's voters "
                       "(mean of count\\[label] / total), not a sampled guess", highlight=False)
