@@ -40,8 +40,6 @@ from misclass.errors import InputError
 from misclass.format import plural
 from misclass.types import PREDICTOR_KINDS, ClassGroups, LabelSets
 
-#: The former name of :data:`misclass.types.PREDICTOR_KINDS` (misclass.predict.kinds reads it).
-KINDS = PREDICTOR_KINDS
 #: No gain and no fit from fewer images than this with both a label and a usable label set.
 MIN_IMAGES = 30
 
