@@ -57,8 +57,8 @@ COMMANDS: dict[str, Entry] = {
                      "score on held-out images."),
     "explain": Entry("misclass.cli.explain", "Explain errors with saliency maps and test the "
                      "explanation by erasing what is salient."),
-    "report": Entry("misclass.cli.report", "Write an HTML report (index.html plus PNG and SVG "
-                    "figures) that opens offline."),
+    "report": Entry("misclass.cli.report", "Write an HTML report (index.html plus PNG figures; SVG "
+                    "too with --svg) that opens offline."),
     "app": Entry("misclass.cli.app_cmd", "Explore the errors in a web app: query images by which models "
                  "get them right or wrong, classes, scores and review state; browse them as thumbnails; "
                  "open an image's predictions, votes and nearest neighbours; click confusion and PCR "
