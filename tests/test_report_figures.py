@@ -370,12 +370,13 @@ def test_every_report_figure_has_a_title_axis_labels_and_units(small_store, fail
         return save(self, fig, stem, alt=alt)
 
     monkeypatch.setattr(ReportContext, "save_figure", checking)
-    for i, (store, only) in enumerate(((small_store, None), (failure_store, ["failure"]),
-                                       (image_store, ["label-issues"]))):
-        build_report(store, tmp_path / f"r{i}", only=only)
+    groups = {"group_a": "cat:dog", "group_b": "frog:cat"}  # the score histograms too
+    for i, (store, only, options) in enumerate(((small_store, None, groups), (failure_store, ["failure"], {}),
+                                                (image_store, ["label-issues"], {}))):
+        build_report(store, tmp_path / f"r{i}", only=only, options=options)
     kinds = {re.sub(r"-[^-]*$", "", s) for s in checked}
-    assert {"accuracy", "confusion-heatmap", "confusion-network", "crossmodel", "crossmodel-classes",
-            "failure", "label-issues"} <= kinds, kinds
+    assert {"accuracy", "confusion-heatmap", "confusion-network", "confusion-scores", "crossmodel",
+            "crossmodel-classes", "failure", "label-issues"} <= kinds, kinds
 
 
 def test_the_figure_check_catches_a_missing_title_label_or_unit():

@@ -228,18 +228,20 @@ def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = 
 
 
 def _pairs_label(pairs, class_names: list[str], limit: int = 3) -> str:
-    text = ", ".join(f"{_short(class_names[a], 14)}→{_short(class_names[b], 14)}" for a, b in pairs[:limit])
-    return text + (f" +{len(pairs) - limit} more" if len(pairs) > limit else "")
+    text = ", ".join(f"{class_names[a]} → {class_names[b]}" for a, b in pairs[:limit])
+    return text + (f" and {len(pairs) - limit} more" if len(pairs) > limit else "")
 
 
 def score_figure(sa: ScoreAnalysis, class_names: list[str], pairs_a, pairs_b):
     """Histograms of ratio and difference for groups A and B."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), dpi=100, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), dpi=100, layout="constrained")
     for ax, values, rng, xlabel, title in (
-        (axes[0], sa.ratio, (0, 1), "s_true / s_pred", "ratio: true class's score / predicted class's"),
-        (axes[1], sa.difference, (-1, 0), "s_true − s_pred", "difference: true class's score − predicted's"),
+        (axes[0], sa.ratio, (0, 1), "ratio s_true / s_pred (of the probabilities)",
+         "ratio: true class's score / predicted class's"),
+        (axes[1], sa.difference, (-1, 0), "difference s_true − s_pred (of the probabilities)",
+         "difference: true class's score − predicted's"),
     ):
         bins = np.linspace(*rng, 26)
         for mask, label, pairs, colour in ((sa.in_a, "A", pairs_a, "#2171b5"),
@@ -249,7 +251,7 @@ def score_figure(sa: ScoreAnalysis, class_names: list[str], pairs_a, pairs_b):
         ax.set_xlabel(xlabel)
         ax.set_ylabel("misclassified images")
         ax.set_title(title)
-        ax.legend(fontsize=7)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False)
     fig.suptitle(f"{sa.model}: scores of misclassified images in the two groups of confusion pairs")
     return fig
 
