@@ -61,19 +61,21 @@ def _print_sources(res: LabelIssuesResult) -> None:
 
 
 def _print_ranking(res: LabelIssuesResult, top: int) -> None:
+    from misclass.format import UNDEFINED, count, number, plural
+
     shown = res.top(top)
-    table = Table(title=f"The {len(shown):,} labels most likely wrong (of {res.n_scored:,}; all in --json)",
+    table = Table(title=f"The {plural(len(shown), 'label')} most likely wrong (of {count(res.n_scored)}; "
+                  "all in --json)",
                   caption="sources: those that score the label more likely wrong than right",
                   caption_justify="left")
-    table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("sample id", min_width=min(24, max(len(x) for x in shown["sample_id"])), overflow="fold")
-    for col in ("given", "suggested"):
-        table.add_column(col, overflow="fold", max_width=16)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("sources", overflow="fold", min_width=8)
+    table.add_column("rank", justify="right")
+    table.add_column("sample id")
+    table.add_column("given label,\n→ suggested")  # one column, so that ImageNet's names fit 80 columns
+    table.add_column("score", justify="right")
+    table.add_column("sources")
     for rank, row in shown.iterrows():
-        table.add_row(str(rank), row.sample_id, row.given_name, row.suggested_name, f"{row.score:.4g}",
-                      row.agree or "-")
+        table.add_row(count(rank), row.sample_id, f"{row.given_name},\n→ {row.suggested_name}",
+                      number(row.score, 4), row.agree or UNDEFINED)
     print_table(table)
 
 
@@ -88,15 +90,16 @@ def _print_accuracy(res: LabelIssuesResult) -> None:
                   "the suggested label; reviewed images: their review label sets)",
                   caption="rank among models (change > 0: moved up)", caption_justify="left")
     table.add_column("predictor", min_width=min(24, max(len(x) for x in names)), overflow="fold")
-    for col in ("given", "corrected", "change", "rank"):
-        table.add_column(col, justify="right", no_wrap=True)
+    for col in ("given", "corrected", "change (points)", "rank"):
+        table.add_column(col, justify="right")
 
     def rank(row) -> str:
         if row.rank_original != row.rank_original:
             return "-"
         return f"{int(row.rank_original)} -> {int(row.rank_corrected)} ({int(row.rank_change):+d})"
     for name, row in zip(names, frame.itertuples(), strict=True):
-        table.add_row(name, percent(row.original), percent(row.corrected), points(row.change), rank(row))
+        table.add_row(name, percent(row.original), percent(row.corrected), points(row.change, unit=False),
+                      rank(row))
     print_table(table)
 
 
