@@ -15,6 +15,7 @@ from misclass.analysis.budget import ENV_VAR, dense_bytes, over_budget
 from misclass.analysis.confusion import ModelConfusion
 from misclass.analysis.confusion_options import DEFAULT_THRESHOLD
 from misclass.analysis.confusion_scores import ScoreAnalysis
+from misclass.format import plural
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import as_percent
 from misclass.workflows.confusion import ConfusionResult, confusion
@@ -206,7 +207,7 @@ def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = 
                     multialignment={"left": "left", "right": "right"}.get(ha, "center"), zorder=5,
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
                           "alpha": 0.8})
-    shown = (f"all {n_edges} edges" if n_edges <= max_edges
+    shown = (("its only edge" if n_edges == 1 else f"all {n_edges} edges") if n_edges <= max_edges
              else f"the {max_edges} edges with the most images (of {n_edges:,})")
     ax.set_title(f"{mc.model}: misclassification network, {shown}\n"
                  f"edge i → j where v(j|i) ≥ {100 * mc.threshold:g}% of class i's errors go to j",
@@ -246,8 +247,9 @@ def score_figure(sa: ScoreAnalysis, class_names: list[str], pairs_a, pairs_b):
         bins = np.linspace(*rng, 26)
         for mask, label, pairs, colour in ((sa.in_a, "A", pairs_a, "#2171b5"),
                                            (sa.in_b, "B", pairs_b, "#e6550d")):
+            size = plural(int(mask.sum()), "image")
             ax.hist(np.clip(values[mask], *rng), bins=bins, alpha=0.55, color=colour,
-                    label=f"group {label}: {_pairs_label(pairs, class_names)} ({int(mask.sum())} images)")
+                    label=f"group {label}: {_pairs_label(pairs, class_names)} ({size})")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("misclassified images")
         ax.set_title(title)
@@ -266,7 +268,8 @@ def _homogeneity_html(res: ConfusionResult) -> str:
         return f"<p>Chi-squared test of homogeneity: not computed ({html.escape(h.undefined)}).</p>"
     notes = []
     if len(h.dropped_classes):
-        notes.append(f"{len(h.dropped_classes)} classes without an error in any model are dropped "
+        notes.append(f"{plural(len(h.dropped_classes), 'class', 'classes')} without an error in any model "
+                     f"{'is' if len(h.dropped_classes) == 1 else 'are'} dropped "
                      "(their column would be empty)")
     if h.dropped_models:
         notes.append(f"models without any error dropped: {', '.join(h.dropped_models)}")

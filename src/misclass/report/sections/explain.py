@@ -51,7 +51,7 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
     f, b = d["mcnemar"]["fixes"], d["mcnemar"]["breaks"]
     parts = [f"<h3>{html.escape(model)}</h3>",
              f"<p>{html.escape(d['method'])} saliency towards the {html.escape(d['target'])} class on "
-             f"{d['n_images']} images; boxes of {html.escape(d['box'])} pixels around the top "
+             f"{plural(d['n_images'], 'image')}; boxes of {html.escape(d['box'])} pixels around the top "
              f"{d['top_percent']:g}% pixels, merged, filled with {html.escape(d['fill'])} "
              f"({100 * (acc['erased_fraction'] or 0):.1f}% of the pixels on average). The random control "
              "erases as many pixels at random places.</p>",

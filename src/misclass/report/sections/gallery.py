@@ -26,7 +26,7 @@ def build(ctx: ReportContext) -> Section | None:
     names = ctx.class_names
     m = len(chosen.names)
     captions = [
-        f"true: {names[r.label]} / predicted: {names[r.prediction]} ({r.n_wrong} of {m} models)"
+        f"true: {names[r.label]} / predicted: {names[r.prediction]} ({r.n_wrong} of {plural(m, 'model')})"
         for r in wrong.head(int(ctx.options.get("gallery_size") or MAX_IMAGES)).itertuples()
     ]
     intro = (f"<p>{plural(len(wrong), 'image')} {'is' if len(wrong) == 1 else 'are'} misclassified by at "

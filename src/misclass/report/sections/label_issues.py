@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 
+from misclass.format import plural
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import as_percent
 
@@ -64,10 +65,11 @@ def build(ctx: ReportContext) -> Section | None:
     w = res.weights
     how = (f"learned on {w.n_planted:,} planted label errors" if w.method == "planted" else
            "equal (too few images to learn them)" if w.method == "equal" else "given")
+    n_wrong = int((res.combined.logit > 0).sum())
     parts = [
         f"<p>{res.n_scored:,} labelled images scored by {', '.join(res.sources)}; the combined "
         f"log-odds is {w.intercept:+.3f} plus each source's log-odds times its weight ({how}). "
-        f"{int((res.combined.logit > 0).sum()):,} labels are more likely wrong than right.</p>",
+        f"{plural(n_wrong, 'label')} {'is' if n_wrong == 1 else 'are'} more likely wrong than right.</p>",
         table_html(res.weights_frame().reset_index().rename(columns={
             "fitted": "weight fitted", "planted_auroc": "AUROC on planted errors", "scored": "images scored",
             "says_wrong": "images it says are wrong"}), caption="Sources: weight, whether the fit set it, "
