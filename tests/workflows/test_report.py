@@ -129,3 +129,26 @@ def test_workflows_named_like_subpackages_stay_callable():
             "assert callable(misclass.train) and callable(misclass.predict)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_report_layout_grid():
+    """Consecutive figures share a grid; from three on they are small multiples (eight open,
+    the rest folded, all on the page); a lone figure and the small table after it are a pair."""
+    from misclass.report.build import SHOWN_MULTIPLES, grid
+
+    def fig(i, wide=False):
+        return (f'<figure class="fig{" wide" if wide else ""}" style="max-width:600px">'
+                f'<a href="figures/f{i}.png"><img src="figures/f{i}.png" alt="f{i}" width="600" height="400">'
+                "</a></figure>")
+
+    table = '<div class="table-wrap"><table class="sortable"><tr><td>1</td></tr></table></div>'
+    two = grid(fig(0) + fig(1) + "<p>text</p>" + fig(2) + table)
+    assert two.startswith(f'<div class="figs">{fig(0)}{fig(1)}</div><p>text</p>')
+    assert two.endswith(f'<div class="pair">{fig(2)}{table}</div>')
+    many = grid("".join(fig(i) for i in range(11)))
+    assert re.findall(r'<figure class="fig"', many) and len(re.findall(r"<figure", many)) == 11
+    open_part, folded = many.split("<details>")
+    assert len(re.findall(r"<figure", open_part)) == SHOWN_MULTIPLES == 8
+    assert "The other 3 figures" in folded and 'class="figs many"' in open_part
+    wide = grid("".join(fig(i, wide=True) for i in range(3)))
+    assert 'class="figs many wide-run"' in wide and "<details>" not in wide

@@ -32,14 +32,37 @@ class BuiltReport:
     figures: tuple[str, ...]
 
 
-_FIGURES = re.compile(r'(?:<figure class="fig[^"]*">(?:(?!</figure>).)*</figure>\s*){2,}', re.S)
+# a figure as ReportContext.save_figure writes it
+_FIGURE = r'<figure class="fig[^"]*"[^>]*>(?:(?!</figure>).)*</figure>'
+_FIGURES = re.compile(f"(?:{_FIGURE}\\s*){{2,}}", re.S)
+
+
+SHOWN_MULTIPLES = 8  # small multiples shown open: two rows; the rest one click away
+_PAIR = re.compile(r'(<figure class="fig"[^>]*>(?:(?!</figure>).)*</figure>)\s*'
+                   r'(<div class="table-wrap">(?:(?!</?div).)*</div>)', re.S)
 
 
 def grid(body: str) -> str:
     """``body`` with each run of two or more consecutive figures (as
-    :meth:`ReportContext.save_figure` writes them) in one grid: side by side, as small
-    multiples, wide figures across the grid."""
-    return _FIGURES.sub(lambda m: f'<div class="figs">{m.group(0)}</div>', body)
+    :meth:`ReportContext.save_figure` writes them) in one grid: two side by side, or, from
+    three on (one per model), small multiples four to a row (three if all are wide), each
+    opening at full size on a click; past :data:`SHOWN_MULTIPLES` the rest are folded under a
+    summary line that opens them. A lone figure and the small table after it sit side by side."""
+
+    def wrap(m: re.Match) -> str:
+        figures = re.findall(_FIGURE, m.group(0), re.S)
+        if len(figures) < 3:
+            return f'<div class="figs">{"".join(figures)}</div>'
+        kind = "figs many" + (" wide-run" if all('class="fig wide"' in f for f in figures) else "")
+        shown, rest = figures[:SHOWN_MULTIPLES], figures[SHOWN_MULTIPLES:]
+        out = ('<p class=note>Small multiples: click a figure to open it at full size.</p>'
+               f'<div class="{kind}">{"".join(shown)}</div>')
+        if rest:
+            out += (f'<details><summary>The other {len(rest)} figures of this kind</summary>'
+                    f'<div class="{kind}">{"".join(rest)}</div></details>')
+        return out
+
+    return _PAIR.sub(r'<div class="pair">\1\2</div>', _FIGURES.sub(wrap, body))
 
 
 def build_report(store: Store, out_dir: str | Path, **keywords: Any) -> Path:

@@ -66,12 +66,15 @@ class ReportContext:
             rel = self.writer.save(fig, folder, stem, formats=formats)
         self.figures.append(rel)
         text = _html.escape(alt)
-        wide = " wide" if width > 2.2 * height else ""
-        return (f'<figure class="fig{wide}"><a href="{rel}.{"svg" if svg else "png"}">'
+        wide = " wide" if width >= 2.8 * height else ""  # small multiples: three to a row, not four
+        cap = min(width, round(MAX_FIGURE_HEIGHT * width / height))  # no taller than that on the page
+        link = f"{rel}.svg" if svg else f"{rel}.png"
+        return (f'<figure class="fig{wide}" style="max-width:{cap}px"><a href="{link}">'
                 f'<img src="{rel}.png" alt="{text}" title="{text}" width="{width}" height="{height}" '
                 f'loading="lazy" decoding="async"></a></figure>')
 
 
+MAX_FIGURE_HEIGHT = 400  # px: a figure is shown at most this tall (a click opens it at full size)
 Builder = Callable[[ReportContext], Section | None]
 _SECTIONS: list[tuple[int, str, Builder]] = []
 

@@ -142,14 +142,16 @@ def build(ctx: ReportContext) -> Section | None:
                      f"({percent(conf[i], digits=1)} sure)" for i in worst]
             cap_u = [f"true and predicted: {names[labels[idx[i]]]} ({percent(conf[i], digits=1)} sure)"
                      for i in unsure]
-            galleries.append(
+            galleries.append(  # one folded block per model: the page stays short, every image a click away
+                f"<details><summary>{html.escape(name)}: the {len(worst)} most confident mistakes and the "
+                f"{len(unsure)} least confident correct predictions</summary>"
                 f"<h4>{name}: most confident mistakes</h4>"
                 + gallery_html(ctx, idx[worst], cap_w, total=len(wrong), noun="mistakes on the held-out half",
                                order="the most confident first")
                 + f"<h4>{name}: least confident correct predictions</h4>"
                 + gallery_html(ctx, idx[unsure], cap_u, total=len(right),
                                noun="correct predictions on the held-out half",
-                               order="the least confident first"))
+                               order="the least confident first") + "</details>")
     limited = (f"The table covers all {len(res.models)} models; curves and galleries are drawn for the "
                f"first {MAX_MODELS}." if len(res.models) > MAX_MODELS else "")
     intro = ("<p>Each score rates how likely a prediction is wrong. Everything fitted (feature-space "
@@ -164,4 +166,5 @@ def build(ctx: ReportContext) -> Section | None:
                        "curve (risk: the error rate) and the accuracy are in %."
                        + (" -: undefined, every held-out prediction is right (or every one wrong)."
                           if undefined else ""))
-    return Section("Which images will fail", intro + table + "".join(parts) + "".join(galleries))
+    shown = ("<h3>Images of each model</h3>" + "".join(galleries)) if galleries else ""
+    return Section("Which images will fail", intro + table + "".join(parts) + shown)

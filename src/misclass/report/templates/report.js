@@ -26,9 +26,12 @@
   function smallTable(table) {
     var wrap = table.parentElement, body = table.tBodies[0];
     if (!body) return;
-    var tools = document.createElement("div"), input = filterBox("Filter rows…");
+    var box = document.createElement("div"), tools = document.createElement("div");
+    var input = filterBox("Filter rows…");
     tools.className = "tools"; tools.appendChild(input);
-    wrap.parentElement.insertBefore(tools, wrap);
+    box.className = "table-box";  // the filter stays with its table (in a grid cell too)
+    wrap.parentElement.insertBefore(box, wrap);
+    box.appendChild(tools); box.appendChild(wrap);
     input.addEventListener("input", function () {
       var q = input.value.toLowerCase();
       Array.from(body.rows).forEach(function (r) {
