@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     t0 = time.perf_counter()
     for seed in range(args.seeds):
-        res = misclass.failure(s, model=names, learner=args.learner, seed=seed).to_dict()["models"]
+        res = misclass.failure(s, models=names, learner=args.learner, seed=seed).to_dict()["models"]
         for name in names:
             msp, learned = res[name]["scores"]["msp"], res[name]["learned"]
             rows.append({"model": name, "seed": seed, "n_test": msp["n"], "errors": msp["n_errors"],

@@ -101,7 +101,7 @@ def test_evaluate_with_a_human_and_one_model_name(demo_store, tmp_path, capsys):
     assert res.to_dict() == d
     assert res.to_frame().loc["knn", "kind"] == "human" and d["missed"]["all_humans"] is not None
     assert "humans" in d["summary"]
-    assert misclass.evaluate(store, model="knn").to_dict() == cli_json(
+    assert misclass.evaluate(store, models="knn").to_dict() == cli_json(
         ["evaluate", "--store", store, "-m", "knn"], tmp_path, capsys, "one.json")
 
 
@@ -137,12 +137,12 @@ def test_shift_equals_cli_json_on_demo(demo_store, tmp_path, capsys):
     # a named model missing from one store: the same error from both; skip_missing leaves it out
     err = cli_error(["shift", "--store", demo_store, "--shifted-store", b.path, "-m", "only-shifted"], capsys)
     with pytest.raises(misclass.InputError) as exc:
-        misclass.shift(demo_store, shifted_store=b.path, model="only-shifted")
+        misclass.shift(demo_store, shifted_store=b.path, models="only-shifted")
     assert str(exc.value) in err and "not in both stores" in err
-    left = misclass.shift(demo_store, shifted_store=b.path, model=["knn", "mlp", "only-shifted"],
+    left = misclass.shift(demo_store, shifted_store=b.path, models=["knn", "mlp", "only-shifted"],
                           skip_missing=True)
     assert left.models == ["knn", "mlp"]
-    none = misclass.shift(demo_store, shifted_store=b.path, model="only-shifted", skip_missing=True)
+    none = misclass.shift(demo_store, shifted_store=b.path, models="only-shifted", skip_missing=True)
     assert none.models == [] and none.to_dict()["models"] == []
 
 
@@ -153,7 +153,7 @@ def test_report_shift_section_is_the_workflow(demo_store, tmp_path):
     index = build_report(a, tmp_path / "rep", models=models, options={"shifted_store": b.path},
                          only=["shift"])
     html = index.read_text()
-    res = misclass.shift(a, shifted_store=b.path, model=models)
+    res = misclass.shift(a, shifted_store=b.path, models=models)
     for name, er in res.to_frame()["effective_robustness"].items():
         assert f"{100 * er:.2f}" in html, name
     assert "Left out (in one store only): only-shifted" in html

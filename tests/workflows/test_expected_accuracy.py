@@ -155,7 +155,7 @@ def test_shift_leaves_out_expected_accuracy(votes_store, tmp_path, capsys):
 def test_models_and_the_report_summary_show_the_expectation(votes_store, tmp_path):
     from misclass.report.build import build_report
 
-    res = misclass.models(votes_store, model=["m1", "human-random"])
+    res = misclass.models(votes_store, models=["m1", "human-random"])
     assert list(res.to_frame().index) == ["m1", "human-random"]
     assert res.to_frame().loc["human-random", "top1"] == pytest.approx(0.62, abs=1e-7)
     html = build_report(Store(votes_store), tmp_path / "rep", only=["summary"]).read_text()
@@ -177,7 +177,7 @@ def test_failure_leaves_out_the_expectation_and_people(votes_store):
     from misclass.gather import score_inputs
 
     s = Store(votes_store)
-    res = misclass.failure(s, model=["m0", "human-random"], image_stats=False)
+    res = misclass.failure(s, models=["m0", "human-random"], image_stats=False)
     assert res.models == ("m0",) and res.left_out == ("human-random",)
     assert "left out human-random" in res.to_dict()["notes"][0]
     # disagreement counts the other models only: m1, not human-majority (whose answers are
@@ -185,7 +185,7 @@ def test_failure_leaves_out_the_expectation_and_people(votes_store):
     inputs = score_inputs(s, s.load(per_image_predictors(s).names), "m0")
     np.testing.assert_array_equal(inputs.other_top1, s.read_model("m1").topk_ids[:, :1])
     with pytest.raises(misclass.InputError, match="expected accuracy"):
-        misclass.failure(s, model="human-random")
+        misclass.failure(s, models="human-random")
 
 
 def test_every_report_section_runs_beside_an_expectation(votes_store, tmp_path):

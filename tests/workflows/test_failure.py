@@ -34,7 +34,7 @@ def test_workflow_equals_the_cli_json_on_the_demo_store(demo_dirs, demo_failure,
     assert isinstance(demo_failure, FailureResult)
     assert demo_failure.to_dict() == _cli_json(capsys, tmp_path, store)
     cli = _cli_json(capsys, tmp_path, store, "--model", "svm-rbf")
-    assert misclass.failure(store, model="svm-rbf").to_dict() == cli
+    assert misclass.failure(store, models="svm-rbf").to_dict() == cli
     assert list(cli["models"]) == ["svm-rbf"]
 
 
@@ -47,7 +47,7 @@ def test_workflow_equals_the_cli_json_with_every_option(demo_dirs, tmp_path, cap
     cli_files = {name: (tmp_path / f"{name}.rejected.txt").read_text() for name in ("mlp", "cnn-plain")}
     for path in tmp_path.glob("*.rejected.txt"):
         path.unlink()
-    res = misclass.failure(store, model=["mlp", "cnn-plain"], calibration=0.4, learner="boosting", seed=3,
+    res = misclass.failure(store, models=["mlp", "cnn-plain"], calibration=0.4, learner="boosting", seed=3,
                            image_stats=False, coverage=0.9, score="entropy", rejected=True)
     assert res.to_dict() == cli
     for name in ("mlp", "cnn-plain"):
@@ -59,7 +59,7 @@ def test_workflow_equals_the_cli_json_with_every_option(demo_dirs, tmp_path, cap
         assert cli["models"][name]["split"] == {"calibration": 144, "test": 216}
     # one model, one named file
     cli = _cli_json(capsys, tmp_path, store, "-m", "knn", "--coverage", "0.8", "--rejected", "knn-out.txt")
-    assert misclass.failure(store, model="knn", coverage=0.8, rejected="knn-out.txt").to_dict() == cli
+    assert misclass.failure(store, models="knn", coverage=0.8, rejected="knn-out.txt").to_dict() == cli
     assert cli["models"]["knn"]["reject"]["file"] == "knn-out.txt"
 
 
@@ -67,7 +67,7 @@ def test_one_model_still_counts_the_others_for_disagreement(demo_dirs, demo_fail
     # issue 16: --model svm-rbf loaded only svm-rbf, so disagreement was skipped and the learned
     # predictor's AUROC fell from 1.000 to 0.809 on the demo store
     store, _ = demo_dirs
-    alone = misclass.failure(store, model="svm-rbf")
+    alone = misclass.failure(store, models="svm-rbf")
     assert "disagreement" in alone.analyses["svm-rbf"].metrics
     assert "disagreement" not in alone.analyses["svm-rbf"].skipped
     assert alone.metrics("svm-rbf") == demo_failure.metrics("svm-rbf")
@@ -137,7 +137,7 @@ def test_report_section_analyses_every_model_and_draws_a_few(demo_dirs, tmp_path
     assert figures == ["failure-svm-rbf"]
     assert "The table covers all 2 models" in html
     # both models are in the table, each with disagreement over the whole store
-    res = misclass.failure(store, model=["svm-rbf", "knn"])
+    res = misclass.failure(store, models=["svm-rbf", "knn"])
     frame = res.to_frame()
     assert html.count("<td>disagreement</td>") == 2
     for name in ("svm-rbf", "knn"):

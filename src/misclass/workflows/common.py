@@ -20,6 +20,24 @@ def as_store(store: Store | str | os.PathLike) -> Store:
     return store if isinstance(store, Store) else open_store(store)
 
 
+#: Sentinel of a deprecated keyword that was not given.
+NOT_GIVEN: Any = object()
+
+
+def renamed_models(workflow: str, models: Any, model: Any) -> Any:
+    """The ``models`` option of ``workflow``, also accepted under its old name ``model`` for one
+    release (a :class:`DeprecationWarning`); both at once is an error."""
+    if model is NOT_GIVEN:
+        return models
+    if models is not None:
+        raise InputError(f"misclass.{workflow}: give models=, not both models= and its old name model=")
+    import warnings
+
+    warnings.warn(f"misclass.{workflow}(model=...) is renamed models=...; model= goes in the next release",
+                  DeprecationWarning, stacklevel=3)
+    return model
+
+
 def is_expected_accuracy(store: Store, name: str) -> bool:
     """Whether the predictor's accuracy is an expectation (metadata ``"accuracy": "expected"``:
     ``human-random`` of ``misclass import votes``, a person drawn at random from the voters)."""

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from misclass.errors import InputError
-from misclass.workflows.common import as_store, is_expected_accuracy, json_ready, per_image_predictors
+from misclass.workflows.common import (
+    NOT_GIVEN,
+    as_store,
+    is_expected_accuracy,
+    json_ready,
+    per_image_predictors,
+    renamed_models,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,8 +119,9 @@ def evaluate(
     *,
     labels: str | None = None,
     groups: str | Sequence[str] | None = None,
-    model: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     min_share: float | None = None,
+    model: str | Sequence[str] | None = NOT_GIVEN,
 ) -> EvaluateResult:
     """Top-1, top-5 and multi-label accuracy per predictor, and accuracy per group of classes.
 
@@ -124,7 +132,8 @@ def evaluate(
         decisions) or a JSONL/CSV file of sample_id -> labels; None: top-1 / top-5 only.
     groups : "imagenet", "metaclasses" or class,group CSV files (several combine); None: imagenet
         for ImageNet stores, else none; ``[]``: no groups.
-    model : predictor names; None: all.
+    models : predictor names; None: all (``model=``, its old name, still works for one
+        release, with a DeprecationWarning).
     min_share : with ``labels="counts:FILE.npy"``: a class enters an image's label set when its
         share of the votes is at least this (overrides the spec's ``min-share=``; default 0.5).
 
@@ -149,7 +158,7 @@ def evaluate(
         raise InputError(f"--min-share {min_share:g}: applies to vote counts only "
                          "(--labels counts:FILE.npy)")
     s = as_store(store)
-    pred = _load(s, model)
+    pred = _load(s, renamed_models("evaluate", models, model))
     classes = s.classes()
     sets = (load_label_sets(labels, pred.sample_ids, classes, store=s, min_share=min_share)
             if labels else None)
@@ -220,8 +229,9 @@ def shift(
     *,
     shifted_store: Store | str | os.PathLike,
     groups: str | Sequence[str] | None = None,
-    model: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     skip_missing: bool = False,
+    model: str | Sequence[str] | None = NOT_GIVEN,
 ) -> ShiftResult:
     """Accuracy drop under distribution shift and each predictor's effective robustness.
 
@@ -232,7 +242,8 @@ def shift(
     Parameters
     ----------
     store, shifted_store : the original and the shifted test set (Store or path), same classes
-    model : predictor names; None: every model in both stores.
+    models : predictor names; None: every model in both stores (``model=``: its old name, as in
+        :func:`evaluate`).
     skip_missing : leave out named models that are not in both stores instead of stopping
         with an error; with none left, the result compares no predictor.
     """
@@ -252,7 +263,7 @@ def shift(
                          "with a name,id CSV on import)")
     in_a, in_b = a.model_names(), set(b.model_names())
     common = [n for n in in_a if n in in_b]
-    wanted = _model_list(model)
+    wanted = _model_list(renamed_models("shift", models, model))
     names = common if wanted is None else [n for n in wanted if n in in_b and n in in_a]
     missing = [] if wanted is None else [n for n in wanted if n not in names]
     if missing and not skip_missing:
@@ -318,11 +329,12 @@ class FactorsResult:
 def factors(
     store: Store | str | os.PathLike,
     *,
-    model: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     factor_set: str = "top",
     keep_prototypes: bool = False,
     labels: str | None = None,
     top: int = 3,
+    model: str | Sequence[str] | None = NOT_GIVEN,
 ) -> FactorsResult:
     """ImageNet-X error ratios: error rate on images with a factor / error rate on all annotated images.
 
@@ -330,7 +342,7 @@ def factors(
 
     Parameters
     ----------
-    model : predictor names; None: all.
+    models : predictor names; None: all (``model=``: its old name, as in :func:`evaluate`).
     factor_set : "top" (the most salient factor per image) or "multi" (every factor marked).
     keep_prototypes : keep the prototypical images ImageNet-X drops by default.
     labels : as for :func:`evaluate`; an error is then a top-1 prediction outside the image's
@@ -346,7 +358,7 @@ def factors(
     if top < 1:
         raise InputError(f"top {top}: expected at least 1 factor per predictor")
     s = as_store(store)
-    chosen = per_image_predictors(s, _model_list(model))
+    chosen = per_image_predictors(s, _model_list(renamed_models("factors", models, model)))
     pred = _load(s, chosen.names)
     classes = s.classes()
     annotated, fac = imagenet_x_factors(pred.sample_ids, classes["id"].tolist(), which=factor_set,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from misclass.analysis.failure_options import LEARNERS
 from misclass.errors import InputError
-from misclass.workflows.common import as_store, json_ready, per_image_predictors
+from misclass.workflows.common import NOT_GIVEN, as_store, json_ready, per_image_predictors, renamed_models
 
 if TYPE_CHECKING:
     import numpy as np
@@ -165,7 +165,7 @@ def _check_options(learner: str, calibration: float, coverage: float | None, sco
 def failure(
     store: Store | str | os.PathLike,
     *,
-    model: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     calibration: float = 0.5,
     learner: str = "logistic",
     seed: int = 0,
@@ -174,6 +174,7 @@ def failure(
     score: str = "msp",
     rejected: str | os.PathLike | bool = False,
     progress: Progress | None = None,
+    model: str | Sequence[str] | None = NOT_GIVEN,
 ) -> FailureResult:
     """Score how likely each prediction is wrong and judge each score on held-out images, as
     ``misclass failure`` does.
@@ -181,10 +182,11 @@ def failure(
     Parameters
     ----------
     store : a :class:`~misclass.store.Store` or the path of one
-    model : the model(s) to analyse (default: every predictor with a per-image answer; an
+    models : the model(s) to analyse (default: every predictor with a per-image answer; an
         expected-accuracy one such as ``human-random`` is left out, named in ``notes``). The
         store's other models (kind ``"model"``, not people) are always read too:
-        ``disagreement`` is the share of them that disagree
+        ``disagreement`` is the share of them that disagree. ``model=``, its old name, still
+        works for one release, with a DeprecationWarning
     calibration : share of the labelled images in the calibration split (the rest: test)
     learner : the learned predictor, ``"logistic"`` or ``"boosting"``
     seed : seed of the calibration/test split (and of the learner)
@@ -209,7 +211,7 @@ def failure(
     >>> top = np.argsort(-p, axis=1)
     >>> s.write_model("x", top, np.take_along_axis(p, top, axis=1))
     >>> s.write_model("y", np.where(rng.random(200) < 0.8, labels, (labels + 1) % 3)[:, None])
-    >>> res = misclass.failure(s, model="x", coverage=0.8)
+    >>> res = misclass.failure(s, models="x", coverage=0.8)
     >>> res.models, "disagreement" in res.analyses["x"].metrics
     (('x',), True)
     >>> frame = res.to_frame()
@@ -224,6 +226,7 @@ def failure(
     from misclass.analysis.failure_scores import compute_scores
     from misclass.gather import score_inputs, store_image_statistics
 
+    model = renamed_models("failure", models, model)
     s = as_store(store)
     # every predictor with a per-image answer; the other models (kind "model") give each chosen
     # one its disagreement score

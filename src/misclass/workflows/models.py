@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from misclass.workflows.common import as_store, json_ready
+from misclass.workflows.common import NOT_GIVEN, as_store, json_ready, renamed_models
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,8 +39,10 @@ class ModelsResult:
         ]})
 
 
-def models(store: Store | str | os.PathLike, *, model: Sequence[str] | str | None = None) -> ModelsResult:
-    """Every model of the store (or those named in ``model``, in that order) with its accuracy.
+def models(store: Store | str | os.PathLike, *, models: Sequence[str] | str | None = None,
+           model: Sequence[str] | str | None = NOT_GIVEN) -> ModelsResult:
+    """Every model of the store (or those named in ``models``, in that order; ``model=``, its
+    old name, still works for one release, with a DeprecationWarning) with its accuracy.
 
     A predictor whose metadata says ``"accuracy": "expected"`` (``human-random`` from ``misclass
     import votes``) gets its stored ``top1``: the expected accuracy of a person drawn at random
@@ -59,6 +61,7 @@ def models(store: Store | str | os.PathLike, *, model: Sequence[str] | str | Non
     from misclass.analysis.summary import summarize_models
 
     s = as_store(store)
+    model = renamed_models("models", models, model)
     pred = s.load([model] if isinstance(model, str) else list(model) if model else None)
     table = summarize_models(pred.models, pred.labels, pred.topk, pred.k).reset_index(drop=True)
     metas = [s.model_metadata(name) for name in pred.models]
