@@ -76,8 +76,8 @@ def multilabel_scatter(table: pd.DataFrame, fit: LinearFit | None, n_images: int
     y = table["multilabel"].to_numpy(float) * 100
     _scatter_kinds(ax, x, y, table["kind"])
     xlo, xhi = np.nanmin(x) - 2, min(100, np.nanmax(x) + 2)
-    ylo, yhi = np.nanmin(y) - 2, min(100, np.nanmax(y) + 2)
-    xhi += 0.35 * (xhi - xlo)  # room for the names right of the points
+    ylo, yhi = np.nanmin(y) - 2, min(100, np.nanmax(y) + 2) + 0.5  # a point at 100% stays whole
+    xhi += 0.35 * (xhi - xlo)  # room for the names right of the points (no ticks past 100%)
     grid = np.linspace(min(xlo, ylo), max(xhi, yhi), 50)
     ax.plot(grid, grid, ls=":", color="grey", label="multi-label = top-1")
     if fit is not None:
@@ -86,6 +86,8 @@ def multilabel_scatter(table: pd.DataFrame, fit: LinearFit | None, n_images: int
     ax.set(xlim=(xlo, xhi), ylim=(ylo, yhi), xlabel="top-1 accuracy (%)",
            ylabel="multi-label accuracy (%)",
            title=f"Multi-label vs top-1 accuracy ({n_images:,} images with a valid label set)")
+    for axis, lo in ((ax.xaxis, xlo), (ax.yaxis, ylo)):
+        axis.set_ticks([t for t in axis.get_ticklocs() if lo <= t <= 100])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     _label_points(ax, x, y, table["name"].tolist())
