@@ -30,14 +30,16 @@ def issue_gallery(images: Sequence, captions: Sequence[str], *, columns: int = 8
     n = len(images)
     columns = max(1, min(columns, n))
     rows = max(1, -(-n // columns))
-    cell_w, cell_h, top = 1.55, 1.85, 0.35 if title else 0.05
+    lines = max((str(c).count("\n") + 1 for c in captions), default=1)
+    cell_w, cell_h, top = 1.55, 1.6 + 0.125 * lines, 0.35 if title else 0.05
     fig = plt.figure(figsize=(cell_w * columns, cell_h * rows + top), dpi=110)
     height = cell_h * rows + top
     for i, (image, caption) in enumerate(zip(images, captions, strict=False)):
         r, c = divmod(i, columns)
         left = (c * cell_w + 0.08) / (cell_w * columns)
         bottom = (height - top - (r + 1) * cell_h + 0.05) / height
-        ax = fig.add_axes((left, bottom, (cell_w - 0.16) / (cell_w * columns), (cell_h - 0.45) / height))
+        ax = fig.add_axes((left, bottom, (cell_w - 0.16) / (cell_w * columns),
+                           (cell_h - 0.2 - 0.125 * lines) / height))
         ax.set_axis_off()
         ax.imshow(np.asarray(image), interpolation="nearest", cmap="gray" if np.ndim(image) == 2 else None)
         ax.text(0.5, 1.03, caption, transform=ax.transAxes, ha="center", va="bottom", fontsize=6.5,

@@ -20,13 +20,13 @@ TABLE_ROWS = 200
 
 
 def gallery_captions(res, indices) -> list[str]:
-    """``given -> suggested`` and the score of each image, for :func:`issue_gallery`."""
+    """The sample id, ``given -> suggested`` and the score of each image, for :func:`issue_gallery`."""
     names = res.class_names
     out = []
     for i in indices:
         s = int(res.combined.suggested[i])
-        out.append(f"{names[int(res.labels[i])]} -> {names[s] if s >= 0 else '?'}\n"
-                   f"{res.combined.score[i]:.3g}")
+        out.append(f"{res.sample_ids[i]}\n{names[int(res.labels[i])]} -> {names[s] if s >= 0 else '?'}\n"
+                   f"score {res.combined.score[i]:.3g}")
     return out
 
 
@@ -49,7 +49,8 @@ def gallery_figure(store, res, *, size: int = GALLERY, columns: int = 8):
     if not pics:
         return None
     return issue_gallery(pics, gallery_captions(res, shown), columns=columns,
-                         title=f"The {len(pics)} labels most likely wrong: given -> suggested, score")
+                         title=f"The {plural(len(pics), 'label')} most likely wrong: sample id, given -> "
+                               "suggested label, score")
 
 
 @register_section("label-issues", order=41)
