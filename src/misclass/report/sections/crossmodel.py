@@ -122,7 +122,7 @@ def class_bars(res: CompareResult, name: str):
     order = present[np.lexsort((present, -net))]
     c = len(order)
     if c <= FEW_CLASSES:
-        fig, ax = new_figure(12, 4.6)
+        fig, ax = new_figure(12, 4.4)
     else:
         fig, (ax, side) = plt.subplots(1, 2, figsize=(13, 4.6), dpi=110, layout="constrained",
                                        width_ratios=[5, 1.25])

@@ -56,7 +56,7 @@ def _curves_figure(name: str, res):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.0), dpi=100, layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), dpi=100, layout="constrained")
     errors = res.test_errors
     coloured, grey = _highlighted(res)
     palette = iter(["#2171b5", "#d94801", "#238b45", "#6a51a3", "#8c6d31", "#e7298a"])
@@ -121,7 +121,7 @@ def build(ctx: ReportContext) -> Section | None:
     pred = ctx.predictions
     if not pred.models or (pred.labels < 0).all():
         return None
-    res = failure(ctx.store, model=list(pred.models), seed=int(ctx.options.get("seed", 0)))
+    res = failure(ctx.store, models=list(pred.models), seed=int(ctx.options.get("seed", 0)))
     table = res.to_frame().reset_index()[list(TABLE_COLUMNS)]
     table = as_percent(table, {c: TABLE_COLUMNS[c] for c in PERCENT_COLUMNS}).rename(columns=TABLE_COLUMNS)
     parts, galleries = [], []
