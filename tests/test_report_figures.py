@@ -121,7 +121,7 @@ def test_failure_figure_says_what_is_missing_and_keeps_legends_off_the_data(fail
     from misclass.report.sections.failure import _curves_figure
     from misclass.workflows.failure import failure
 
-    res = failure(failure_store, model=["p0", "t0"], seed=0)
+    res = failure(failure_store, models=["p0", "t0"], seed=0)
     fig = _curves_figure("p0", res.analyses["p0"])
     risk, roc, rel = fig.axes
     for ax in (risk, roc, rel):

@@ -81,7 +81,7 @@ def test_evaluate_equals_cli_json_on_demo(demo_store, demo_files, tmp_path, caps
             "-m", "knn", "-m", "cnn-plain"]
     d = cli_json(args, tmp_path, capsys, "e2.json")
     res = misclass.evaluate(demo_store, labels=str(sets), groups=[str(groups)],
-                            model=["svm-rbf", "knn", "cnn-plain"])
+                            models=["svm-rbf", "knn", "cnn-plain"])
     assert res.to_dict() == d
     assert res.n_unmatched == 1 and d["excluded"]["problematic"] > 0
     assert [m["name"] for m in d["models"]] == ["svm-rbf", "knn", "cnn-plain"]
@@ -129,7 +129,7 @@ def test_shift_equals_cli_json_on_demo(demo_store, tmp_path, capsys):
             "-m", "svm-rbf", "-m", "mlp"]
     d = cli_json(args, tmp_path, capsys, "s2.json")
     res = misclass.shift(demo_store, shifted_store=b.path, groups=str(groups),
-                         model=["knn", "svm-rbf", "mlp"])
+                         models=["knn", "svm-rbf", "mlp"])
     assert res.to_dict() == d
     assert list(d["subsets"]) == ["low", "high"] and res.group_source == d["groups"]
     assert res.subset_frame().loc[("high", "mlp"), "shifted"] == d["subsets"]["high"]["models"][2]["shifted"]

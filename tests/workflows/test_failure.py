@@ -110,12 +110,12 @@ def test_tables_are_indexed_by_model_and_score(demo_failure):
 
 def test_bad_options(demo_dirs, tmp_path, capsys):
     store, _ = demo_dirs
-    for kwargs, message in (({"model": "nope"}, "is not in the store"),
-                            ({"model": ["knn", "knn"]}, "named twice"),
+    for kwargs, message in (({"models": "nope"}, "is not in the store"),
+                            ({"models": ["knn", "knn"]}, "named twice"),
                             ({"learner": "forest"}, "--learner"),
                             ({"calibration": 1.0}, "--calibration"),
                             ({"coverage": 0.9, "score": "knn_distance"}, "the reject option takes one of"),
-                            ({"coverage": 0.9, "score": "energy", "model": "knn"}, "needs stored logits"),
+                            ({"coverage": 0.9, "score": "energy", "models": "knn"}, "needs stored logits"),
                             ({"coverage": 0.9, "rejected": tmp_path / "r.txt"}, "single --model")):
         with pytest.raises(InputError, match=message):
             misclass.failure(store, image_stats=False, **kwargs)

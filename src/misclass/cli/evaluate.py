@@ -65,7 +65,7 @@ def evaluate(
     """
     from misclass.workflows.evaluate import evaluate as run_evaluate
 
-    result = run_evaluate(get_store(store), labels=labels, groups=groups, model=model, min_share=min_share)
+    result = run_evaluate(get_store(store), labels=labels, groups=groups, models=model, min_share=min_share)
     ev = result.evaluation
     has_ml = result.has_label_sets
     n_lab = int(ev.table["n"].iloc[0])
@@ -158,7 +158,7 @@ def shift(
     """
     from misclass.workflows.evaluate import shift as run_shift
 
-    result = run_shift(get_store(store), shifted_store=get_store(shifted_store), groups=groups, model=model)
+    result = run_shift(get_store(store), shifted_store=get_store(shifted_store), groups=groups, models=model)
     res = result.analysis
     t = res.overall.table
     table = Table(title=f"Top-1 accuracy: {result.original_store} -> {result.shifted_store}")
@@ -216,7 +216,7 @@ def factors(
     """
     from misclass.workflows.evaluate import factors as run_factors
 
-    result = run_factors(get_store(store), model=model, factor_set=factor_set,
+    result = run_factors(get_store(store), models=model, factor_set=factor_set,
                          keep_prototypes=keep_prototypes, labels=labels, top=top)
     res = result.errors
     table = _factor_table(res, factor_set, numbered=False)

@@ -61,7 +61,7 @@ def failure(
     s = get_store(store)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("failure scores", total=None)
-        res = run_failure(s, model=model, calibration=calibration, learner=learner, seed=seed,
+        res = run_failure(s, models=model, calibration=calibration, learner=learner, seed=seed,
                           image_stats=image_stats, coverage=coverage, score=score,
                           rejected=True if rejected is None else rejected,
                           progress=lambda what, done, total: bar.update(task, description=what,

@@ -29,7 +29,7 @@ def build(ctx: ReportContext) -> Section | None:
     which = str(ctx.options.get("factor_set", "top"))
     labels = str(ctx.options["labels"]) if ctx.options.get("labels") else None
     try:
-        result = factors(ctx.store, model=list(pred.models), factor_set=which,
+        result = factors(ctx.store, models=list(pred.models), factor_set=which,
                          keep_prototypes=bool(ctx.options.get("keep_prototypes", False)), labels=labels)
     except MissingExtraError as exc:
         return Section(TITLE, f"<p class=note>{html.escape(str(exc))}</p>")

@@ -65,7 +65,7 @@ def evaluations(ctx: ReportContext, classes: pd.DataFrame, specs: list[str]
     models = list(ctx.predictions.models)
 
     def run(spec: str | None, with_labels: str | None) -> EvaluateResult:
-        return evaluate(ctx.store, labels=with_labels, groups=[spec] if spec else [], model=models)
+        return evaluate(ctx.store, labels=with_labels, groups=[spec] if spec else [], models=models)
 
     first = specs[0] if specs else None
     note = ""

@@ -51,7 +51,7 @@ def build(ctx: ReportContext) -> Section | None:
     if not path or not pred.models:
         return None
     result = shift(ctx.store, shifted_store=path, groups=ctx.options.get("groups"),
-                   model=list(pred.models), skip_missing=True)
+                   models=list(pred.models), skip_missing=True)
     if not result.models:
         return Section(TITLE, f"<p class=note>No model of this report is in {html.escape(str(path))}.</p>")
     res = result.analysis

@@ -20,7 +20,7 @@ def build(ctx: ReportContext) -> Section | None:
     pred = ctx.predictions
     if not pred.models:
         return Section("Models", "<p class=note>The store holds no models yet.</p>")
-    df = models(ctx.store, model=list(pred.models)).table
+    df = models(ctx.store, models=list(pred.models)).table
     expected = (df["accuracy"] == "expected").to_numpy()
     df["name"] = [n + " *" if e else n for n, e in zip(df["name"], expected, strict=True)]
     has_top5 = not df["top5"].isna().all()
