@@ -1,0 +1,67 @@
+"""The report's figure writer: figures written by worker processes are byte for byte the ones
+written in this process; a figure that does not pickle is written here; a figure a worker
+cannot write is an error naming it; a bad MISCLASS_REPORT_WORKERS is one clear error."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from misclass.errors import InputError  # noqa: E402
+from misclass.report.writer import FigureWriter, default_workers  # noqa: E402
+
+
+def _figure(title: str):
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=80, layout="constrained")
+    x = np.linspace(0, 1, 200)
+    ax.plot(x, x**2, label="x squared")
+    ax.imshow(np.arange(12).reshape(3, 4), extent=(0, 1, 0, 1), alpha=0.3)
+    ax.set(title=title, xlabel="x (unit)", ylabel="y (unit)")
+    ax.legend()
+    return fig
+
+
+def test_workers_write_the_same_bytes_as_this_process(tmp_path):
+    with FigureWriter(workers=2) as writer:
+        assert len(writer.workers) == 2
+        for i in range(4):
+            rel = writer.save(_figure(f"figure {i}"), tmp_path / "w", f"f{i}", formats=("png", "svg"))
+            assert rel == f"w/f{i}"
+    with FigureWriter(workers=0) as writer:
+        assert writer.workers == []
+        for i in range(4):
+            writer.save(_figure(f"figure {i}"), tmp_path / "here", f"f{i}", formats=("png",))
+    for i in range(4):
+        assert (tmp_path / "w" / f"f{i}.png").read_bytes() == (tmp_path / "here" / f"f{i}.png").read_bytes()
+        assert (tmp_path / "w" / f"f{i}.svg").read_text().count("<svg") == 1
+    assert not plt.get_fignums()  # every figure closed
+
+
+def test_a_figure_that_does_not_pickle_is_written_here(tmp_path):
+    fig = _figure("with a lambda")
+    fig.axes[0].xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1f} u"))
+    with FigureWriter(workers=1) as writer:
+        writer.save(fig, tmp_path, "lambda")
+    assert (tmp_path / "lambda.png").stat().st_size > 1000
+
+
+def test_a_figure_a_worker_cannot_write_is_an_error_naming_it(tmp_path):
+    writer = FigureWriter(workers=1)
+    writer.save(_figure("bad format"), tmp_path / "figs", "bad", formats=("nosuchformat",))
+    with pytest.raises(RuntimeError, match="'figs/bad' could not be written.*nosuchformat"):
+        writer.close()
+
+
+def test_workers_setting(monkeypatch):
+    monkeypatch.setenv("MISCLASS_REPORT_WORKERS", "0")
+    assert default_workers() == 0
+    monkeypatch.setenv("MISCLASS_REPORT_WORKERS", "two")
+    with pytest.raises(InputError, match="MISCLASS_REPORT_WORKERS='two'"):
+        default_workers()
+    monkeypatch.delenv("MISCLASS_REPORT_WORKERS")
+    assert 1 <= default_workers() <= 4
