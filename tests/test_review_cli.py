@@ -138,7 +138,8 @@ def test_export_round_trip_to_multilabel_accuracy(store, tmp_path, capsys):
         res = multilabel_accuracy(pred.top1, sets)
         # evaluable: image 2 (set {cat, dog}) and image 9 (set {frog}); m3 says frog on image 2
         assert res.n == 2 and res.accuracy.tolist() == [1.0, 1.0, 0.5]
-        assert res.excluded == {"no_set": 9, "empty": 1, "problematic": 0}
+        # img06 was flagged problematic (with no label chosen): it counts as problematic, not empty
+        assert res.excluded == {"no_set": 9, "empty": 0, "problematic": 1}
     assert store.model_metadata("human-ann")["kind"] == "human"
     # the evaluate command counts the decisions too
     js = tmp_path / "eval.json"
