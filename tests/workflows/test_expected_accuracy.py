@@ -161,7 +161,8 @@ def test_models_and_the_report_summary_show_the_expectation(votes_store, tmp_pat
     html = build_report(Store(votes_store), tmp_path / "rep", only=["summary"]).read_text()
     assert "human-random *" in html and "62.00" in html and "expected accuracy of a person drawn" in html
     row = html[html.index("<td>human-random *</td>"):].split("</tr>")[0]
-    assert row.count("<td>") == 4 and "<td>–</td>" in row  # no count of errors for an expectation
+    # no count of errors for an expectation: "-", with the reason as its tooltip
+    assert row.count("<td") == 4 and 'title="an expected accuracy counts no errors">-</td>' in row
 
 
 def test_report_gallery_counts_per_image_predictors(votes_store, tmp_path):

@@ -141,4 +141,4 @@ def test_report_section_analyses_every_model_and_draws_a_few(demo_dirs, tmp_path
     frame = res.to_frame()
     assert html.count("<td>disagreement</td>") == 2
     for name in ("svm-rbf", "knn"):
-        assert f"{frame.loc[(name, 'learned'), 'aurc']:.4f}" in html
+        assert f"<td class=num>{100 * frame.loc[(name, 'learned'), 'aurc']:.3f}</td>" in html  # AURC (%)
