@@ -263,8 +263,8 @@ def test_report_and_cli_agree_on_a_15_model_store(tmp_path, capsys):
     figures = {p.name for p in (tmp_path / "report" / "figures").glob("confusion-heatmap-*.png")}
     assert figures == {f"confusion-heatmap-{m}.png" for m in models[:12]}
     u = report_table_after(section, "<h3>Class-wise misclassification rate u</h3>")
-    assert list(u.columns) == ["class", "name", "images", *models, "mean u"]
+    assert list(u.columns) == ["class id", "class", "images", *models, "mean u (%)"]
     u_cli = np.array([[np.nan if x is None else x for x in cli["models"][m]["u"]] for m in models]).T
-    got = u.set_index("class")[models].astype(float).sort_index()
+    got = u.set_index("class id")[models].replace("-", np.nan).astype(float) / 100  # shown in %
     got.index = got.index.astype(int)
-    np.testing.assert_allclose(got.sort_index().to_numpy(), u_cli, atol=5e-4)  # drawn with 3 digits
+    np.testing.assert_allclose(got.sort_index().to_numpy(), u_cli, atol=5e-4)  # drawn with 1 decimal of %
