@@ -46,8 +46,9 @@ def grid(body: str) -> str:
     """``body`` with each run of two or more consecutive figures (as
     :meth:`ReportContext.save_figure` writes them) in one grid: two side by side, or, from
     three on (one per model), small multiples four to a row (three if all are wide), each
-    opening at full size on a click; past :data:`SHOWN_MULTIPLES` the rest are folded under a
-    summary line that opens them. A lone figure and the small table after it sit side by side."""
+    opening at full size on a click (the page's header says so); past
+    :data:`SHOWN_MULTIPLES` the rest are folded under a summary line that opens them. A lone
+    figure and the small table after it sit side by side."""
 
     def wrap(m: re.Match) -> str:
         figures = re.findall(_FIGURE, m.group(0), re.S)
@@ -55,8 +56,7 @@ def grid(body: str) -> str:
             return f'<div class="figs">{"".join(figures)}</div>'
         kind = "figs many" + (" wide-run" if all('class="fig wide"' in f for f in figures) else "")
         shown, rest = figures[:SHOWN_MULTIPLES], figures[SHOWN_MULTIPLES:]
-        out = ('<p class=note>Small multiples: click a figure to open it at full size.</p>'
-               f'<div class="{kind}">{"".join(shown)}</div>')
+        out = f'<div class="{kind}">{"".join(shown)}</div>'
         if rest:
             out += (f'<details><summary>The other {len(rest)} figures of this kind</summary>'
                     f'<div class="{kind}">{"".join(rest)}</div></details>')
