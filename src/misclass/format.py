@@ -50,6 +50,24 @@ def percent(x, digits: int = 2) -> str:
     return UNDEFINED if is_missing(x) else f"{100 * float(x):.{digits}f}%"
 
 
+def probability(x, digits: int = 2) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not: below half the
+    last digit it reads ``<0.01%``, that close to 1 ``>99.99%`` (exact 0 and 1 stay ``0.00%``
+    and ``100.00%``); "-" when undefined.
+
+    >>> probability(0.000004), probability(0.25), probability(0.999999), probability(0.0)
+    ('<0.01%', '25.00%', '>99.99%', '0.00%')
+    """
+    if is_missing(x):
+        return UNDEFINED
+    p, step = float(x), 10.0 ** -digits / 100
+    if 0 < p < step / 2:
+        return f"<{step * 100:.{digits}f}%"
+    if 1 - step / 2 < p < 1:
+        return f">{100 - step * 100:.{digits}f}%"
+    return percent(p, digits)
+
+
 def points(x, digits: int = 2, *, unit: bool = True) -> str:
     """A difference of two fractions in percentage points, signed: ``+1.23 points`` (``+1.23``
     without ``unit``, for a column whose heading names the unit)."""

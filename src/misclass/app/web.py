@@ -100,6 +100,7 @@ def create_app(store: Store | str, db: Database, *, require_tokens: bool = False
     templates.env.loader = ChoiceLoader([FileSystemLoader(_folder("templates")), templates.env.loader])
     templates.env.globals["EXPLORE"] = True
     templates.env.filters["percent"] = fmt.percent
+    templates.env.filters["probability"] = fmt.probability
     templates.env.filters["count"] = fmt.count
     templates.env.filters["number"] = fmt.number
     error_response = app.state.error_response
