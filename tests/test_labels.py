@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _reference import sklearn_topk_accuracy
+from _reference import check_against, generated, sklearn_topk_accuracy
 from helpers import require_imagenet_timm, run_cli
 from scipy import stats
 from scipy.special import expit, logit
@@ -102,6 +102,41 @@ def test_contains_matches_python_sets_random():
     pred = rng.integers(-1, 20, size=(300, 3))
     expected = np.array([[lists[i] is not None and p in lists[i] for p in pred[i]] for i in range(300)])
     assert np.array_equal(sets.contains(pred), expected)
+
+
+def _label_sets_one_image_at_a_time(lists):
+    """The former LabelSets.from_lists: np.unique per image (the reference of the vectorised one)."""
+    sizes, chunks = np.zeros(len(lists), dtype=np.int64), []
+    for i, s in enumerate(lists):
+        if s is not None and len(s):
+            u = np.unique(np.asarray(s, dtype=np.int64))
+            sizes[i] = len(u)
+            chunks.append(u)
+    indices = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    return (np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), indices,
+            np.array([s is not None for s in lists], dtype=bool))
+
+
+def test_from_lists_matches_np_unique_per_image():
+    def make(rng):  # unsorted sets with repeats, empty sets, None, numpy arrays and tuples
+        n = int(rng.integers(0, 40))
+        out = []
+        for _ in range(n):
+            r = rng.random()
+            s = list(rng.integers(0, 12, size=rng.integers(0, 7)))
+            out.append(None if r < 0.15 else np.array(s) if r < 0.3 else tuple(s) if r < 0.45 else s)
+        return (out,)
+
+    def built(lists):
+        sets = LabelSets.from_lists(lists)
+        return sets.indptr, sets.indices, sets.has_set
+
+    assert check_against(built, _label_sets_one_image_at_a_time, generated(make, n=300)) == 300
+    sets = LabelSets.from_lists([[3, 1, 3], None, [], [2, 2]])
+    assert sets.indptr.dtype == sets.indices.dtype == np.int64
+    assert [sets.set_of(i) for i in range(4)] == [[1, 3], [], [], [2]]
+    with pytest.raises(InputError, match="negative class id"):
+        LabelSets.from_lists([[1], [0, -2]])
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -47,17 +48,26 @@ class LabelSets:
     @classmethod
     def from_lists(cls, sets: Sequence[Sequence[int] | None], *, problematic: Sequence[bool] | None = None,
                    source: str = "", n_unmatched: int = 0) -> LabelSets:
-        """Build from one list of class ids per image (``None``: no set for that image)."""
+        """Build from one list of class ids per image (``None``: no set for that image).
+
+        Vectorised: one array of every id with its image's row, sorted by (row, id), repeats
+        within an image dropped (each set ends sorted and unique, as ``np.unique`` per image)."""
         n = len(sets)
-        sizes = np.zeros(n, dtype=np.int64)
-        chunks = []
-        for i, s in enumerate(sets):
-            if s is not None and len(s):
-                u = np.unique(np.asarray(s, dtype=np.int64))
-                sizes[i] = len(u)
-                chunks.append(u)
+        given = [s for s in sets if s is not None]
+        lengths = np.fromiter((len(s) for s in given), dtype=np.int64, count=len(given))
+        rows = np.repeat(np.fromiter((i for i, s in enumerate(sets) if s is not None), dtype=np.int64,
+                                     count=len(given)), lengths)
+        flat = (np.asarray(list(chain.from_iterable(given)), dtype=np.int64).reshape(-1) if lengths.sum()
+                else np.zeros(0, dtype=np.int64))
+        if len(flat) != len(rows):
+            raise InputError(f"{source or 'label sets'}: a label set holds something other than class ids")
+        order = np.lexsort((flat, rows))
+        rows, flat = rows[order], flat[order]
+        keep = np.ones(len(flat), dtype=bool)
+        keep[1:] = (rows[1:] != rows[:-1]) | (flat[1:] != flat[:-1])
+        indices = flat[keep]
+        sizes = np.bincount(rows[keep], minlength=n).astype(np.int64)
         indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        indices = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
         has_set = np.array([s is not None for s in sets], dtype=bool)
         prob = np.zeros(n, dtype=bool) if problematic is None else np.asarray(problematic, dtype=bool)
         if prob.shape != (n,):
