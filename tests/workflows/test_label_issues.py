@@ -109,6 +109,10 @@ def test_result_tables(store):
     assert list(frame.index[:3]) == [1, 2, 3] and frame.iloc[0]["sample_id"] == "img000"
     assert frame.iloc[0]["given_name"] == "cat" and frame.iloc[0]["suggested_name"] == "frog"
     assert frame.iloc[0]["agree"] == "models, cleanlab, votes"
+    # agree, image by image from each source's log-odds (the column is built from bit codes)
+    want = [", ".join(n for n, src in res.sources.items() if not np.isnan(src.logit[i]) and src.logit[i] > 0)
+            for i in frame["index"]]
+    assert frame["agree"].tolist() == want and len(set(want)) > 1
     assert {"score_models", "score_cleanlab", "score_votes"} <= set(frame.columns)
     assert len(res.top(5)) == 5 and res.top_indices(2).tolist() == [0, frame.iloc[1]["index"]]
     w = res.weights_frame()

@@ -127,9 +127,26 @@ class LabelIssuesResult:
     def _name(self, c: int) -> str:
         return self.class_names[c] if c >= 0 else "-"
 
+    @cached_property
+    def _says_wrong(self) -> dict[str, np.ndarray]:
+        """Per source, (N,) bool: it scores the image's label more likely wrong than right."""
+        return {n: s.has_score & (s.logit > 0) for n, s in self.sources.items()}
+
     def agreeing(self, i: int) -> list[str]:
         """The sources that say image ``i``'s label is more likely wrong than right."""
-        return [n for n, s in self.sources.items() if s.has_score[i] and s.logit[i] > 0]
+        return [n for n, wrong in self._says_wrong.items() if wrong[i]]
+
+    def _agree_column(self, rows: np.ndarray) -> list[str]:
+        """``", ".join(self.agreeing(i))`` for each of ``rows``, one string per set of sources
+        (the sets as bit codes, so no Python loop over the images)."""
+        names = list(self._says_wrong)
+        code = np.zeros(len(rows), dtype=np.int64)
+        for bit, wrong in enumerate(self._says_wrong.values()):
+            code |= wrong[rows].astype(np.int64) << bit
+        seen, inverse = np.unique(code, return_inverse=True)
+        texts = np.array([", ".join(n for bit, n in enumerate(names) if c >> bit & 1) for c in seen.tolist()],
+                         dtype=object)
+        return texts[inverse.reshape(-1)].tolist()
 
     def to_frame(self) -> pd.DataFrame:
         """The ranking (index ``rank``, 1 = most likely wrong): ``sample_id``, ``index`` (store
@@ -144,7 +161,7 @@ class LabelIssuesResult:
             "suggested": self.combined.suggested[o],
             "suggested_name": [self._name(int(c)) for c in self.combined.suggested[o]],
             "score": self.combined.score[o],
-            "agree": [", ".join(self.agreeing(int(i))) for i in o],
+            "agree": self._agree_column(o),
         }, index=pd.RangeIndex(1, len(o) + 1, name="rank"))
         for name, s in self.sources.items():
             frame[f"score_{name}"] = s.score[o]
