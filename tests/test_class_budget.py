@@ -281,8 +281,8 @@ def test_confusion_of_a_million_classes(million, tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize(("store", "note", "extra"), [
     ("many", "2 dense 20,000 x 20,000 matrices (one per model) would take 5.96 GiB, over the memory budget "
-     "of 2 GiB", "Showing 20000 of "),  # of the linked pairs
-    ("million", MILLION_NOTE, "Showing 20000 of 1000000 rows"),
+     "of 2 GiB", "Showing 20,000 of "),  # of the linked pairs
+    ("million", MILLION_NOTE, "Showing 20,000 of 1,000,000 rows"),
 ], ids=["20000-classes", "million-classes"])
 def test_report_of_a_large_store(store, note, extra, request, tmp_path, capsys):
     path = request.getfixturevalue(store)[0].path
