@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _reference import check_against, generated
 from helpers import require_imagenet_timm, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -288,6 +289,49 @@ def test_selector_learns_which_model_to_trust():
     assert r.majority_vote < 0.6
     again = evaluate_ensembles(labels, top1, [0, 1], models=["x", "y"], seed=7)
     assert again.selector == r.selector
+
+
+def test_selector_folds_equal_one_sklearn_pipeline_per_member():
+    """_fit_folds scales a fold's features once for all members: the held-out scores are
+    those of make_pipeline(StandardScaler(), LogisticRegression(...)) fitted per member."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from misclass.analysis.ensembles import _fit_folds, _precision_feature
+
+    def pipelines(base, top1, right, n_keys):
+        score = np.zeros(top1.shape)
+        for train, test in KFold(5, shuffle=True, random_state=1).split(base):
+            prec = np.column_stack([_precision_feature(top1[:, j], right[:, j].astype(np.float64),
+                                                       np.sort(train), n_keys) for j in range(top1.shape[1])])
+            x = np.hstack([base, prec])
+            for j in range(top1.shape[1]):
+                y = right[train, j]
+                if y.all() or not y.any():
+                    score[test, j] = float(y.mean())
+                    continue
+                model = make_pipeline(StandardScaler(),
+                                      LogisticRegression(solver="newton-cholesky", max_iter=100))
+                score[test, j] = model.fit(x[train], y).predict_proba(x[test])[:, 1]
+        return score
+
+    def folds(base, top1, right, n_keys):
+        score = np.zeros(top1.shape)
+        _fit_folds(KFold(5, shuffle=True, random_state=1).split(base), base, top1, right, n_keys, score)
+        return score
+
+    def make(rng):
+        n, k = int(rng.integers(40, 200)), int(rng.integers(2, 5))
+        labels = rng.integers(0, 4, n)
+        right = rng.random((n, k)) < rng.uniform(0.3, 0.9, k)
+        top1 = np.where(right, labels[:, None], rng.integers(0, 4, (n, k)))
+        top1[:, -1] = labels if rng.random() < 0.3 else top1[:, -1]  # sometimes a member always right
+        base = np.column_stack([rng.random((n, k)), (top1[:, :1] == top1[:, 1:]).astype(float)])
+        return base, top1, top1 == labels[:, None], int(top1.max()) + 2
+
+    assert check_against(folds, pipelines, generated(make, n=20), rtol=0) == 20
 
 
 def test_compare_models_checks_inputs():

@@ -191,7 +191,6 @@ def _fit_folds(splits, base: np.ndarray, top1: np.ndarray, right: np.ndarray, n_
                score: np.ndarray) -> None:
     """Fill ``score[test, j]``: held-out probability that member j is right, fold by fold."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     n, k = top1.shape
@@ -200,15 +199,19 @@ def _fit_folds(splits, base: np.ndarray, top1: np.ndarray, right: np.ndarray, n_
         prec = np.column_stack([_precision_feature(top1[:, j], right[:, j].astype(np.float64),
                                                    train_rows, n_keys) for j in range(k)])
         x = np.hstack([base, prec])
+        scaled = None  # the members share a fold's features: scale them once, as each pipeline would
         for j in range(k):
             y = right[train, j]
             if y.all() or not y.any():
                 score[test, j] = float(y.mean())
                 continue
-            model = make_pipeline(StandardScaler(),
-                                  LogisticRegression(solver="newton-cholesky", max_iter=100))
-            model.fit(x[train], y)
-            score[test, j] = model.predict_proba(x[test])[:, 1]
+            if scaled is None:
+                scaler = StandardScaler()
+                scaled = scaler.fit_transform(x[train]), scaler.transform(x[test])
+            # = make_pipeline(StandardScaler(), <this>).fit(x[train], y).predict_proba(x[test])
+            model = LogisticRegression(solver="newton-cholesky", max_iter=100)
+            model.fit(scaled[0], y)
+            score[test, j] = model.predict_proba(scaled[1])[:, 1]
 
 
 def evaluate_ensembles(
