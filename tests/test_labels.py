@@ -397,6 +397,24 @@ def test_real_label_sets_numeric_order(imagenet_like):
     assert sets.set_of(1) == [795, 970]
 
 
+@needs_imagenet_x
+def test_real_label_sets_gathered_equal_one_list_per_image(imagenet_like):
+    """real_label_sets gathers rows of the 50,000 sets built once: the same arrays as
+    LabelSets.from_lists of each image's ReaL list, in any order, other images without a set."""
+    classes = imagenet_like.classes()["id"].tolist()
+    real = ia.imagenet_real_labels()
+    rng = np.random.default_rng(2)
+    ids = [f"ILSVRC2012_val_{k:08d}.JPEG" for k in rng.permutation(50_000)[:3000] + 1]
+    ids[5:5] = ["other.jpg", "n01440764/ILSVRC2012_val_00000002.JPEG", "ILSVRC2012_val_00050001.JPEG"]
+    got = ia.real_label_sets(ids, classes)
+    num = ia.val_numbers(ids)
+    want = LabelSets.from_lists([list(real[k - 1]) if 1 <= k <= 50_000 else None for k in num])
+    for field in ("indptr", "indices", "has_set", "problematic"):
+        assert np.array_equal(getattr(got, field), getattr(want, field)), field
+    assert got.indptr.dtype == got.indices.dtype == np.int64
+    assert not got.has_set[[5, 7]].any() and got.set_of(6) == [795, 970]
+
+
 @pytest.fixture
 def no_imagenet_x(monkeypatch):
     """Make ``import imagenet_x`` fail and clear every cache that read its files."""

@@ -117,12 +117,32 @@ def _require_val_store(sample_ids, class_ids, what: str) -> np.ndarray:
     return num
 
 
-def real_label_sets(sample_ids, class_ids) -> LabelSets:
-    """ReaL label sets for the store's images (images that are not validation images: no set)."""
-    num = _require_val_store(sample_ids, class_ids, "--labels real")
+_REAL_SETS: list = []  # [(the lists of imagenet_real_labels(), their LabelSets)]: built once per read
+
+
+def _all_real_sets() -> LabelSets:
+    """The ReaL label sets of the 50,000 validation images in order (read through
+    :func:`imagenet_real_labels`, so clearing its cache reads the file again)."""
     real = imagenet_real_labels()
-    sets = [list(real[k - 1]) if 1 <= k <= N_VAL else None for k in num]
-    return LabelSets.from_lists(sets, source="ImageNet-ReaL (imagenet-x)")
+    if not _REAL_SETS or _REAL_SETS[0][0] is not real:
+        _REAL_SETS[:] = [(real, LabelSets.from_lists(real))]
+    return _REAL_SETS[0][1]
+
+
+def real_label_sets(sample_ids, class_ids) -> LabelSets:
+    """ReaL label sets for the store's images (images that are not validation images: no set).
+
+    The rows of the validation images' sets (built once), gathered in the store's order."""
+    num = _require_val_store(sample_ids, class_ids, "--labels real")
+    every = _all_real_sets()
+    val = (num >= 1) & (num <= N_VAL)
+    row = np.where(val, num - 1, 0)
+    sizes = np.where(val, every.sizes[row], 0).astype(np.int64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    # the k-th id of image i is every.indices[every.indptr[row[i]] + k]
+    offset = np.repeat(every.indptr[row] - indptr[:-1], sizes)
+    indices = every.indices[offset + np.arange(int(indptr[-1]), dtype=np.int64)]
+    return LabelSets(indptr, indices, val, np.zeros(len(num), dtype=bool), "ImageNet-ReaL (imagenet-x)")
 
 
 @lru_cache(maxsize=2)
