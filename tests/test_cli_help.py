@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib.metadata import version
 
 import pytest
@@ -60,3 +63,22 @@ def test_no_option_name_is_cut_at_80_columns(capsys, monkeypatch, columns):
         out = _help(args, capsys, monkeypatch, columns)
         assert "…" not in out, (args, [line for line in out.splitlines() if "…" in line])
     assert {a[0] for a in _commands()} == set(COMMANDS)
+
+
+def test_option_names_whole_when_a_command_module_was_imported_first():
+    """A command module imported before the CLI runs (a script, a notebook, another test) is
+    built by Typer itself, not by the lazy group: its help keeps option names whole too."""
+    code = ("import io, contextlib\n"
+            "import misclass.cli.compare\n"
+            "from misclass.cli import main\n"
+            "buf = io.StringIO()\n"
+            "with contextlib.redirect_stdout(buf):\n"
+            "    try:\n"
+            "        main(['compare', '--help'])\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(buf.getvalue())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    assert "--max-combinations" in out.stdout and "…" not in out.stdout

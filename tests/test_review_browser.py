@@ -83,7 +83,7 @@ def test_review_in_chromium(tmp_path, browser, capsys):
     js = tmp_path / "eval.json"
     code, out, _ = run_cli(["evaluate", "--labels", "review", "--store", store.path, "--json", js], capsys)
     text = " ".join(out.split())
-    assert code == 0 and "multi-label accuracy on 1 images" in text and "1 problematic" in text
+    assert code == 0 and "multi-label accuracy on 1 image;" in text and "1 problematic" in text
     import json
 
     models = json.loads(js.read_text())["models"]

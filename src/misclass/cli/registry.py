@@ -154,6 +154,7 @@ class LazyGroup(TyperGroup):
         if command is not None or cmd_name not in COMMANDS:
             if command is not None:  # built by Typer (its module was imported before this group)
                 _as_paragraphs(command)
+                _keep_option_names_whole()  # its class is Typer's, whose help does not patch
             return command
         entry = COMMANDS[cmd_name]
         if self._listing:  # a stand-in that only shows its help line in ``misclass --help``
