@@ -75,11 +75,16 @@ def find_misclassified(labels: np.ndarray, top1: np.ndarray) -> pd.DataFrame:
     wrong = (top1 != labels[:, None]) & (labels[:, None] >= 0)
     n_wrong = wrong.sum(axis=1)
     rows = np.flatnonzero(n_wrong > 0)
-    preds = np.where(wrong[rows], top1[rows], -1)
+    preds = np.where(wrong[rows], top1[rows], -1).astype(np.int64)
     prediction = np.empty(len(rows), dtype=np.int64)
-    for j, (row_preds) in enumerate(preds):  # one short row per image; M is small
-        vals, counts = np.unique(row_preds[row_preds >= 0], return_counts=True)
-        prediction[j] = vals[np.argmax(counts)]
+    step = max(1, 2**22 // max(1, preds.shape[1] ** 2))  # rows per block of (rows, M, M) comparisons
+    for start in range(0, len(rows), step):
+        p = preds[start:start + step]
+        count = (p[:, :, None] == p[:, None, :]).sum(axis=2)  # how many models made each wrong guess
+        count[p < 0] = 0
+        top = count == count.max(axis=1, keepdims=True)  # every row has a wrong guess: max >= 1
+        # the most common wrong guess; ties: the lowest class id
+        prediction[start:start + step] = np.where(top, p, np.iinfo(np.int64).max).min(axis=1)
     order = np.lexsort((rows, -n_wrong[rows]))
     return pd.DataFrame({
         "index": rows[order],
