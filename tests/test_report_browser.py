@@ -27,6 +27,9 @@ def _open(browser, index):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(index.resolve().as_uri())
     page.wait_for_load_state("load")
+    # text laid out in its final fonts: on a loaded machine the page was measured 1.5% shorter
+    # before the fonts were in than after (CI: 9,633 then 9,778 px), though no image box grew
+    page.evaluate("document.fonts.ready.then(() => true)")
     return page, errors
 
 
@@ -117,11 +120,14 @@ def test_demo_report_in_chromium(browser, demo_dirs):
     _, report = demo_dirs  # the session's demo run (conftest.py)
     index = report / "index.html"
     page, errors = _open(browser, index)
-    before = _height(page)
+    boxes = "Array.from(document.images).map(i => Math.round(i.getBoundingClientRect().height))"
+    before, reserved = _height(page), page.evaluate(boxes)
     assert before < MAX_HEIGHT, f"the demo page is {before:,} px tall at 1280 px"
     _load_every_image(page)
-    after = _height(page)
-    assert after < MAX_HEIGHT and abs(after - before) <= 0.01 * before, (before, after)  # boxes reserved
+    after, loaded = _height(page), page.evaluate(boxes)
+    assert after < MAX_HEIGHT, f"the demo page is {after:,} px tall at 1280 px once its images loaded"
+    grew = [(i, a, b) for i, (a, b) in enumerate(zip(reserved, loaded, strict=True)) if abs(a - b) > 2]
+    assert not grew, f"images whose box was not reserved (index, before, after): {grew[:5]}"
     _images_have_titles(page)
     html = index.read_text()
     _check_sorting(page, html)
