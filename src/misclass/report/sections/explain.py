@@ -6,7 +6,7 @@ import html
 
 import pandas as pd
 
-from misclass.format import count, plural
+from misclass.format import count, p_value, plural
 from misclass.report.explain_figures import planted_figure, sweep_figure, triplet_figure
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import as_percent, with_reason
@@ -67,8 +67,8 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
         parts.append(f"<h4>Planted cause</h4><p>The patch covers {100 * p['patch_area_fraction']:.2f}% of "
                      "the image; saliency mass inside it above that share means the map points at it. "
                      "Fisher's exact test, planted errors fixed more often than other errors: one-sided p = "
-                     f"{_p(p['fisher_planted_vs_other']['p_one_sided'])}; McNemar on planted errors, "
-                     f"saliency vs random: p = {p['mcnemar_planted_errors']['p_exact']:.3g}.</p>")
+                     f"{p_value(p['fisher_planted_vs_other']['p_one_sided'])}; McNemar on planted errors, "
+                     f"saliency vs random: p = {p_value(p['mcnemar_planted_errors']['p_exact'])}.</p>")
         parts.append(table_html(_planted_table(p), float_digits=1, caption="Share of each kind of error "
                                 "that the erasure fixes (%), and of the saliency that falls in the patch; "
                                 "-: no error of that kind."))
@@ -95,10 +95,6 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
         parts.append(ctx.save_figure(fig, f"explain-sweep-{model}",
                                      alt=f"Sweep of erasure settings, {model}"))
     return "".join(parts)
-
-
-def _p(value) -> str:
-    return "–" if value is None else f"{value:.3g}"
 
 
 @register_section("explain", order=70)
