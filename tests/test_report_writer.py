@@ -1,8 +1,12 @@
 """The report's figure writer: figures written by worker processes are byte for byte the ones
-written in this process; a figure that does not pickle is written here; a figure a worker
-cannot write is an error naming it; a bad MISCLASS_REPORT_WORKERS is one clear error."""
+written in this process, and so are drawings a worker builds; one draw per PNG gives the bytes
+of savefig; a figure that does not pickle is written here, and so are those of a worker that
+stopped; a figure a worker cannot write is an error naming it; a bad MISCLASS_REPORT_WORKERS is
+one clear error."""
 
 from __future__ import annotations
+
+import time
 
 import matplotlib
 
@@ -66,3 +70,54 @@ def test_workers_setting(monkeypatch):
         default_workers()
     monkeypatch.delenv("MISCLASS_REPORT_WORKERS")
     assert 1 <= default_workers() <= 4
+
+
+def _drawn(title: str):
+    """A module-level drawing function (a worker imports it by name)."""
+    return _figure(title)
+
+
+def test_drawings_built_by_workers_are_the_figures_built_here(tmp_path):
+    from misclass.report.writer import Drawing
+
+    with FigureWriter(workers=1) as writer:
+        worker = writer.workers[0]
+        rels = [writer.save(Drawing(_drawn, (f"drawing {i}",)), tmp_path / "w", f"d{i}") for i in range(6)]
+        deadline = time.monotonic() + 120
+        while not worker.answers and time.monotonic() < deadline:  # else close() may draw all six here
+            time.sleep(0.05)
+    assert worker.answers and set(worker.answers.values()) == {""}  # the worker drew some, without error
+    for i, rel in enumerate(rels):
+        fig = _figure(f"drawing {i}")
+        fig.savefig(tmp_path / f"here{i}.png")
+        plt.close(fig)
+        assert (tmp_path / "w" / f"d{i}.png").read_bytes() == (tmp_path / f"here{i}.png").read_bytes()
+        assert writer.sizes[rel] == (320, 240)  # 4 x 3 inches at 80 dpi
+
+
+def test_one_draw_gives_the_bytes_of_savefig(tmp_path):
+    """write_figure lays a constrained figure out once and draws it once: the same PNG."""
+    from misclass.report.figures import write_figure
+
+    fig = _figure("laid out")
+    fig.savefig(tmp_path / "savefig.png")
+    fig.savefig(tmp_path / "savefig.svg")
+    plt.close(fig)
+    fig = _figure("laid out")
+    assert write_figure(fig, [tmp_path / "once.png", tmp_path / "once.svg"]) == (320, 240)
+    assert fig.get_layout_engine() is not None  # put back
+    plt.close(fig)
+    assert (tmp_path / "once.png").read_bytes() == (tmp_path / "savefig.png").read_bytes()
+    assert (tmp_path / "once.svg").read_text().count("<svg") == 1
+
+
+def test_figures_of_a_worker_that_stops_are_drawn_here(tmp_path):
+    from misclass.report.writer import Drawing
+
+    writer = FigureWriter(workers=1)
+    writer.workers[0].proc.kill()
+    for i in range(3):
+        writer.save(Drawing(_drawn, (f"after the kill {i}",)), tmp_path, f"k{i}")
+    writer.close()
+    assert all((tmp_path / f"k{i}.png").stat().st_size > 1000 for i in range(3))
+    assert len(writer.sizes) == 3

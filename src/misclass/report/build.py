@@ -111,7 +111,7 @@ def render_report(
                 rendered.append(section)
             ran.append((name, status if section is not None else "empty", section))
     for section in rendered:
-        section.body = grid(section.body)
+        section.body = grid(ctx.resolve_figures(section.body))
     env = Environment(loader=PackageLoader("misclass.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     templates = resources.files("misclass.report") / "templates"

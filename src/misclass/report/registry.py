@@ -46,32 +46,64 @@ class ReportContext:
     options: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     writer: FigureWriter | None = None  # None: figures are written here, one after the other
+    pending_figures: dict[str, str] = field(default_factory=dict)  # drawn by a worker: alt text
 
     def save_figure(self, fig, stem: str, *, alt: str) -> str:
-        """Save ``fig`` as ``figures/<stem>.png`` (and ``.svg`` with the ``svg`` option); return
+        """Save ``fig`` (a figure, or a :class:`~misclass.report.writer.Drawing` of one, which a
+        worker builds) as ``figures/<stem>.png`` (and ``.svg`` with the ``svg`` option); return
         a ``<figure>`` whose image loads lazily, with its size, and ``alt`` as its title.
 
         The figure is drawn once per format, in the writer's worker processes when it has them;
-        the files exist once :meth:`FigureWriter.close` has returned.
+        the files exist once :meth:`FigureWriter.close` has returned. A drawing a worker builds
+        has no size yet: its ``<figure>`` is a placeholder until :meth:`resolve_figures`.
         """
         from misclass.report.figures import save_figure
+        from misclass.report.writer import Drawing
 
         svg = bool(self.options.get("svg"))
         formats = ("png", "svg") if svg else ("png",)
-        width, height = (int(round(float(v))) for v in fig.get_size_inches() * fig.dpi)
         folder = self.out_dir / "figures"
         if self.writer is None:
-            rel = save_figure(fig, folder, stem, formats=formats)
+            built = fig() if isinstance(fig, Drawing) else fig
+            size = _pixels(built)
+            rel = save_figure(built, folder, stem, formats=formats)
         else:
+            size = None if isinstance(fig, Drawing) else _pixels(fig)
             rel = self.writer.save(fig, folder, stem, formats=formats)
+            size = size or self.writer.sizes.get(rel)  # a drawing written here has its size now
         self.figures.append(rel)
-        text = _html.escape(alt)
-        wide = " wide" if width >= 2.8 * height else ""  # small multiples: three to a row, not four
-        cap = min(width, round(MAX_FIGURE_HEIGHT * width / height))  # no taller than that on the page
-        link = f"{rel}.svg" if svg else f"{rel}.png"
-        return (f'<figure class="fig{wide}" style="max-width:{cap}px"><a href="{link}">'
-                f'<img src="{rel}.png" alt="{text}" title="{text}" width="{width}" height="{height}" '
-                f'loading="lazy" decoding="async"></a></figure>')
+        if size is None:
+            self.pending_figures[rel] = alt
+            return f"<!--figure {rel}-->"
+        return _figure_html(rel, size, alt, svg=svg)
+
+    def resolve_figures(self, body: str) -> str:
+        """``body`` with the placeholder of each figure a worker built replaced by its
+        ``<figure>`` (call once the writer is closed: it knows their sizes then)."""
+        import re
+
+        def html(m: re.Match) -> str:
+            rel = m.group(1)
+            return _figure_html(rel, self.writer.sizes[rel], self.pending_figures[rel],
+                                svg=bool(self.options.get("svg")))
+
+        return re.sub(r"<!--figure ([^ >]+)-->", html, body)
+
+
+def _pixels(fig) -> tuple[int, int]:
+    width, height = (int(round(float(v))) for v in fig.get_size_inches() * fig.dpi)
+    return width, height
+
+
+def _figure_html(rel: str, size: tuple[int, int], alt: str, *, svg: bool) -> str:
+    width, height = size
+    text = _html.escape(alt)
+    wide = " wide" if width >= 2.8 * height else ""  # small multiples: three to a row, not four
+    cap = min(width, round(MAX_FIGURE_HEIGHT * width / height))  # no taller than that on the page
+    link = f"{rel}.svg" if svg else f"{rel}.png"
+    return (f'<figure class="fig{wide}" style="max-width:{cap}px"><a href="{link}">'
+            f'<img src="{rel}.png" alt="{text}" title="{text}" width="{width}" height="{height}" '
+            f'loading="lazy" decoding="async"></a></figure>')
 
 
 MAX_FIGURE_HEIGHT = 400  # px: a figure is shown at most this tall (a click opens it at full size)

@@ -1,11 +1,14 @@
 """Writing the report's figures beside the sections that draw them.
 
 Rendering a matplotlib figure to PNG (its layout, text and rasterising) costs about as much
-as computing the whole report; :class:`FigureWriter` sends each figure, pickled, to worker
-processes (``python -m misclass.report.writer``) that write it while the next section
-computes. A pickled figure renders to the same bytes as the figure itself. A figure that
-cannot be pickled, a worker that does not start or stops, or ``MISCLASS_REPORT_WORKERS=0``:
-the figure is written in this process, to the same files.
+as computing the whole report; :class:`FigureWriter` sends each figure to worker processes
+(``python -m misclass.report.writer``) that write it while the next section computes. A
+figure goes either built and pickled, or as a :class:`Drawing`: the function that builds it
+and its (small) data, so that the worker builds it too and this process does neither the
+building nor the pickling. Either renders to the same bytes as the figure written here. A
+figure that cannot be pickled, a worker that does not start or stops, or
+``MISCLASS_REPORT_WORKERS=0``: the figure is built and written in this process, to the same
+files.
 
 The workers are plain subprocesses, not :mod:`multiprocessing`: nothing of the caller's
 script is imported again in them, and nothing is forked from a process with threads.
@@ -21,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 WORKERS_VAR = "MISCLASS_REPORT_WORKERS"
 _HEADER = struct.Struct("<Q")  # the length of each pickled job on a worker's stdin
@@ -44,24 +49,44 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def _render(data: bytes, paths: Sequence[str]) -> None:
-    """Unpickle a figure and write it to each path (the format from the suffix)."""
+@dataclass(frozen=True)
+class Drawing:
+    """A figure not built yet: ``draw(*args, **kwargs)`` returns it. ``draw`` is a module-level
+    function (pickled by name) and its arguments plain data, so a worker can build it; keep
+    the module light, as each worker imports it."""
+
+    draw: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def __call__(self):
+        return self.draw(*self.args, **self.kwargs)
+
+
+def _figure(obj):
+    return obj() if isinstance(obj, Drawing) else obj
+
+
+def _render(data: bytes, paths: Sequence[str]) -> tuple[int, int]:
+    """Unpickle a figure (or a :class:`Drawing`, and build it), write it to each path (the
+    format from the suffix); return its size in pixels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = pickle.loads(data)
+    from misclass.report.figures import write_figure
+
+    fig = _figure(pickle.loads(data))
     try:
-        for path in paths:
-            fig.savefig(path)
+        return write_figure(fig, paths)
     finally:
         plt.close(fig)
 
 
 def _serve() -> None:
     """A worker: read jobs from stdin until it closes, write each figure, answer one line per
-    job on stdout ("ok <stem>" or "error <stem> <message>")."""
+    job on stdout ("ok <stem> <width> <height>" or "error <stem> <message>")."""
     stdin, stdout = sys.stdin.buffer, sys.stdout
     while True:
         head = stdin.read(_HEADER.size)
@@ -69,19 +94,23 @@ def _serve() -> None:
             return
         stem, data, paths = pickle.loads(stdin.read(_HEADER.unpack(head)[0]))
         try:
-            _render(data, paths)
-            stdout.write(f"ok {stem}\n")
+            width, height = _render(data, paths)
+            stdout.write(f"ok {stem} {width} {height}\n")
         except Exception as exc:  # said to the parent, which raises it naming the figure
             message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
             stdout.write(f"error {stem} {message}\n")
         stdout.flush()
 
 
-class _Worker:
-    """One worker process and the thread that feeds it (writes to a pipe block while the
-    worker draws; the sections must not wait for that)."""
+_Job = tuple  # (figure stem "<folder name>/<stem>", pickled figure or drawing, paths)
 
-    def __init__(self):
+
+class _Worker:
+    """One worker process and the thread that feeds it: the thread takes a job from the
+    writer's shared queue, sends it, waits for the answer, and takes the next (one job at a
+    time, so the jobs go to whoever is free: the other workers, or this process at the end)."""
+
+    def __init__(self, jobs: queue.Queue):
         import misclass
 
         here = str(Path(misclass.__file__).resolve().parents[1])  # where this misclass is imported from
@@ -90,88 +119,119 @@ class _Worker:
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-m", "misclass.report.writer"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr, env=env)
-        self.jobs: queue.Queue = queue.Queue()
-        self.sent: list[tuple[str, bytes, list[str]]] = []
-        self.unsent: list[tuple[str, bytes, list[str]]] = []
-        self.pending = 0
+        self.jobs = jobs
+        self.answers: dict[str, str] = {}  # figure -> "" (written) or the error message
+        self.sizes: dict[str, tuple[int, int]] = {}
+        self.undone: list[_Job] = []  # a job it took and could not do (it stopped): drawn here
         self.thread = threading.Thread(target=self._feed, daemon=True)
         self.thread.start()
 
     def _feed(self) -> None:
         while (job := self.jobs.get()) is not None:
+            stem, data, paths = job
             try:
-                blob = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+                blob = pickle.dumps((stem, data, paths), protocol=pickle.HIGHEST_PROTOCOL)
                 self.proc.stdin.write(_HEADER.pack(len(blob)) + blob)
                 self.proc.stdin.flush()
-                self.sent.append(job)
-            except (BrokenPipeError, OSError, ValueError):  # the worker stopped: the rest is drawn here
-                self.unsent.append(job)
+                line = self.proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
+            except (BrokenPipeError, OSError, ValueError):
+                line = ""
+            status, _, rest = line.partition(" ")
+            answered, _, message = rest.partition(" ")
+            if status not in ("ok", "error") or answered != stem:  # it stopped: the rest is drawn elsewhere
+                self.undone.append(job)
+                break
+            self.answers[stem] = "" if status == "ok" else message or "failed"
+            if status == "ok":
+                width, height = message.split()
+                self.sizes[stem] = int(width), int(height)
         try:
             self.proc.stdin.close()
         except OSError:
             pass
 
-    def finish(self) -> tuple[dict[str, str], list[tuple[str, bytes, list[str]]]]:
-        """Close the worker; return its answers by figure and the jobs it did not do."""
-        self.jobs.put(None)
+    def finish(self) -> None:
+        """Wait for its last job (the queue holds a stop for it) and for the process."""
         self.thread.join()
-        answers = {}
-        for line in self.proc.stdout.read().decode("utf-8", "replace").splitlines():
-            status, _, rest = line.partition(" ")
-            stem, _, message = rest.partition(" ")
-            answers[stem] = "" if status == "ok" else message or "failed"
         self.proc.wait()
         self.stderr.close()
-        undone = [job for job in self.sent if job[0] not in answers]
-        return answers, self.unsent + undone
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.jobs.put(None)
+        self.thread.join()
+        self.proc.wait()
+        self.stderr.close()
 
 
 class FigureWriter:
-    """Writes figures in worker processes; :meth:`close` waits for every one and raises the
-    first error, naming the figure. Use as a context manager."""
+    """Writes figures in worker processes; :meth:`close` draws what is still queued here, waits
+    for every worker and raises the first error, naming the figure; then :attr:`sizes` holds
+    each figure's size in pixels. Use as a context manager."""
 
     def __init__(self, workers: int | None = None):
+        self.jobs: queue.Queue = queue.Queue()
         self.workers: list[_Worker] = []
+        self.sizes: dict[str, tuple[int, int]] = {}  # "<folder name>/<stem>": (width, height)
         for _ in range(default_workers() if workers is None else workers):
             try:
-                self.workers.append(_Worker())
+                self.workers.append(_Worker(self.jobs))
             except OSError:  # no interpreter to start (an embedded Python): draw here
                 break
 
     def save(self, fig, folder: Path, stem: str, *, formats: Sequence[str] = ("png",)) -> str:
-        """Write ``fig`` as ``folder/<stem>.<format>`` for each format; return ``"<folder
-        name>/<stem>"``. The figure is closed here; the files exist once :meth:`close` returns."""
+        """Write ``fig`` (a figure, or a :class:`Drawing` of one) as ``folder/<stem>.<format>``
+        for each format; return ``"<folder name>/<stem>"``. A figure is closed here; the files
+        exist, and :attr:`sizes` has the figure, once :meth:`close` returns (at once when the
+        figure is written here)."""
         import matplotlib.pyplot as plt
 
+        from misclass.report.figures import write_figure
+
         folder.mkdir(parents=True, exist_ok=True)
+        rel = f"{folder.name}/{stem}"
         paths = [str(folder / f"{stem}.{fmt}") for fmt in formats]
         data = None
         if self.workers:
             try:
                 data = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
             except (pickle.PicklingError, TypeError, AttributeError):
-                data = None  # an artist that does not pickle: write it here
+                data = None  # an artist (or an argument) that does not pickle: write it here
         if data is None:
-            for path in paths:
-                fig.savefig(path)
+            built = _figure(fig)
+            try:
+                self.sizes[rel] = write_figure(built, paths)
+            finally:
+                plt.close(built)
         else:
-            worker = min(self.workers, key=lambda w: w.pending)
-            worker.pending += len(data)
-            worker.jobs.put((f"{folder.name}/{stem}", data, paths))
-        plt.close(fig)
-        return f"{folder.name}/{stem}"
+            self.jobs.put((rel, data, paths))
+            if not isinstance(fig, Drawing):
+                plt.close(fig)
+        return rel
 
     def close(self) -> None:
-        """Wait for every figure; raise the first error (naming the figure)."""
+        """Draw here the figures no worker has taken yet (the workers go on with theirs), wait
+        for every worker; raise the first error (naming the figure)."""
         workers, self.workers = self.workers, []
-        errors, undone = [], []
+        errors: list[str] = []
+        while workers:  # this process is free now: it takes jobs as the workers do, one at a time
+            try:
+                stem, data, paths = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self.sizes[stem] = _render(data, paths)
+            except Exception as exc:  # the same message a worker would give
+                errors.append(f"report figure {stem!r} could not be written: {type(exc).__name__}: {exc}")
+        for _ in workers:
+            self.jobs.put(None)
         for worker in workers:
-            answers, left = worker.finish()
+            worker.finish()
             errors += [f"report figure {stem!r} could not be written: {message}"
-                       for stem, message in answers.items() if message]
-            undone += left
-        for _stem, data, paths in undone:  # a worker that stopped: draw its figures here
-            _render(data, paths)
+                       for stem, message in worker.answers.items() if message]
+            self.sizes.update(worker.sizes)
+            for stem, data, paths in worker.undone:  # a worker that stopped: draw its figure here
+                self.sizes[stem] = _render(data, paths)
         if errors:
             raise RuntimeError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
 
@@ -183,13 +243,11 @@ class FigureWriter:
             self.close()
         else:  # a section failed: its error is the one to see; stop the workers
             for worker in self.workers:
-                worker.proc.kill()
-                worker.jobs.put(None)
-                worker.thread.join()
-                worker.proc.wait()
-                worker.stderr.close()
+                worker.kill()
             self.workers = []
 
 
-if __name__ == "__main__":
-    _serve()
+if __name__ == "__main__":  # run from the module proper, so unpickled drawings are its own Drawing
+    from misclass.report.writer import _serve as serve
+
+    serve()

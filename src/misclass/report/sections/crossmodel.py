@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 
 from misclass.format import Undefined, percent, plural
+from misclass.report.crossmodel_figures import class_bars_data, draw_class_bars
 from misclass.report.figures import new_figure
 from misclass.report.gallery import MAX_IMAGES, gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import as_percent, with_reason
+from misclass.report.writer import Drawing
 from misclass.workflows.compare import LIST_LIMIT, MAX_COMBINATIONS, CompareResult, compare
 
 ANNOTATE_LIMIT = 16  # heatmap cells are annotated up to this many models
 CLASS_CHART_MODELS = 12  # per-class bar charts for at most this many models
-NAMED_CLASSES = 6  # class names written on each end of a per-class bar chart
-FEW_CLASSES = 40  # up to this many classes, per-class charts name every bar
 
 
 def heatmap(frame: pd.DataFrame, *, title: str, colorbar: str, diagonal: str = "", undefined: str = ""):
@@ -105,68 +105,6 @@ def greedy_figure(res: CompareResult):
     ax.set_ylim(y[0] - 0.25 * span, y[-1] + 0.15 * span)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
-    return fig
-
-
-def class_bars(res: CompareResult, name: str):
-    """Mirrored bars over all classes for one model: images it corrects (up) and images of it
-    that others correct (down), classes sorted by the difference, extremes named (beside the
-    axes on many classes); the legend below the axes, never over the bars."""
-    import matplotlib.pyplot as plt
-
-    class_names = res.class_names
-    up = res.corrected()[name].to_numpy(dtype=float)
-    down = res.got_corrected()[name].to_numpy(dtype=float)
-    present = np.flatnonzero(res.class_accuracy()[name].notna().to_numpy())  # classes with images
-    net = up[present] - down[present]
-    order = present[np.lexsort((present, -net))]
-    c = len(order)
-    if c <= FEW_CLASSES:
-        fig, ax = new_figure(12, 4.4)
-    else:
-        fig, (ax, side) = plt.subplots(1, 2, figsize=(13, 4.6), dpi=110, layout="constrained",
-                                       width_ratios=[5, 1.25])
-    labels = {"up": f"{name} right, another model wrong (summed over the other models)",
-              "down": f"{name} wrong, another model right (summed over the other models)"}
-    top = max(up.max(), 1)
-    bottom = max(down.max(), 1)
-    if c <= FEW_CLASSES:  # one named bar per class
-        x = np.arange(c)
-        ax.bar(x, up[order], color="#2171b5", label=labels["up"])
-        ax.bar(x, -down[order], color="#e6550d", label=labels["down"])
-        ax.set_xticks(x, [class_names[i] for i in order], rotation=45 if c > 10 else 0,
-                      ha="right" if c > 10 else "center", fontsize=7 if c > 20 else 8)
-        ax.set_xlabel(f"all {c} classes, sorted by images corrected minus images got corrected")
-    else:
-        # one filled step outline per side instead of one bar per class: light SVGs at 1000 classes
-        edges = np.arange(c + 1) - 0.5
-        ax.stairs(up[order], edges, fill=True, color="#2171b5", label=labels["up"])
-        ax.stairs(-down[order], edges, fill=True, color="#e6550d", label=labels["down"])
-        net_sorted = up[order] - down[order]
-        best = order[:NAMED_CLASSES][net_sorted[:NAMED_CLASSES] > 0]
-        worst = order[::-1][:NAMED_CLASSES][net_sorted[::-1][:NAMED_CLASSES] < 0]
-        side.set_axis_off()
-        lines = []
-        if len(best):
-            lines += [f"Most net corrections by {name}\n(left end), +up / -down:"]
-            lines += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best] + [""]
-        if len(worst):
-            lines += ["Most net corrections by the\nothers (right end), +up / -down:"]
-            lines += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst]
-        side.text(0.0, 1.0, "\n".join(lines), transform=side.transAxes, va="top", ha="left", fontsize=8)
-        ax.set_xlim(-1, c)
-        ax.set_xlabel(f"all {c:,} classes, sorted from most corrected by {name} (left) to most "
-                      f"corrected for {name} by others (right)")
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_ylim(-1.15 * bottom, 1.15 * top)
-    ax.set_ylabel("images × other models")
-    ax.set_title(f"{name}: per class, images it gets right where others fail (up) and images it "
-                 "misses that others get right (down)", fontsize=10)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9,
-               frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    yt = ax.get_yticks()
-    ax.set_yticks(yt, [f"{abs(v):g}" for v in yt])
     return fig
 
 
@@ -292,7 +230,8 @@ def build(ctx: ReportContext) -> Section | None:
         parts.append(f"<p class=note>Charts for the first {CLASS_CHART_MODELS} models; the table "
                      "below has all.</p>")
     for j, name in enumerate(shown):
-        parts.append(ctx.save_figure(class_bars(res, name), f"crossmodel-classes-{j}",
+        parts.append(ctx.save_figure(Drawing(draw_class_bars, kwargs=class_bars_data(res, name)),
+                                     f"crossmodel-classes-{j}",
                                      alt=f"Per-class corrected and got-corrected images of {name}"))
     top = res.top_corrected().reset_index().rename(columns={"corrected": "images corrected"})
     parts.append(table_html(top.drop(columns="class_index").rename(columns={"rank": "rank in the model"}),
