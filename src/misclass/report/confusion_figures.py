@@ -166,7 +166,11 @@ def network_figure(mc: ModelConfusion, class_names: list[str], max_edges: int = 
 
 def network_data(mc: ModelConfusion, class_names: list[str], max_edges: int = MAX_DRAWN_EDGES) -> dict | None:
     """What :func:`draw_network` draws: the edges kept (source, target, v), how many there
-    are in all, each node's weighted in-degree and name; None without an edge."""
+    are in all, each node's weighted in-degree and name, and where each node goes (laid out
+    here: the layout needs scipy, which the report's process has loaded and a figure worker
+    has not); None without an edge."""
+    import networkx as nx
+
     e = mc.edges
     n_edges = len(e)
     if n_edges > max_edges:
@@ -176,15 +180,19 @@ def network_data(mc: ModelConfusion, class_names: list[str], max_edges: int = MA
         return None
     edges = list(zip(e["source"].tolist(), e["target"].tolist(), e["weight"].tolist(), strict=True))
     nodes = {int(x) for a, b, _ in edges for x in (a, b)}
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(edges)
     return {"model": mc.model, "threshold": float(mc.threshold), "edges": edges, "n_edges": n_edges,
             "max_edges": max_edges, "in_degree": {x: float(mc.in_degree[x]) for x in nodes},
-            "top": max(1.0, float(mc.in_degree.max())), "labels": _labels(class_names, sorted(nodes), n=200)}
+            "top": max(1.0, float(mc.in_degree.max())), "labels": _labels(class_names, sorted(nodes), n=200),
+            "pos": _layout(g)}
 
 
 def draw_network(model: str, threshold: float, edges: list[tuple[int, int, float]], n_edges: int,
-                 max_edges: int, in_degree: dict[int, float], top: float, labels: dict[int, str]):
+                 max_edges: int, in_degree: dict[int, float], top: float, labels: dict[int, str],
+                 pos: dict[int, np.ndarray]):
     """The network of :func:`network_data` (``top``: the largest in-degree of any class, at
-    least 1, for the colour scale)."""
+    least 1, for the colour scale; ``pos``: each node's place, in inches)."""
     import textwrap
 
     import matplotlib.pyplot as plt
@@ -193,7 +201,6 @@ def draw_network(model: str, threshold: float, edges: list[tuple[int, int, float
 
     g = nx.DiGraph()
     g.add_weighted_edges_from(edges)
-    pos = _layout(g)
     pts = np.array(list(pos.values()))
     span = pts.max(axis=0) - pts.min(axis=0)
     width = min(MAX_NETWORK_WIDTH, max(7.0, span[0] + 2.2))
