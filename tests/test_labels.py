@@ -648,3 +648,19 @@ def test_real_factors(real_store, tmp_path, capsys):
     assert d["n_annotated"] > 45_000 and len(d["models"]) == 7
     for m in d["models"]:
         assert all(np.isfinite(v) and v > 0 for v in m["error_ratio"].values())
+
+
+def test_jsonl_reader_gives_the_frame_of_pandas(tmp_path):
+    """ImageNet-X's files are read with pyarrow (fast) and give pandas' frame; a column pyarrow
+    cannot type (ints, then text) falls back to pandas' reader."""
+    from misclass.data.imagenet_annotations import _read_jsonl
+
+    typed = tmp_path / "typed.jsonl"
+    typed.write_text('{"file_name": "ILSVRC2012_val_00000001.JPEG", "class": 3, "pose": 1}\n'
+                     '{"file_name": "ILSVRC2012_val_00000002.JPEG", "class": 7, "pose": 0}\n')
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"a": 1}\n{"a": "x"}\n')
+    for path in (typed, mixed):
+        with path.open() as fh:
+            expected = pd.read_json(fh, lines=True, dtype=False)
+        pd.testing.assert_frame_equal(_read_jsonl(path), expected)
