@@ -121,3 +121,22 @@ def test_figures_of_a_worker_that_stops_are_drawn_here(tmp_path):
     writer.close()
     assert all((tmp_path / f"k{i}.png").stat().st_size > 1000 for i in range(3))
     assert len(writer.sizes) == 3
+
+
+def _chatty(title: str):
+    print("a library that prints while it draws")  # on the worker's stdout: not an answer
+    return _figure(title)
+
+
+def test_a_drawing_that_prints_does_not_break_the_answers(tmp_path):
+    from misclass.report.writer import Drawing
+
+    with FigureWriter(workers=1) as writer:
+        worker = writer.workers[0]
+        for i in range(3):
+            writer.save(Drawing(_chatty, (f"chatty {i}",)), tmp_path, f"c{i}")
+        deadline = time.monotonic() + 120
+        while len(worker.answers) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert set(worker.answers) == {f"{tmp_path.name}/c{i}" for i in range(3)}
+    assert set(worker.answers.values()) == {""} and not worker.undone

@@ -86,8 +86,11 @@ def _render(data: bytes, paths: Sequence[str]) -> tuple[int, int]:
 
 def _serve() -> None:
     """A worker: read jobs from stdin until it closes, write each figure, answer one line per
-    job on stdout ("ok <stem> <width> <height>" or "error <stem> <message>")."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout
+    job on stdout ("ok <stem> <width> <height>" or "error <stem> <message>"). Whatever else
+    would print to stdout (a library's warning) goes to stderr, off the answers."""
+    stdin = sys.stdin.buffer
+    stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     while True:
         head = stdin.read(_HEADER.size)
         if len(head) < _HEADER.size:
