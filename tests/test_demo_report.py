@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pytest
 from helpers import IMAGENET_TIMM, require_imagenet_timm, run_cli
+from PIL import Image
 
 from misclass import Store
 from misclass.importers.readers import topk_from_probs
@@ -41,6 +42,11 @@ def test_demo_writes_store_and_offline_report(demo_dirs, tmp_path, capsys):
     assert (report / "figures" / "accuracy.png").stat().st_size > 1000
     written = sorted(p.name for p in (report / "images").glob("*.png"))
     assert written and all(f'src="images/{name}"' in html for name in written)  # only what is shown
+    figures = sorted(p.name for p in (report / "figures").glob("*.png"))
+    shown = re.findall(r'<img src="figures/([^"]+)"[^>]*width="(\d+)" height="(\d+)"', html)
+    assert sorted(name for name, _, _ in shown) == figures  # every figure on the page, with its size
+    assert "<!--misclass figure" not in html  # each figure the workers built is in its place
+    assert all(Image.open(report / "figures" / name).size == (int(w), int(h)) for name, w, h in shown)
     n_wrong = re.search(r"([\d,]+) images are misclassified by at least one model", html)[1]
     assert f"Showing 48 of {n_wrong} images (those missed by the most models first)." in html
     code, _, _ = run_cli(["models", "--store", store_dir, "--json", tmp_path / "m.json"], capsys)

@@ -36,7 +36,6 @@ def write_figure(fig, paths) -> tuple[int, int]:
     figure's renderer (the one that first draw would use) and the figure is drawn once. The
     engine is put back afterwards; other formats (SVG: its own renderer) go through
     ``savefig`` as they are."""
-    width, height = (int(round(float(v))) for v in fig.get_size_inches() * fig.dpi)
     at_figure_dpi = matplotlib.rcParams["savefig.dpi"] in ("figure", fig.dpi)
     for path in paths:
         engine = fig.get_layout_engine()
@@ -51,7 +50,15 @@ def write_figure(fig, paths) -> tuple[int, int]:
             fig.savefig(path)
         finally:
             fig.set_layout_engine(engine)
-    return width, height
+    return pixels(fig)
+
+
+def pixels(fig) -> tuple[int, int]:
+    """The figure's size in pixels (width, height), as its PNG has it: the canvas's own
+    rounding (down, but 459.99999 is 460), which ``round`` misses by one pixel on some
+    sizes (14.83 inches at 100 dpi: 1,482 pixels, not 1,483)."""
+    width, height = fig.canvas.get_width_height(physical=True)
+    return int(width), int(height)
 
 
 def accuracy_bars(names: list[str], top1: np.ndarray, top5: np.ndarray | None, n: int):

@@ -46,7 +46,7 @@ class ReportContext:
     options: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     writer: FigureWriter | None = None  # None: figures are written here, one after the other
-    pending_figures: dict[str, str] = field(default_factory=dict)  # drawn by a worker: alt text
+    pending_figures: list[tuple[str, str]] = field(default_factory=list)  # built by a worker: (stem, alt)
 
     def save_figure(self, fig, stem: str, *, alt: str) -> str:
         """Save ``fig`` (a figure, or a :class:`~misclass.report.writer.Drawing` of one, which a
@@ -57,7 +57,7 @@ class ReportContext:
         the files exist once :meth:`FigureWriter.close` has returned. A drawing a worker builds
         has no size yet: its ``<figure>`` is a placeholder until :meth:`resolve_figures`.
         """
-        from misclass.report.figures import save_figure
+        from misclass.report.figures import pixels, save_figure
         from misclass.report.writer import Drawing
 
         svg = bool(self.options.get("svg"))
@@ -65,16 +65,16 @@ class ReportContext:
         folder = self.out_dir / "figures"
         if self.writer is None:
             built = fig() if isinstance(fig, Drawing) else fig
-            size = _pixels(built)
+            size = pixels(built)
             rel = save_figure(built, folder, stem, formats=formats)
         else:
-            size = None if isinstance(fig, Drawing) else _pixels(fig)
+            size = None if isinstance(fig, Drawing) else pixels(fig)
             rel = self.writer.save(fig, folder, stem, formats=formats)
             size = size or self.writer.sizes.get(rel)  # a drawing written here has its size now
         self.figures.append(rel)
         if size is None:
-            self.pending_figures[rel] = alt
-            return f"<!--figure {rel}-->"
+            self.pending_figures.append((rel, alt))
+            return f"<!--misclass figure {len(self.pending_figures) - 1}-->"
         return _figure_html(rel, size, alt, svg=svg)
 
     def resolve_figures(self, body: str) -> str:
@@ -83,16 +83,10 @@ class ReportContext:
         import re
 
         def html(m: re.Match) -> str:
-            rel = m.group(1)
-            return _figure_html(rel, self.writer.sizes[rel], self.pending_figures[rel],
-                                svg=bool(self.options.get("svg")))
+            rel, alt = self.pending_figures[int(m.group(1))]
+            return _figure_html(rel, self.writer.sizes[rel], alt, svg=bool(self.options.get("svg")))
 
-        return re.sub(r"<!--figure ([^ >]+)-->", html, body)
-
-
-def _pixels(fig) -> tuple[int, int]:
-    width, height = (int(round(float(v))) for v in fig.get_size_inches() * fig.dpi)
-    return width, height
+        return re.sub(r"<!--misclass figure (\d+)-->", html, body)
 
 
 def _figure_html(rel: str, size: tuple[int, int], alt: str, *, svg: bool) -> str:
