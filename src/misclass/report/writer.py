@@ -131,9 +131,9 @@ class _Worker:
 
     def _feed(self) -> None:
         while (job := self.jobs.get()) is not None:
-            stem, data, paths = job
+            stem = job[0]
             try:
-                blob = pickle.dumps((stem, data, paths), protocol=pickle.HIGHEST_PROTOCOL)
+                blob = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
                 self.proc.stdin.write(_HEADER.pack(len(blob)) + blob)
                 self.proc.stdin.flush()
                 line = self.proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
