@@ -3,8 +3,8 @@ reliability diagram of one model.
 
 :func:`curves_data` computes, in the report's process, the curves the figure shows (plain
 arrays); :func:`draw_curves` builds the figure from them, in the report's figure workers
-(:class:`misclass.report.writer.Drawing`): this module imports only numpy and matplotlib
-at import time.
+(:class:`misclass.report.writer.Drawing`): at import time this module imports only
+misclass's number formatting; matplotlib when it draws.
 """
 
 from __future__ import annotations
