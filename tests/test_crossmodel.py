@@ -292,12 +292,13 @@ def test_selector_learns_which_model_to_trust():
 
 
 def test_selector_folds_equal_one_sklearn_pipeline_per_member():
-    """_fit_folds scales a fold's features once for all members: the held-out scores are
-    those of make_pipeline(StandardScaler(), LogisticRegression(...)) fitted per member."""
+    """_fit_folds scales a fold's features once for all members (and fits in float32): the
+    held-out scores are those of make_pipeline(StandardScaler(), FunctionTransformer(np.float32),
+    LogisticRegression(...)) fitted per member."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     from misclass.analysis.ensembles import _fit_folds, _precision_feature
 
@@ -312,7 +313,7 @@ def test_selector_folds_equal_one_sklearn_pipeline_per_member():
                 if y.all() or not y.any():
                     score[test, j] = float(y.mean())
                     continue
-                model = make_pipeline(StandardScaler(),
+                model = make_pipeline(StandardScaler(), FunctionTransformer(np.float32),
                                       LogisticRegression(solver="newton-cholesky", max_iter=100))
                 score[test, j] = model.fit(x[train], y).predict_proba(x[test])[:, 1]
         return score

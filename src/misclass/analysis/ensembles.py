@@ -205,10 +205,12 @@ def _fit_folds(splits, base: np.ndarray, top1: np.ndarray, right: np.ndarray, n_
             if y.all() or not y.any():
                 score[test, j] = float(y.mean())
                 continue
-            if scaled is None:
+            if scaled is None:  # float32: half the time of each Newton step, probabilities within 1e-5
                 scaler = StandardScaler()
-                scaled = scaler.fit_transform(x[train]), scaler.transform(x[test])
-            # = make_pipeline(StandardScaler(), <this>).fit(x[train], y).predict_proba(x[test])
+                scaled = (scaler.fit_transform(x[train]).astype(np.float32),
+                          scaler.transform(x[test]).astype(np.float32))
+            # = make_pipeline(StandardScaler(), FunctionTransformer(to float32), <this>)
+            #   .fit(x[train], y).predict_proba(x[test])
             model = LogisticRegression(solver="newton-cholesky", max_iter=100)
             model.fit(scaled[0], y)
             score[test, j] = model.predict_proba(scaled[1])[:, 1]
