@@ -1,5 +1,5 @@
 """The report's figure writer: figures written by worker processes are byte for byte the ones
-written in this process, and so are drawings a worker builds; one draw per PNG gives the bytes
+written in this process, and so are drawings a worker builds; one draw per PNG gives the pixels
 of savefig; a figure that does not pickle is written here, and so are those of a worker that
 stopped; a figure a worker cannot write is an error naming it; a bad MISCLASS_REPORT_WORKERS is
 one clear error."""
@@ -87,27 +87,44 @@ def test_drawings_built_by_workers_are_the_figures_built_here(tmp_path):
         while not worker.answers and time.monotonic() < deadline:  # else close() may draw all six here
             time.sleep(0.05)
     assert worker.answers and set(worker.answers.values()) == {""}  # the worker drew some, without error
+    from misclass.report.figures import write_figure
+
     for i, rel in enumerate(rels):
         fig = _figure(f"drawing {i}")
-        fig.savefig(tmp_path / f"here{i}.png")
+        write_figure(fig, [tmp_path / f"here{i}.png"])
         plt.close(fig)
         assert (tmp_path / "w" / f"d{i}.png").read_bytes() == (tmp_path / f"here{i}.png").read_bytes()
         assert writer.sizes[rel] == (320, 240)  # 4 x 3 inches at 80 dpi
 
 
-def test_one_draw_gives_the_bytes_of_savefig(tmp_path):
-    """write_figure lays a constrained figure out once and draws it once: the same PNG."""
+def _pixels(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.mode, image.info.get("dpi"), np.asarray(image.convert("RGBA"))
+
+
+@pytest.mark.parametrize("facecolor", ["white", "none"])
+def test_one_draw_gives_the_pixels_of_savefig(tmp_path, facecolor):
+    """write_figure lays a constrained figure out once, draws it once and writes the pixels
+    savefig writes: RGB when the figure is opaque, RGBA when it is not, at its resolution."""
     from misclass.report.figures import write_figure
 
     fig = _figure("laid out")
+    fig.set_facecolor(facecolor)
     fig.savefig(tmp_path / "savefig.png")
     fig.savefig(tmp_path / "savefig.svg")
     plt.close(fig)
     fig = _figure("laid out")
+    fig.set_facecolor(facecolor)
     assert write_figure(fig, [tmp_path / "once.png", tmp_path / "once.svg"]) == (320, 240)
     assert fig.get_layout_engine() is not None  # put back
     plt.close(fig)
-    assert (tmp_path / "once.png").read_bytes() == (tmp_path / "savefig.png").read_bytes()
+    mode, dpi, once = _pixels(tmp_path / "once.png")
+    _, saved_dpi, saved = _pixels(tmp_path / "savefig.png")
+    assert mode == ("RGB" if facecolor == "white" else "RGBA")
+    assert dpi == saved_dpi and once.shape == (240, 320, 4)
+    assert np.array_equal(once, saved)
     assert (tmp_path / "once.svg").read_text().count("<svg") == 1
 
 

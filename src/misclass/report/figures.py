@@ -30,27 +30,45 @@ def write_figure(fig, paths) -> tuple[int, int]:
     """Write ``fig`` to each of ``paths`` (the format from the suffix); return its size in
     pixels (width, height).
 
-    The same bytes as ``fig.savefig(path)``, drawn once instead of twice: with a layout engine,
-    ``savefig`` draws the whole figure once without output only to lay it out, then again; for
-    a PNG at the figure's own resolution, the engine lays the figure out on its own with the
-    figure's renderer (the one that first draw would use) and the figure is drawn once. The
-    engine is put back afterwards; other formats (SVG: its own renderer) go through
-    ``savefig`` as they are."""
+    A PNG at the figure's own resolution has the pixels of ``fig.savefig(path)`` for a third
+    less work: ``savefig`` draws the whole figure twice with a layout engine (once without
+    output, only to lay it out) and compresses hard; here the engine lays the figure out on
+    its own with the figure's renderer (the one that first draw would use), the figure is
+    drawn once, and its pixels go to PIL (:func:`_write_png`). The engine is put back
+    afterwards; other formats (SVG: its own renderer) go through ``savefig`` as they are."""
     at_figure_dpi = matplotlib.rcParams["savefig.dpi"] in ("figure", fig.dpi)
+    own_png = (at_figure_dpi and matplotlib.rcParams["savefig.bbox"] is None
+               and not matplotlib.rcParams["savefig.transparent"]
+               and matplotlib.rcParams["savefig.facecolor"] == "auto")
     for path in paths:
-        engine = fig.get_layout_engine()
-        if (engine is None or not str(path).lower().endswith(".png") or not at_figure_dpi
-                or matplotlib.rcParams["savefig.bbox"] is not None):
+        if not (own_png and str(path).lower().endswith(".png")):
             fig.savefig(path)
             continue
-        engine.execute(fig)
-        with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
-            fig.set_layout_engine(None)  # without these two rc settings, None means "no engine"
+        engine = fig.get_layout_engine()
+        if engine is not None:
+            engine.execute(fig)
+            with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+                fig.set_layout_engine(None)  # without these two rc settings, None means "no engine"
         try:
-            fig.savefig(path)
+            fig.canvas.draw()
+            _write_png(np.asarray(fig.canvas.buffer_rgba()), path, fig.dpi)
         finally:
-            fig.set_layout_engine(engine)
+            if engine is not None:
+                fig.set_layout_engine(engine)
     return pixels(fig)
+
+
+def _write_png(rgba: np.ndarray, path, dpi: float) -> None:
+    """The canvas's pixels as a PNG: RGB when every pixel is opaque (a quarter less to
+    compress), zlib level 3 (half the time of savefig's 6, files a few % larger), with the
+    resolution and software tags savefig writes."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    opaque = bool((rgba[..., 3] == 255).all())
+    image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if opaque else rgba)
+    image.save(path, format="png", compress_level=3, pnginfo=info, dpi=(dpi, dpi))
 
 
 def pixels(fig) -> tuple[int, int]:
