@@ -24,28 +24,77 @@ def _confusion():
     return model_confusion("m", labels, top1, 4, threshold=0.3)
 
 
-def test_heatmap_greys_rows_without_errors_and_names_every_class():
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def check_picture(p, stem: str) -> None:
+    """What every picture must hold: a title; on a grid of cells (rows or columns named), both
+    axis labels and a colour bar label with its unit; every text inside the picture and clear
+    of every other text."""
+    assert p.role("title"), f"{stem}: no title"
+    if p.role("row") or p.role("column"):
+        assert p.role("xlabel") and p.role("ylabel"), f"{stem}: an axis without a label"
+        assert "%" in " ".join(p.role("colour label")), f"{stem}: the colour bar names no unit"
+    for t in p.texts:
+        left, top, right, bottom = t.box
+        assert 0 <= left and 0 <= top and right <= p.width and bottom <= p.height, f"{stem}: {t.text!r} cut"
+    for i, a in enumerate(p.texts):
+        for b in p.texts[i + 1:]:
+            assert not _overlaps(a.box, b.box), f"{stem}: {a.text!r} over {b.text!r}"
+
+
+def test_heatmap_greys_rows_without_errors_and_names_every_class(tmp_path):
+    from PIL import Image
+
     from misclass.report.confusion_figures import GREY, heatmap_figure
 
-    fig = heatmap_figure(_confusion(), np.array([0, 1, 2]), NAMES)
-    ax = fig.axes[0]
-    im = ax.images[0]
-    data = im.get_array()
+    p = heatmap_figure(_confusion(), np.array([0, 1, 2]), NAMES)
+    data = p.data["v"]
     # v in %, by hand: cat -> dog 2 of 3 errors, cat -> long name 1 of 3; dog -> cat 1 of 1
     assert data[0, 1] == pytest.approx(200 / 3) and data[0, 2] == pytest.approx(100 / 3)
     assert data[1, 0] == pytest.approx(100)
-    # the long-named class has no error: its whole row is masked, drawn in the grey the title names
-    assert np.ma.getmaskarray(data)[2].all() and not np.ma.getmaskarray(data)[0, 1]
-    assert mcolors.to_hex(im.cmap.get_bad()) == GREY
-    assert "grey = the diagonal, or a class without errors" in ax.get_title()
+    # the long-named class has no error: its whole row is undefined, drawn in the grey the title names
+    assert np.isnan(data[2]).all() and not np.isnan(data[0, 1])
+    assert "grey = the diagonal, or a class without errors" in " ".join(p.role("title"))
     # every row and column named in full (no "…"), the shown subset of a larger store included
-    cols = [t.get_text() for t in ax.get_xticklabels()]
-    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols, rows = p.role("column"), p.role("row")
     assert cols == ["cat", "dog", LONG, "all other classes"]
     assert rows[0].startswith("cat (u 75%)") and rows[2].startswith(LONG)
     assert not any("…" in t for t in cols + rows)
-    assert "%" in fig.axes[1].get_ylabel()  # the colour bar's unit
-    assert "3 most-confused of 4 classes" in ax.get_title()
+    assert "3 most-confused of 4 classes" in p.role("title")[0]
+    check_picture(p, "heatmap")
+    # the PNG: each cell in its colour (Blues of v, grey where undefined), the gap column white
+    assert p.write([tmp_path / "h.png", tmp_path / "h.svg"]) == (p.width, p.height)
+    pixels = np.asarray(Image.open(tmp_path / "h.png").convert("RGB"))
+    assert pixels.shape == (p.height, p.width, 3)
+    _, left, top, _, cell = next(s for s in p.shapes if s[0] == "cells")
+
+    def at(i, j):
+        return tuple(int(c) for c in pixels[top + i * cell + cell // 4, left + j * cell + cell // 4])
+
+    blues = matplotlib.colormaps["Blues"]
+    assert at(0, 1) == tuple(int(c) for c in blues(data[0, 1] / 100, bytes=True)[:3])
+    assert at(1, 0) == tuple(int(c) for c in blues(1.0, bytes=True)[:3])
+    assert mcolors.to_hex(np.array(at(2, 0)) / 255) == GREY == mcolors.to_hex(np.array(at(0, 0)) / 255)
+    assert at(0, 3) == (255, 255, 255)  # the gap before "all other classes"
+    svg = (tmp_path / "h.svg").read_text()
+    assert svg.startswith("<svg") and LONG in svg and svg.count("<rect") > 3 * 5
+
+
+@pytest.mark.parametrize("n", [10, 30, 60])
+def test_heatmap_of_many_long_names_cuts_and_overlaps_none(n):
+    from misclass.analysis.confusion import model_confusion
+    from misclass.report.confusion_figures import heatmap_figure
+
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, n + 5, 20 * n)
+    top1 = np.where(rng.random(len(labels)) < 0.6, labels, rng.integers(0, n + 5, len(labels)))
+    names = [f"class {i} " + "with a long name " * (i % 4) for i in range(n + 5)]
+    p = heatmap_figure(model_confusion("m", labels, top1, n + 5, threshold=0.3), np.arange(n), names)
+    check_picture(p, f"heatmap of {n}")
+    assert len(p.role("column")) == n + 1 and len(p.role("row")) == n
+    assert (len(p.role("value")) > 0) == (n <= 15)  # values written in the cells of small heatmaps
 
 
 def _hub_confusion():
@@ -58,34 +107,40 @@ def _hub_confusion():
     return model_confusion("m", np.array(labels), np.array(top1), 6, threshold=0.3)
 
 
-def test_network_names_classes_in_full_beside_their_discs_and_has_a_key():
-    from matplotlib.patches import FancyArrowPatch
-
-    from misclass.report.confusion_figures import network_figure
+def test_network_names_classes_in_full_beside_their_discs_and_has_a_key(tmp_path):
+    from misclass.report.network_figures import network_figure
 
     names = ["hub", "b", "c", "d", "e", "black and gold garden spider of the long names"]
-    fig = network_figure(_hub_confusion(), names)
-    ax = fig.axes[0]
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    texts = [t for t in ax.texts if t.get_text()]
-    assert sorted(" ".join(t.get_text().split()) for t in texts) == sorted(names)  # wrapped, not cut
-    assert all(t.get_fontsize() >= 9 for t in texts)
-    boxes = [t.get_window_extent(renderer).expanded(1.0, 1.0) for t in texts]
-    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
-    assert len(arrows) == 6
-    for arrow in arrows:  # no arrowhead in a name: the head is the triangle before the closing vertex
-        head = ax.transData.transform(arrow.get_path().vertices[-4:-1])
-        for box in boxes:
-            assert not any(box.contains(x, y) for x, y in head), arrow
-    # names sit over the edges (an edge passing by runs under a name, never over it)
-    assert min(t.get_zorder() for t in texts) > max(a.get_zorder() for a in arrows)
-    legend = fig.legends[0]
-    key = [t.get_text() for t in legend.get_texts()]
+    p = network_figure(_hub_confusion(), names)
+    texts = [t for t in p.texts if t.role == "name"]
+    assert sorted(" ".join(t.text.split()) for t in texts) == sorted(names)  # wrapped, not cut
+    assert all(t.size >= 9 * 100 / 72 for t in texts)  # 9 points at 100 dpi
+    heads = p.data["heads"]
+    assert len(heads) == 6
+    for head in heads:  # no arrowhead in a name
+        for t in texts:
+            left, top, right, bottom = t.box
+            assert not any(left <= x <= right and top <= y <= bottom for x, y in head), (head, t.text)
+    # names sit over the edges: each on a white box drawn after every edge (and texts after shapes)
+    kinds = [s[0] for s in p.shapes]
+    edges = [i for i, k in enumerate(kinds[:kinds.index("circle")]) if k in ("polyline", "polygon")]
+    boxes = [i for i, k in enumerate(kinds) if k == "rect"]
+    assert len(edges) == 2 * 6 and len(boxes) == len(texts) and min(boxes) > max(edges)
+    key = p.role("key")
     assert any(k.startswith("d = ") for k in key) and "v = 30%" in key and "v = 100%" in key
-    assert "weighted in-degree d" in legend.get_title().get_text()
-    assert "edge width: v(j|i)" in legend.get_title().get_text()
-    assert "v(j|i) ≥ 30%" in ax.get_title()
+    said = " ".join(p.role("key title"))
+    assert "weighted in-degree d" in said and "edge width: v(j|i)" in said
+    assert "v(j|i) ≥ 30%" in " ".join(p.role("title"))
+    check_picture(p, "network")
+    # the PNG: smoothed (grey levels between the edge's colour and white), the same size
+    from PIL import Image
+
+    assert p.write([tmp_path / "n.png", tmp_path / "n.svg"]) == (p.width, p.height)
+    with Image.open(tmp_path / "n.png") as image:
+        assert image.size == (p.width, p.height)
+        assert len(image.getcolors(1 << 20)) > 50
+    svg = (tmp_path / "n.svg").read_text()
+    assert svg.count("<polyline") == 6 + 3 and svg.count("<circle") == 6 + len(key) - 3
 
 
 @pytest.fixture
@@ -342,7 +397,13 @@ def check_figure(fig, stem: str) -> None:
     """What every report figure must say: a title (the figure's or its axes'), and on every
     axes that plots data, both axis labels, with a unit for a numeric axis ("%", "(unit)" or
     what is counted). Colour bars need their label only; pictures (image axes without ticks)
-    and drawings without axes (networks, text panels) need no axis labels."""
+    and drawings without axes (networks, text panels) need no axis labels. A figure drawn as a
+    :class:`~misclass.report.picture.Picture` (the heatmaps) passes :func:`check_picture`."""
+    from misclass.report.picture import Picture
+
+    if isinstance(fig, Picture):
+        check_picture(fig, stem)
+        return
     fig.canvas.draw()
     sup = fig._suptitle.get_text() if fig._suptitle else ""
     assert sup or any(ax.get_title() for ax in fig.axes), f"{stem}: no title"
@@ -438,8 +499,7 @@ def test_every_figure_of_the_imagenet_report_has_a_title_axis_labels_and_units(i
     for fig in failure:
         said = " ".join(" ".join(t.get_text() for t in fig.axes[2].texts).split())
         assert "no probabilities" in said and fig.axes[2].get_title() == "Reliability"
-    heat = seen["confusion-heatmap-convit_small"].axes[0]
-    names = [t.get_text() for t in heat.get_xticklabels()]
+    names = seen["confusion-heatmap-convit_small"].role("column")
     assert len(names) == 31 and names[-1] == "all other classes" and not any("…" in n for n in names)
 
 

@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from misclass.report.picture import Picture  # noqa: E402
+
 
 def new_figure(width: float = 7.0, height: float = 4.0):
     """A figure and axes with the report's defaults."""
@@ -22,8 +24,14 @@ def save_figure(fig, folder: Path, stem: str, *, formats: tuple[str, ...] = ("pn
     report writes PNG only without ``--svg``); return the relative stem."""
     folder.mkdir(parents=True, exist_ok=True)
     write_figure(fig, [folder / f"{stem}.{fmt}" for fmt in formats])
-    plt.close(fig)
+    close(fig)
     return f"{folder.name}/{stem}"
+
+
+def close(fig) -> None:
+    """Close a matplotlib figure (a :class:`~misclass.report.picture.Picture` holds nothing open)."""
+    if not isinstance(fig, Picture):
+        plt.close(fig)
 
 
 def write_figure(fig, paths) -> tuple[int, int]:
@@ -35,7 +43,10 @@ def write_figure(fig, paths) -> tuple[int, int]:
     output, only to lay it out) and compresses hard; here the engine lays the figure out on
     its own with the figure's renderer (the one that first draw would use), the figure is
     drawn once, and its pixels go to PIL (:func:`_write_png`). The engine is put back
-    afterwards; other formats (SVG: its own renderer) go through ``savefig`` as they are."""
+    afterwards; other formats (SVG: its own renderer) go through ``savefig`` as they are.
+    A :class:`~misclass.report.picture.Picture` writes itself."""
+    if isinstance(fig, Picture):
+        return fig.write(paths)
     at_figure_dpi = matplotlib.rcParams["savefig.dpi"] in ("figure", fig.dpi)
     own_png = (at_figure_dpi and matplotlib.rcParams["savefig.bbox"] is None
                and not matplotlib.rcParams["savefig.transparent"]
@@ -75,6 +86,8 @@ def pixels(fig) -> tuple[int, int]:
     """The figure's size in pixels (width, height), as its PNG has it: the canvas's own
     rounding (down, but 459.99999 is 460), which ``round`` misses by one pixel on some
     sizes (14.83 inches at 100 dpi: 1,482 pixels, not 1,483)."""
+    if isinstance(fig, Picture):
+        return fig.width, fig.height
     width, height = fig.canvas.get_width_height(physical=True)
     return int(width), int(height)
 

@@ -73,15 +73,13 @@ def _render(data: bytes, paths: Sequence[str]) -> tuple[int, int]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from misclass.report.figures import write_figure
+    from misclass.report.figures import close, write_figure
 
     fig = _figure(pickle.loads(data))
     try:
         return write_figure(fig, paths)
     finally:
-        plt.close(fig)
+        close(fig)
 
 
 def _serve() -> None:
@@ -91,6 +89,10 @@ def _serve() -> None:
     stdin = sys.stdin.buffer
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    import matplotlib  # loaded while the report's process loads its own libraries, not at the first figure
+
+    matplotlib.use("Agg")
+    import misclass.report.figures  # noqa: F401  (matplotlib.pyplot, PIL)
     while True:
         head = stdin.read(_HEADER.size)
         if len(head) < _HEADER.size:
@@ -187,9 +189,7 @@ class FigureWriter:
         for each format; return ``"<folder name>/<stem>"``. A figure is closed here; the files
         exist, and :attr:`sizes` has the figure, once :meth:`close` returns (at once when the
         figure is written here)."""
-        import matplotlib.pyplot as plt
-
-        from misclass.report.figures import write_figure
+        from misclass.report.figures import close, write_figure
 
         folder.mkdir(parents=True, exist_ok=True)
         rel = f"{folder.name}/{stem}"
@@ -205,11 +205,11 @@ class FigureWriter:
             try:
                 self.sizes[rel] = write_figure(built, paths)
             finally:
-                plt.close(built)
+                close(built)
         else:
             self.jobs.put((rel, data, paths))
             if not isinstance(fig, Drawing):
-                plt.close(fig)
+                close(fig)
         return rel
 
     def close(self) -> None:

@@ -14,7 +14,8 @@ from misclass.analysis.budget import ENV_VAR, dense_bytes, over_budget
 from misclass.analysis.confusion_options import DEFAULT_THRESHOLD
 from misclass.analysis.confusion_scores import ScoreAnalysis
 from misclass.format import plural
-from misclass.report.confusion_figures import draw_heatmap, draw_network, heatmap_data, network_data
+from misclass.report.confusion_figures import draw_heatmap, heatmap_data
+from misclass.report.network_figures import draw_network, network_data
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import as_percent
 from misclass.report.writer import Drawing
@@ -96,7 +97,7 @@ def confusion_options(options: dict) -> dict:
             "group_a": ga if grouped else None, "group_b": gb if grouped else None}
 
 
-@register_section("confusion", order=20)
+@register_section("confusion")
 def build(ctx: ReportContext) -> Section | None:
     """Heatmaps, networks, u and pattern tables, homogeneity test and score histograms."""
     pred = ctx.predictions
