@@ -152,3 +152,23 @@ def test_report_layout_grid():
     assert "The other 3 figures" in folded and 'class="figs many"' in open_part
     wide = grid("".join(fig(i, wide=True) for i in range(3)))
     assert 'class="figs many wide-run"' in wide and "<details>" not in wide
+
+
+def test_sections_come_in_page_order_each_imported_when_reached():
+    """Every module of sections/ is in ORDER (else its section would never show), and a module
+    is imported only once the report reaches it: the first figures go to the workers while
+    the later sections' libraries load."""
+    import pkgutil
+
+    import misclass.report.sections as pkg
+    from misclass.report.registry import sections
+
+    assert set(pkg.ORDER) == {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    assert [name for name, _ in sections()] == ["summary", "confusion", "crossmodel", "labels",
+                                                "label-issues", "shift", "factors", "failure", "explain",
+                                                "misclassified"]
+    probe = ("import sys; from misclass.report.registry import sections; it = sections(); "
+             "name, _ = next(it); print(name, sorted(m.rsplit('.', 1)[1] for m in sys.modules "
+             "if m.startswith('misclass.report.sections.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["summary", "['summary']"]

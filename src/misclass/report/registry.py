@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import html as _html
 import importlib
-import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,32 +101,32 @@ def _figure_html(rel: str, size: tuple[int, int], alt: str, *, svg: bool) -> str
 
 MAX_FIGURE_HEIGHT = 400  # px: a figure is shown at most this tall (a click opens it at full size)
 Builder = Callable[[ReportContext], Section | None]
-_SECTIONS: list[tuple[int, str, Builder]] = []
+_SECTIONS: dict[str, tuple[str, Builder]] = {}  # by the file that registers it: (name, builder)
 
 
-def register_section(name: str, *, order: int) -> Callable[[Builder], Builder]:
-    """Register a section builder; sections appear in ascending ``order``."""
+def register_section(name: str) -> Callable[[Builder], Builder]:
+    """Register a section builder, one per module of ``sections/`` (the report shows them in
+    the order of :data:`misclass.report.sections.ORDER`)."""
 
     def deco(fn: Builder) -> Builder:
-        for i, (_, existing, other) in enumerate(_SECTIONS):
-            if existing == name:
-                if other.__code__.co_filename != fn.__code__.co_filename:
-                    raise ValueError(f"report section {name!r} is registered twice")
-                del _SECTIONS[i]  # the same file imported again under another name (doctests)
-                break
-        _SECTIONS.append((order, name, fn))
+        file = fn.__code__.co_filename  # the same file imported again under another name (doctests)
+        if any(existing == name and other != file for other, (existing, _) in _SECTIONS.items()):
+            raise ValueError(f"report section {name!r} is registered twice")
+        _SECTIONS[file] = (name, fn)
         return fn
 
     return deco
 
 
-def sections() -> list[tuple[str, Builder]]:
-    """All registered sections, in order (importing every module of ``sections/``)."""
-    import misclass.report.sections as pkg
+def sections() -> Iterator[tuple[str, Builder]]:
+    """The sections (name, builder) in the report's order, each module imported only when the
+    report reaches it: the figure workers draw the first sections' figures while the later
+    sections' libraries (scipy.stats, scikit-learn) are still loading."""
+    from misclass.report.sections import ORDER
 
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
-    return [(name, fn) for _, name, fn in sorted(_SECTIONS, key=lambda s: (s[0], s[1]))]
+    for module in ORDER:
+        mod = importlib.import_module(f"misclass.report.sections.{module}")
+        yield _SECTIONS[mod.__file__]
 
 
 INLINE_ROWS = 60  # tables up to this many rows are HTML rows; longer ones ship as JSON, paged

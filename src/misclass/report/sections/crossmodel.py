@@ -178,7 +178,7 @@ def compare_options(options: dict) -> dict:
             "max_combinations": int(options.get("max_combinations", MAX_COMBINATIONS))}
 
 
-@register_section("crossmodel", order=30)
+@register_section("crossmodel")
 def build(ctx: ReportContext) -> Section | None:
     """Correction rates, oracle accuracy, per-class corrections, ensembles, shared failures."""
     pred = ctx.predictions

@@ -97,7 +97,7 @@ def _one(ctx: ReportContext, d: dict, arrays: dict) -> str:
     return "".join(parts)
 
 
-@register_section("explain", order=70)
+@register_section("explain")
 def build(ctx: ReportContext) -> Section | None:
     """One block per explain run kept in the store (:func:`misclass.workflows.explain.explain`
     saves each; the report does not rerun the model); nothing when it was never run."""

@@ -19,7 +19,7 @@ from misclass.workflows.evaluate import factors
 TITLE = "Which factors of variation raise errors? (ImageNet-X)"
 
 
-@register_section("factors", order=44)
+@register_section("factors")
 def build(ctx: ReportContext) -> Section | None:
     """Models x factors error-ratio heatmap and each model's most harmful factors."""
     pred = ctx.predictions

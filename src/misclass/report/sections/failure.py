@@ -20,7 +20,7 @@ TABLE_COLUMNS = {"model": "model", "score": "score", "auroc": "AUROC", "aupr_err
                  "fpr95": "FPR at 95% TPR (%)", "aurc": "AURC (%)", "eaurc": "E-AURC (%)",
                  "selective_accuracy_0.90": "accuracy at 90% coverage (%)"}
 PERCENT_COLUMNS = ("fpr95", "aurc", "eaurc", "selective_accuracy_0.90")  # of images (risk: error rate)
-@register_section("failure", order=60)
+@register_section("failure")
 def build(ctx: ReportContext) -> Section | None:
     """Failure detection of every model (:func:`misclass.workflows.failure.failure`, the
     store's other models counting for disagreement): the metrics table of all, curves and

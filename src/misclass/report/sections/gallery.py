@@ -12,7 +12,7 @@ from misclass.report.registry import ReportContext, Section, register_section
 from misclass.workflows.common import per_image_predictors
 
 
-@register_section("misclassified", order=90)
+@register_section("misclassified")
 def build(ctx: ReportContext) -> Section | None:
     """Thumbnails of the images the most models miss."""
     pred = ctx.predictions

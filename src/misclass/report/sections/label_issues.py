@@ -53,7 +53,7 @@ def gallery_figure(store, res, *, size: int = GALLERY, columns: int = 8):
                                "suggested label, score")
 
 
-@register_section("label-issues", order=41)
+@register_section("label-issues")
 def build(ctx: ReportContext) -> Section | None:
     """Likely label errors from models and people."""
     from misclass.report.label_issue_figures import precision_figure

@@ -82,7 +82,7 @@ def evaluations(ctx: ReportContext, classes: pd.DataFrame, specs: list[str]
     return [(first, head)] + [(spec, run(spec, labels)) for spec in specs[1:]], note
 
 
-@register_section("labels", order=40)
+@register_section("labels")
 def build(ctx: ReportContext) -> Section | None:
     """Multi-label vs top-1 accuracy, and accuracy per group of classes."""
     pred = ctx.predictions

@@ -43,7 +43,7 @@ def _group_table(subsets) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@register_section("shift", order=42)
+@register_section("shift")
 def build(ctx: ReportContext) -> Section | None:
     """Original vs shifted accuracy on logit axes, the fit, and effective robustness per model."""
     path = ctx.options.get("shifted_store")

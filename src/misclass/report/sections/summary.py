@@ -14,7 +14,7 @@ EXPECTED_NOTE = ("* expected accuracy of a person drawn at random from the image
                  "count[label] / total), not the accuracy of a stored answer")
 
 
-@register_section("summary", order=10)
+@register_section("summary")
 def build(ctx: ReportContext) -> Section | None:
     """The accuracy table and bar chart (:func:`misclass.workflows.models.models`)."""
     pred = ctx.predictions
