@@ -236,25 +236,36 @@ def test_group_plot_dodges_groups_with_the_same_accuracy():
     assert ax.get_title().startswith("Top-1 accuracy") and "%" in ax.get_xlabel()
 
 
-def test_class_bars_keep_the_legend_and_the_class_lists_off_the_bars():
+@pytest.mark.parametrize("c", [8, 60])
+def test_class_bars_keep_the_key_and_the_class_lists_off_the_bars(c, tmp_path):
     from types import SimpleNamespace
 
     import pandas as pd
 
-    from misclass.report.crossmodel_figures import class_bars
+    from misclass.report.crossmodel_figures import FEW_CLASSES, class_bars
 
-    c = 60  # more than FEW_CLASSES: the named extremes go beside the axes
     rng = np.random.default_rng(1)
     frame = lambda v: pd.DataFrame({"m": v})  # noqa: E731
-    res = SimpleNamespace(class_names=[f"class {i}" for i in range(c)],
-                          corrected=lambda: frame(rng.integers(0, 30, c)),
-                          got_corrected=lambda: frame(rng.integers(0, 30, c)),
-                          class_accuracy=lambda: frame(np.full(c, 0.5)))
-    fig = class_bars(res, "m")
-    bars, side = fig.axes
-    assert bars.get_legend() is None and len(fig.legends) == 1 and not bars.texts
-    assert "Most net corrections by m" in side.texts[0].get_text() and not side.axison
-    assert bars.get_title() and bars.get_xlabel() and bars.get_ylabel()
+    up, down = rng.integers(0, 30, c), rng.integers(0, 30, c)
+    res = SimpleNamespace(class_names=[f"class {i}" for i in range(c)], corrected=lambda: frame(up),
+                          got_corrected=lambda: frame(down), class_accuracy=lambda: frame(np.full(c, 0.5)))
+    p = class_bars(res, "m")
+    check_picture(p, "class bars")
+    assert p.role("title") and p.role("xlabel") and "images" in p.role("ylabel")[0]
+    assert len(p.role("key")) == 2
+    order = p.data["order"]  # sorted by net corrections, most first
+    assert np.all(np.diff((up - down)[order]) <= 0) and sorted(order) == list(range(c))
+    plot = next(s for s in p.shapes if s[0] == "rect" and s[6] == "black")[1:5]  # the axes' outline
+    if c <= FEW_CLASSES:  # every bar named under it
+        assert p.role("xtick") == [f"class {i}" for i in order]
+        assert not p.role("side")
+    else:  # the extremes named beside the axes, off the bars
+        side = next(t for t in p.texts if t.role == "side")
+        assert "Most net corrections by m" in side.text and side.box[0] > plot[2]
+        assert p.role("xtick")[0] == "0" and p.role("xtick")[-1] == "60"
+    key_top = min(t.box[1] for t in p.texts if t.role == "key")
+    assert key_top > plot[3]  # the key under the axes
+    assert p.write([tmp_path / "bars.png", tmp_path / "bars.svg"]) == (p.width, p.height)
 
 
 @pytest.fixture

@@ -2,15 +2,14 @@
 where others fail and those it misses that others get right.
 
 :func:`class_bars_data` takes the counts from a :class:`~misclass.workflows.compare.CompareResult`
-in the report's process; :func:`draw_class_bars` draws them, in the report's figure workers
+in the report's process; :func:`draw_class_bars` draws them as a
+:class:`~misclass.report.picture.Picture`, in the report's figure workers
 (:class:`misclass.report.writer.Drawing`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from misclass.report.figures import new_figure
 
 NAMED_CLASSES = 6  # class names written on each end of a per-class bar chart
 FEW_CLASSES = 40  # up to this many classes, per-class charts name every bar
@@ -33,56 +32,94 @@ def class_bars_data(res, name: str) -> dict:
 
 
 def draw_class_bars(name: str, class_names: list[str], up: np.ndarray, down: np.ndarray, present: np.ndarray):
-    """The figure of :func:`class_bars_data`."""
-    import matplotlib.pyplot as plt
+    """The figure of :func:`class_bars_data` as a :class:`~misclass.report.picture.Picture`:
+    one bar per class up to :data:`FEW_CLASSES` classes (each named under it), else one
+    filled step outline per side with the extremes named beside the axes."""
+    from misclass.report.picture import PAD, TICK, Axes, Picture, frame, measure, nice_ticks
 
     net = up[present] - down[present]
     order = present[np.lexsort((present, -net))]
     c = len(order)
-    if c <= FEW_CLASSES:
-        fig, ax = new_figure(12, 4.4)
-    else:
-        fig, (ax, side) = plt.subplots(1, 2, figsize=(13, 4.6), dpi=110, layout="constrained",
-                                       width_ratios=[5, 1.25])
+    few = c <= FEW_CLASSES
+    big, small, margin = 14, 12, 12
+    line = measure("Ag", big)[1]
     labels = {"up": f"{name} right, another model wrong (summed over the other models)",
               "down": f"{name} wrong, another model right (summed over the other models)"}
-    top = max(up.max(), 1)
-    bottom = max(down.max(), 1)
-    if c <= FEW_CLASSES:  # one named bar per class
-        x = np.arange(c)
-        ax.bar(x, up[order], color="#2171b5", label=labels["up"])
-        ax.bar(x, -down[order], color="#e6550d", label=labels["down"])
-        ax.set_xticks(x, [class_names[i] for i in order], rotation=45 if c > 10 else 0,
-                      ha="right" if c > 10 else "center", fontsize=7 if c > 20 else 8)
-        ax.set_xlabel(f"all {c} classes, sorted by images corrected minus images got corrected")
+    colours = {"up": "#2171b5", "down": "#e6550d"}
+    title = (f"{name}: per class, images it gets right where others fail (up) and images it misses "
+             "that others get right (down)")
+    if few:
+        xlabel = f"all {c} classes, sorted by images corrected minus images got corrected"
     else:
-        # one filled step outline per side instead of one bar per class: light SVGs at 1000 classes
-        edges = np.arange(c + 1) - 0.5
-        ax.stairs(up[order], edges, fill=True, color="#2171b5", label=labels["up"])
-        ax.stairs(-down[order], edges, fill=True, color="#e6550d", label=labels["down"])
+        xlabel = (f"all {c:,} classes, sorted from most corrected by {name} (left) to most corrected for "
+                  f"{name} by others (right)")
+    ylabel = "images × other models"
+    top_v, bottom_v = max(up.max(), 1), max(down.max(), 1)
+    ylim = (-1.15 * bottom_v, 1.15 * top_v)
+    yticks = nice_ticks(*ylim)
+    ylabels = [f"{abs(v):g}" for v in yticks]
+    side = []
+    if not few:
         net_sorted = up[order] - down[order]
         best = order[:NAMED_CLASSES][net_sorted[:NAMED_CLASSES] > 0]
         worst = order[::-1][:NAMED_CLASSES][net_sorted[::-1][:NAMED_CLASSES] < 0]
-        side.set_axis_off()
-        lines = []
         if len(best):
-            lines += [f"Most net corrections by {name}\n(left end), +up / -down:"]
-            lines += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best] + [""]
+            side += [f"Most net corrections by {name}", "(left end), +up / -down:"]
+            side += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in best] + [""]
         if len(worst):
-            lines += ["Most net corrections by the\nothers (right end), +up / -down:"]
-            lines += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst]
-        side.text(0.0, 1.0, "\n".join(lines), transform=side.transAxes, va="top", ha="left", fontsize=8)
-        ax.set_xlim(-1, c)
-        ax.set_xlabel(f"all {c:,} classes, sorted from most corrected by {name} (left) to most "
-                      f"corrected for {name} by others (right)")
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_ylim(-1.15 * bottom, 1.15 * top)
-    ax.set_ylabel("images × other models")
-    ax.set_title(f"{name}: per class, images it gets right where others fail (up) and images it "
-                 "misses that others get right (down)", fontsize=10)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9,
-               frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    yt = ax.get_yticks()
-    ax.set_yticks(yt, [f"{abs(v):g}" for v in yt])
-    return fig
+            side += ["Most net corrections by the", "others (right end), +up / -down:"]
+            side += [f"  {class_names[i]}: +{int(up[i])} / -{int(down[i])}" for i in worst]
+    side_w = max((measure(t, small)[0] for t in side), default=0)
+    names = [class_names[i] for i in order] if few else []
+    name_size = small if c <= 20 else 10
+    under = (max(measure(t, name_size)[0] for t in names) if names else measure("0", small)[1])
+    ytick_w = max(measure(t, small)[0] for t in ylabels)
+    left = margin + line + 2 * PAD + ytick_w + TICK + PAD
+    plot_w = max(700, min(1100, 14 * c)) if few else 1050
+    right = left + plot_w
+    content_w = right + (3 * margin + side_w if side else margin)
+    top = margin + line + 2 * PAD
+    bottom = top + 330
+    xlabel_top = bottom + TICK + PAD + under + 2 * PAD
+    legend_top = xlabel_top + line + 3 * PAD
+    height = legend_top + line + margin
+    entries = [(labels[k], colours[k]) for k in ("up", "down")]
+    entries_w = sum(24 + 6 + measure(t, 13)[0] for t, _ in entries) + 30
+    width = max(content_w, measure(title, big)[0] + 2 * margin, entries_w + 2 * margin)
+    left, right = left + (width - content_w) // 2, right + (width - content_w) // 2  # centred when narrower
+    p = Picture(int(width), int(height))
+    ax = Axes((left, top, right, bottom), (-0.5, c - 0.5) if few else (-1, c), ylim)
+    if few:
+        frame(p, ax, yticks=yticks, ylabels=ylabels, size=small, grid=True)
+        for k, cls in enumerate(order):  # one bar per class, 0.8 of its slot
+            x0, x1 = ax.x(k - 0.4), ax.x(k + 0.4)
+            for side_name, v in (("up", up[cls]), ("down", -down[cls])):
+                if v:
+                    y0, y1 = sorted((float(ax.y(0)), float(ax.y(v))))
+                    p.rect(round(x0), round(y0), round(x1) - 1, round(y1), fill=colours[side_name])
+            p.text(ax.x(k), bottom + TICK + PAD, names[k], size=name_size, anchor="mt", turned=True,
+                   role="xtick")
+            p.line(int(round(float(ax.x(k)))), bottom + 1, int(round(float(ax.x(k)))), bottom + TICK)
+    else:
+        xticks = nice_ticks(0, c)
+        frame(p, ax, xticks=xticks, xlabels=[f"{v:g}" for v in xticks], yticks=yticks, ylabels=ylabels,
+              size=small, grid=True)
+        edges = ax.x(np.arange(c + 1) - 0.5)
+        for side_name, values in (("up", up[order]), ("down", -down[order])):
+            ys = ax.y(values)
+            y0 = float(ax.y(0))
+            steps = [pt for k in range(c) for pt in ((edges[k], ys[k]), (edges[k + 1], ys[k]))]
+            p.polygon([(edges[0], y0), *steps, (edges[-1], y0)], fill=colours[side_name])
+        p.text(right + 2 * margin, top, "\n".join(side), size=small, anchor="lt", role="side")
+    p.line(left + 1, int(round(float(ax.y(0)))), right - 1, int(round(float(ax.y(0)))))  # the zero line
+    p.text(width / 2, margin, title, size=big, anchor="mt", role="title")
+    p.text((left + right) / 2, xlabel_top, xlabel, size=big, anchor="mt", role="xlabel")
+    p.text(left - TICK - PAD - ytick_w - 2 * PAD, (top + bottom) / 2, ylabel, size=big, anchor="rm",
+           turned=True, role="ylabel")
+    x = (width - entries_w) / 2
+    for text, colour in entries:  # the key, under the axes
+        p.rect(round(x), legend_top + 3, round(x) + 23, legend_top + line - 4, fill=colour)
+        p.text(x + 30, legend_top, text, size=13, anchor="lt", role="key")
+        x += 24 + 6 + measure(text, 13)[0] + 30
+    p.data.update(order=order, up=up[order], down=down[order])
+    return p

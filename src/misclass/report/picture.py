@@ -280,3 +280,52 @@ def _draw_shape(img, draw, shape, scale: int) -> None:
         _, x, y, r, fill, outline, ow = shape
         draw.ellipse(((x - r) * scale, (y - r) * scale, (x + r) * scale, (y + r) * scale), fill=fill,
                      outline=outline, width=max(1, round(ow * scale)) if outline else 0)
+
+
+@dataclass(frozen=True)
+class Axes:
+    """A plot area of a picture: data (``xlim``, ``ylim``) to the pixels of ``box`` (left,
+    top, right, bottom; y upwards in data, downwards in pixels)."""
+
+    box: tuple[float, float, float, float]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+
+    def x(self, v):
+        left, _, right, _ = self.box
+        share = (np.asarray(v, dtype=float) - self.xlim[0]) / (self.xlim[1] - self.xlim[0])
+        return left + share * (right - left)
+
+    def y(self, v):
+        _, top, _, bottom = self.box
+        share = (np.asarray(v, dtype=float) - self.ylim[0]) / (self.ylim[1] - self.ylim[0])
+        return bottom - share * (bottom - top)
+
+
+def nice_ticks(lo: float, hi: float, n: int = 8) -> np.ndarray:
+    """Round tick values within [lo, hi], about ``n`` of them (matplotlib's own choice)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    return ticks[(ticks >= lo - 1e-9 * abs(hi - lo)) & (ticks <= hi + 1e-9 * abs(hi - lo))]
+
+
+TICK, PAD = 4, 4  # pixels: tick length, gap between a tick and its label
+
+
+def frame(p: Picture, ax: Axes, *, xticks=(), xlabels=(), yticks=(), ylabels=(), size: int = 12,
+          grid: bool = False) -> None:
+    """The plot area's outline, ticks outside it and their labels (``grid``: light lines across
+    at the y ticks, under what is drawn next)."""
+    left, top, right, bottom = (int(round(v)) for v in ax.box)
+    for v, text in zip(yticks, ylabels, strict=True):
+        y = int(round(float(ax.y(v))))
+        if grid and top < y < bottom:
+            p.line(left + 1, y, right - 1, y, colour="#e7e7e7")
+        p.line(left - TICK, y, left - 1, y)
+        p.text(left - TICK - PAD, y, text, size=size, anchor="rm", role="ytick")
+    for v, text in zip(xticks, xlabels, strict=True):
+        x = int(round(float(ax.x(v))))
+        p.line(x, bottom + 1, x, bottom + TICK)
+        p.text(x, bottom + TICK + PAD, text, size=size, anchor="mt", role="xtick")
+    p.rect(left, top, right, bottom, outline="black")
