@@ -154,19 +154,29 @@ def test_report_layout_grid():
     assert 'class="figs many wide-run"' in wide and "<details>" not in wide
 
 
-def test_sections_come_in_page_order_each_imported_when_reached():
-    """Every module of sections/ is in ORDER (else its section would never show), and a module
-    is imported only once the report reaches it: the first figures go to the workers while
-    the later sections' libraries load."""
+def test_sections_are_built_first_the_slowest_to_draw_and_shown_in_page_order(small_store, tmp_path):
+    """Every module of sections/ is in ORDER (else its section would never show); the report
+    builds BUILD_FIRST first and shows the page in ORDER; a module is imported only once the
+    report reaches it: the first figures go to the workers while the later sections'
+    libraries load."""
     import pkgutil
 
     import misclass.report.sections as pkg
-    from misclass.report.registry import sections
+    from misclass.report.registry import page_names, sections
 
     assert set(pkg.ORDER) == {m.name for m in pkgutil.iter_modules(pkg.__path__)}
-    assert [name for name, _ in sections()] == ["summary", "confusion", "crossmodel", "labels",
-                                                "label-issues", "shift", "factors", "failure", "explain",
-                                                "misclassified"]
+    page = ["summary", "confusion", "crossmodel", "labels", "label-issues", "shift", "factors", "failure",
+            "explain", "misclassified"]
+    assert page_names() == page
+    built = ["summary", "confusion", "failure", "factors", "crossmodel", "labels", "label-issues", "shift",
+             "explain", "misclassified"]
+    assert [name for name, _ in sections()] == built
+    result = misclass.report(small_store, out=tmp_path / "r", progress=False)
+    html_ = (tmp_path / "r" / "index.html").read_text()
+    shown = [n for n in page if n in result.sections]
+    assert [n for n, _, _ in result.built.sections] == page and len(shown) >= 4
+    anchors = [html_.index(f'id="{n}"') for n in shown if f'id="{n}"' in html_]
+    assert anchors == sorted(anchors) and len(anchors) >= 4
     probe = ("import sys; from misclass.report.registry import sections; it = sections(); "
              "name, _ = next(it); print(name, sorted(m.rsplit('.', 1)[1] for m in sys.modules "
              "if m.startswith('misclass.report.sections.')))")

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from misclass import __version__
 from misclass.errors import MemoryBudgetError
-from misclass.report.registry import ReportContext, Section, sections
+from misclass.report.registry import ReportContext, Section, page_names, sections
 from misclass.report.writer import FigureWriter
 from misclass.store import Store
 from misclass.store.files import write_text
@@ -93,7 +93,6 @@ def render_report(
         pred = store.load(models)
         ctx = ReportContext(store=store, predictions=pred, class_names=store.class_names(),
                             out_dir=out, options=dict(options or {}), writer=writer)
-        rendered: list[Section] = []
         ran: list[tuple[str, str, Section | None]] = []
         for name, builder in sections():
             if only and name not in only:
@@ -108,8 +107,10 @@ def render_report(
                 status = "over budget"
             if section is not None:
                 section.anchor = section.anchor or re.sub(r"[^a-z0-9]+", "-", name.lower())
-                rendered.append(section)
             ran.append((name, status if section is not None else "empty", section))
+    rank = {name: i for i, name in enumerate(page_names())}  # built in another order (sections.BUILD_FIRST)
+    ran.sort(key=lambda r: rank.get(r[0], len(rank)))
+    rendered = [section for _, _, section in ran if section is not None]
     for section in rendered:
         section.body = grid(ctx.resolve_figures(section.body))
     env = Environment(loader=PackageLoader("misclass.report", "templates"),

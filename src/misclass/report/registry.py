@@ -119,14 +119,22 @@ def register_section(name: str) -> Callable[[Builder], Builder]:
 
 
 def sections() -> Iterator[tuple[str, Builder]]:
-    """The sections (name, builder) in the report's order, each module imported only when the
+    """The sections (name, builder) in the order the report builds them (``BUILD_FIRST``, then
+    the page's order: :mod:`misclass.report.sections`), each module imported only when the
     report reaches it: the figure workers draw the first sections' figures while the later
     sections' libraries (scipy.stats, scikit-learn) are still loading."""
-    from misclass.report.sections import ORDER
+    from misclass.report.sections import BUILD_FIRST, ORDER
 
-    for module in ORDER:
+    for module in BUILD_FIRST + tuple(m for m in ORDER if m not in BUILD_FIRST):
         mod = importlib.import_module(f"misclass.report.sections.{module}")
         yield _SECTIONS[mod.__file__]
+
+
+def page_names() -> list[str]:
+    """The names of the sections in the order of the page."""
+    from misclass.report.sections import ORDER
+
+    return [_SECTIONS[importlib.import_module(f"misclass.report.sections.{m}").__file__][0] for m in ORDER]
 
 
 INLINE_ROWS = 60  # tables up to this many rows are HTML rows; longer ones ship as JSON, paged
