@@ -349,7 +349,7 @@ def test_report_tables_state_one_unit_per_column_and_no_python_none(small_store,
 def test_pcr_heatmap_key_explains_only_the_marks_it_shows():
     import pandas as pd
 
-    from misclass.report.sections.crossmodel import heatmap
+    from misclass.report.crossmodel_figures import pair_heatmap as heatmap
 
     both = pd.DataFrame([[np.nan, 0.5], [0.25, np.nan]], index=["a", "b"], columns=["a", "b"])
     fig = heatmap(both, title="t", colorbar="c (%)", diagonal="a model cannot correct itself",

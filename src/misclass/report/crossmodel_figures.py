@@ -1,16 +1,20 @@
-"""The cross-model section's per-model figure: for each class, the images a model gets right
-where others fail and those it misses that others get right.
+"""The cross-model section's figures, drawn in the report's figure workers.
 
-:func:`class_bars_data` takes the counts from a :class:`~misclass.workflows.compare.CompareResult`
-in the report's process; :func:`draw_class_bars` draws them as a
-:class:`~misclass.report.picture.Picture`, in the report's figure workers
-(:class:`misclass.report.writer.Drawing`).
+Each is a :class:`misclass.report.writer.Drawing` of the numbers the section hands it:
+
+- per model, for each class, the images it gets right where others fail and those it misses
+  that others get right (:func:`class_bars_data` takes the counts from a
+  :class:`~misclass.workflows.compare.CompareResult`; :func:`draw_class_bars` draws them as a
+  :class:`~misclass.report.picture.Picture`);
+- the pair heatmaps (correction rate, oracle accuracy of each pair) and the oracle accuracy
+  as models are added (matplotlib).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+ANNOTATE_LIMIT = 16  # pair heatmap cells are annotated up to this many models
 NAMED_CLASSES = 6  # class names written on each end of a per-class bar chart
 FEW_CLASSES = 40  # up to this many classes, per-class charts name every bar
 
@@ -123,3 +127,92 @@ def draw_class_bars(name: str, class_names: list[str], up: np.ndarray, down: np.
         x += 24 + 6 + measure(text, 13)[0] + 30
     p.data.update(order=order, up=up[order], down=down[order])
     return p
+
+
+def pair_heatmap(frame, *, title: str, colorbar: str, diagonal: str = "", undefined: str = ""):
+    """An annotated (M, M) heatmap of a pair matrix of fractions (index and columns: model
+    names) shown as percentages; rows are the base model, columns the corrector. With
+    ``diagonal`` (why it has no value) the diagonal is grey and marked "–"; NaN cells are
+    grey and marked "n/a". The key under the axes explains only the marks that appear
+    (``undefined``: why a cell is NaN), or the grey cells when there are too many models to
+    annotate."""
+    names = list(frame.index)
+    values = frame.to_numpy(dtype=float)
+    m = len(names)
+    hide_diagonal = bool(diagonal)
+    off = ~np.eye(m, dtype=bool)
+    annotated = m <= ANNOTATE_LIMIT
+    marks = []
+    if hide_diagonal:
+        marks.append(f"{'–' if annotated else 'grey diagonal'}: {diagonal}")
+    if np.isnan(values[off] if hide_diagonal else values).any():
+        marks.append(f"{'n/a' if annotated else 'grey'}: {undefined or 'undefined'}")
+    note = ". ".join(marks) + ("." if marks else "")
+    import matplotlib
+
+    from misclass.report.figures import new_figure
+
+    size = max(4.5, 0.62 * m + 2.8)
+    fig, ax = new_figure(size + 1.2, size)
+    data = np.asarray(values, dtype=float) * 100
+    if hide_diagonal:
+        data = data.copy()
+        np.fill_diagonal(data, np.nan)
+    shown = np.ma.masked_invalid(data)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
+    im = ax.imshow(shown, cmap=cmap, vmin=np.nanmin(shown) if shown.count() else 0,
+                   vmax=np.nanmax(shown) if shown.count() else 100)
+    ax.set_xticks(np.arange(m), names, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(m), names, fontsize=8)
+    ax.set_xlabel("corrector model B (column)" + (f"\n{note}" if note else ""))
+    ax.set_ylabel("base model A (row)")
+    ax.set_title(title, fontsize=10)
+    if annotated:
+        lo, hi = im.get_clim()
+        for i in range(m):
+            for j in range(m):
+                v = values[i, j]
+                if hide_diagonal and i == j:
+                    ax.text(j, i, "–", ha="center", va="center", fontsize=8, color="#555555")
+                    continue
+                if np.isnan(v):
+                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="#555555")
+                    continue
+                dark = (100 * v - lo) < 0.55 * (hi - lo)
+                ax.text(j, i, f"{100 * v:.1f}", ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
+    cbar.set_label(colorbar)
+    return fig
+
+
+def greedy_figure(curve, best, n: int):
+    """Oracle accuracy as models are added greedily (``curve``: :meth:`CompareResult.greedy`),
+    with the exact best of each size (``best``: :meth:`CompareResult.best`), on ``n`` images."""
+    from misclass.report.figures import new_figure
+
+    fig, ax = new_figure(8.5, 5.2)
+    x = curve.index.to_numpy()
+    y = curve["virtual_accuracy"].to_numpy() * 100
+    ax.plot(x, y, marker="o", color="#2171b5",
+            label="greedy: add the model that fixes the most remaining images")
+    bx = best.index.to_numpy()
+    by = best["virtual_accuracy"].to_numpy() * 100
+    kinds = ["exact" if method == "exact" else "greedy" for method in best["method"]]
+    ax.scatter(bx, by, marker="*", s=160, color="#cb181d", zorder=3,
+               label="best combination of that size (" + ", ".join(sorted(set(kinds))) + ")")
+    ax.axhline(y[0], color="grey", ls=":", lw=1, label=f"best single model ({y[0]:.2f}%)")
+    if len(x) <= 20:
+        ax.set_xticks(x, [f"{s}\n+{name}" for s, name in zip(x, curve["added"], strict=True)],
+                      rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.set_xlabel("number of models in the set, and the model the greedy step adds")
+    else:
+        ax.set_xticks(np.linspace(1, len(x), 10).round().astype(int))
+        ax.set_xlabel("number of models in the set")
+    ax.set_ylabel("oracle accuracy (%):\nimages at least one model gets right")
+    ax.set_title(f"Oracle accuracy as models are added ({n:,} images)")
+    span = max(y[-1] - y[0], 1.0)
+    ax.set_ylim(y[0] - 0.25 * span, y[-1] + 0.15 * span)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig

@@ -7,105 +7,17 @@ from __future__ import annotations
 import html
 from collections import Counter
 
-import matplotlib
-import numpy as np
 import pandas as pd
 
 from misclass.format import Undefined, percent, plural
-from misclass.report.crossmodel_figures import class_bars_data, draw_class_bars
-from misclass.report.figures import new_figure
+from misclass.report.crossmodel_figures import class_bars_data, draw_class_bars, greedy_figure, pair_heatmap
 from misclass.report.gallery import MAX_IMAGES, gallery_html
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import as_percent, with_reason
 from misclass.report.writer import Drawing
 from misclass.workflows.compare import LIST_LIMIT, MAX_COMBINATIONS, CompareResult, compare
 
-ANNOTATE_LIMIT = 16  # heatmap cells are annotated up to this many models
 CLASS_CHART_MODELS = 12  # per-class bar charts for at most this many models
-
-
-def heatmap(frame: pd.DataFrame, *, title: str, colorbar: str, diagonal: str = "", undefined: str = ""):
-    """An annotated (M, M) heatmap of a pair matrix of fractions (index and columns: model
-    names) shown as percentages; rows are the base model, columns the corrector. With
-    ``diagonal`` (why it has no value) the diagonal is grey and marked "–"; NaN cells are
-    grey and marked "n/a". The key under the axes explains only the marks that appear
-    (``undefined``: why a cell is NaN), or the grey cells when there are too many models to
-    annotate."""
-    names = list(frame.index)
-    values = frame.to_numpy(dtype=float)
-    m = len(names)
-    hide_diagonal = bool(diagonal)
-    off = ~np.eye(m, dtype=bool)
-    annotated = m <= ANNOTATE_LIMIT
-    marks = []
-    if hide_diagonal:
-        marks.append(f"{'–' if annotated else 'grey diagonal'}: {diagonal}")
-    if np.isnan(values[off] if hide_diagonal else values).any():
-        marks.append(f"{'n/a' if annotated else 'grey'}: {undefined or 'undefined'}")
-    note = ". ".join(marks) + ("." if marks else "")
-    size = max(4.5, 0.62 * m + 2.8)
-    fig, ax = new_figure(size + 1.2, size)
-    data = np.asarray(values, dtype=float) * 100
-    if hide_diagonal:
-        data = data.copy()
-        np.fill_diagonal(data, np.nan)
-    shown = np.ma.masked_invalid(data)
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
-    im = ax.imshow(shown, cmap=cmap, vmin=np.nanmin(shown) if shown.count() else 0,
-                   vmax=np.nanmax(shown) if shown.count() else 100)
-    ax.set_xticks(np.arange(m), names, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(np.arange(m), names, fontsize=8)
-    ax.set_xlabel("corrector model B (column)" + (f"\n{note}" if note else ""))
-    ax.set_ylabel("base model A (row)")
-    ax.set_title(title, fontsize=10)
-    if annotated:
-        lo, hi = im.get_clim()
-        for i in range(m):
-            for j in range(m):
-                v = values[i, j]
-                if hide_diagonal and i == j:
-                    ax.text(j, i, "–", ha="center", va="center", fontsize=8, color="#555555")
-                    continue
-                if np.isnan(v):
-                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="#555555")
-                    continue
-                dark = (100 * v - lo) < 0.55 * (hi - lo)
-                ax.text(j, i, f"{100 * v:.1f}", ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
-    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
-    cbar.set_label(colorbar)
-    return fig
-
-
-def greedy_figure(res: CompareResult):
-    """Oracle accuracy as models are added greedily, with the exact best of each size."""
-    curve = res.greedy()
-    fig, ax = new_figure(8.5, 5.2)
-    x = curve.index.to_numpy()
-    y = curve["virtual_accuracy"].to_numpy() * 100
-    ax.plot(x, y, marker="o", color="#2171b5",
-            label="greedy: add the model that fixes the most remaining images")
-    best = res.best()
-    bx = best.index.to_numpy()
-    by = best["virtual_accuracy"].to_numpy() * 100
-    kinds = ["exact" if method == "exact" else "greedy" for method in best["method"]]
-    ax.scatter(bx, by, marker="*", s=160, color="#cb181d", zorder=3,
-               label="best combination of that size (" + ", ".join(sorted(set(kinds))) + ")")
-    ax.axhline(y[0], color="grey", ls=":", lw=1, label=f"best single model ({y[0]:.2f}%)")
-    if len(x) <= 20:
-        ax.set_xticks(x, [f"{s}\n+{name}" for s, name in zip(x, curve["added"], strict=True)],
-                      rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
-        ax.set_xlabel("number of models in the set, and the model the greedy step adds")
-    else:
-        ax.set_xticks(np.linspace(1, len(x), 10).round().astype(int))
-        ax.set_xlabel("number of models in the set")
-    ax.set_ylabel("oracle accuracy (%):\nimages at least one model gets right")
-    ax.set_title(f"Oracle accuracy as models are added ({res.n:,} images)")
-    span = max(y[-1] - y[0], 1.0)
-    ax.set_ylim(y[0] - 0.25 * span, y[-1] + 0.15 * span)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    return fig
 
 
 def _gallery(ctx: ReportContext, res: CompareResult) -> str:
@@ -190,16 +102,16 @@ def build(ctx: ReportContext) -> Section | None:
              "PCR(A, B) is the share of model A's mistakes that model B classifies correctly; the "
              "<b>oracle (virtual) accuracy</b> of a set of models counts an image as right when any "
              "model of the set is right, an upper bound for any ensemble of them.</p>"]
-    parts.append(ctx.save_figure(heatmap(
-        res.correction_rate(), colorbar="share of A's mistakes B gets right (%)",
+    parts.append(ctx.save_figure(Drawing(pair_heatmap, (res.correction_rate(),), dict(
+        colorbar="share of A's mistakes B gets right (%)",
         title="Potential correction rate: share of the row model's mistakes\nthat the column model "
               "classifies correctly (%)",
-        diagonal="a model cannot correct itself", undefined="the row model makes no mistakes"),
+        diagonal="a model cannot correct itself", undefined="the row model makes no mistakes")),
         "crossmodel-pcr", alt="Heatmap of potential correction rates between models"))
-    parts.append(ctx.save_figure(heatmap(
-        res.virtual_accuracy(), colorbar="oracle accuracy of the pair (%)",
+    parts.append(ctx.save_figure(Drawing(pair_heatmap, (res.virtual_accuracy(),), dict(
+        colorbar="oracle accuracy of the pair (%)",
         title="Oracle accuracy of each pair: images at least one of the two\nclassifies correctly (%); "
-              "diagonal: the model's own accuracy"),
+              "diagonal: the model's own accuracy")),
         "crossmodel-virtual-accuracy", alt="Heatmap of the oracle accuracy of every pair of models"))
     pairs = _pairs_table(res)
     undefined_pcr = any(_has_undefined(pairs[c]) for c in ("PCR of B over A (%)", "PCR of A over B (%)"))
@@ -212,8 +124,8 @@ def build(ctx: ReportContext) -> Section | None:
                             "accuracy; the gain in percentage points over the best single model. exact: "
                             "every combination considered (exhaustive or branch and bound); greedy: too "
                             "many combinations, the greedy set is shown."))
-    parts.append(ctx.save_figure(greedy_figure(res), "crossmodel-greedy",
-                                 alt="Oracle accuracy as models are added greedily"))
+    parts.append(ctx.save_figure(Drawing(greedy_figure, (res.greedy(), res.best(), res.n)),
+                                 "crossmodel-greedy", alt="Oracle accuracy as models are added greedily"))
     ensembles = res.comparison.ensembles
     if ensembles:
         parts.append("<h3>Real ensembles next to the oracle</h3>")

@@ -14,6 +14,7 @@ from misclass.data.imagenet_annotations import is_imagenet_classes
 from misclass.errors import InputError, MissingExtraError
 from misclass.report.label_figures import factor_heatmap
 from misclass.report.registry import ReportContext, Section, register_section, table_html
+from misclass.report.writer import Drawing
 from misclass.workflows.evaluate import factors
 
 TITLE = "Which factors of variation raise errors? (ImageNet-X)"
@@ -36,7 +37,7 @@ def build(ctx: ReportContext) -> Section | None:
     except InputError:  # ImageNet classes, but not the validation images (or none annotated)
         return None
     res = result.errors
-    img = ctx.save_figure(factor_heatmap(res), "factors-error-ratio",
+    img = ctx.save_figure(Drawing(factor_heatmap, (res,)), "factors-error-ratio",
                           alt="Heatmap of ImageNet-X error ratios, models by factors")
     top = result.top_factors()
     rows = [{"predictor": n, "kind": k, "error (%)": 100 * e,

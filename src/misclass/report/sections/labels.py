@@ -17,6 +17,7 @@ from misclass.errors import InputError, MissingExtraError
 from misclass.report.label_figures import multilabel_scatter, subset_dots
 from misclass.report.registry import ReportContext, Section, register_section, table_html
 from misclass.report.units import with_reason
+from misclass.report.writer import Drawing
 from misclass.workflows.evaluate import EvaluateResult, evaluate
 
 
@@ -117,7 +118,7 @@ def build(ctx: ReportContext) -> Section | None:
             "gain": "gain (points)", "accuracy": "accuracy is"})
         if shown["top-5 (%)"].isna().all():
             shown = shown.drop(columns=["top-5 (%)"])
-        fig = multilabel_scatter(ev.table, ev.fit, n_ml)
+        fig = Drawing(multilabel_scatter, (ev.table, ev.fit, n_ml))  # drawn by a figure worker
         parts.append(ctx.save_figure(fig, "labels-multilabel-vs-top1",
                                      alt="Multi-label against top-1 accuracy, one point per predictor"))
         gain_note = (f" -: {ev.undefined['gain']}." if ev.undefined.get("gain") else "")
@@ -138,7 +139,8 @@ def build(ctx: ReportContext) -> Section | None:
         title = html.escape(r.evaluation.group_source or spec)
         parts.append(f"<h3>{metric.capitalize()} per group: {title}</h3>")
         if len(table) <= 8:
-            parts.append(ctx.save_figure(subset_dots(r.subset_frame(), metric), f"labels-groups-{i}",
+            parts.append(ctx.save_figure(Drawing(subset_dots, (r.subset_frame(), metric)),
+                                         f"labels-groups-{i}",
                                          alt=f"{metric} per group of classes for each predictor"))
         parts.append(table_html(table, caption=f"{metric.capitalize()} (%) of each predictor on the images "
                                 "whose label is in the group; images: how many it is measured on.",
