@@ -63,6 +63,7 @@ def draw_heatmap(model: str, block: np.ndarray, rows: list[str], columns: list[s
     ``block`` (n, n), or (n, n + 2) with a last column for the classes not shown (column n is
     the white gap before it). The picture is as large as its labels need: none is cut."""
     from matplotlib import colormaps
+    from PIL import ImageColor
 
     from misclass.report.picture import Picture, measure
 
@@ -102,7 +103,7 @@ def draw_heatmap(model: str, block: np.ndarray, rows: list[str], columns: list[s
 
     blues = colormaps["Blues"]
     colours = blues(np.nan_to_num(block, nan=0.0) / 100, bytes=True)[..., :3]
-    colours[np.isnan(block)] = tuple(int(GREY[i:i + 2], 16) for i in (1, 3, 5))
+    colours[np.isnan(block)] = ImageColor.getrgb(GREY)
     if other:
         colours[:, n] = 255  # the gap before the last column
     p.cells(left, top, colours, cell)

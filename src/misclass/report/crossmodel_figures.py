@@ -136,6 +136,10 @@ def pair_heatmap(frame, *, title: str, colorbar: str, diagonal: str = "", undefi
     grey and marked "n/a". The key under the axes explains only the marks that appear
     (``undefined``: why a cell is NaN), or the grey cells when there are too many models to
     annotate."""
+    import matplotlib
+
+    from misclass.report.figures import new_figure
+
     names = list(frame.index)
     values = frame.to_numpy(dtype=float)
     m = len(names)
@@ -148,10 +152,6 @@ def pair_heatmap(frame, *, title: str, colorbar: str, diagonal: str = "", undefi
     if np.isnan(values[off] if hide_diagonal else values).any():
         marks.append(f"{'n/a' if annotated else 'grey'}: {undefined or 'undefined'}")
     note = ". ".join(marks) + ("." if marks else "")
-    import matplotlib
-
-    from misclass.report.figures import new_figure
-
     size = max(4.5, 0.62 * m + 2.8)
     fig, ax = new_figure(size + 1.2, size)
     data = np.asarray(values, dtype=float) * 100

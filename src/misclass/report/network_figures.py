@@ -132,13 +132,10 @@ def _edge_width(v: float) -> float:
 
 
 def _over_white(colour: str, alpha: float) -> str:
-    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
-    r, g, b = np.round(alpha * rgb + (1 - alpha) * 255).astype(int)
-    return f"#{r:02x}{g:02x}{b:02x}"
+    """``colour`` at opacity ``alpha`` on white, as one opaque colour."""
+    from PIL import ImageColor
 
-
-def _hex(rgba) -> str:
-    r, g, b = (int(round(255 * c)) for c in rgba[:3])
+    r, g, b = np.round(alpha * np.array(ImageColor.getrgb(colour)) + (1 - alpha) * 255).astype(int)
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
@@ -159,8 +156,7 @@ def _arrow(p0, p2, r0: float, r2: float, width: float):
     back = np.hypot(*(keep - tip).T)
     base_at = np.flatnonzero(back >= length)
     line = keep[: base_at[-1] + 1] if len(base_at) else keep[:1]
-    base = line[-1]
-    u = (tip - base) / max(np.hypot(*(tip - base)), 1e-9)
+    u = (tip - line[-1]) / max(np.hypot(*(tip - line[-1])), 1e-9)  # the head points along the last stretch
     normal = np.array([-u[1], u[0]])
     base = tip - u * length
     return np.vstack([line, base]), (tip, base + half * normal, base - half * normal)
@@ -173,6 +169,7 @@ def draw_network(model: str, threshold: float, edges: list[tuple[int, int, float
     least 1, for the colour scale; ``pos``: each node's place, in inches, y upwards) as a
     :class:`~misclass.report.picture.Picture` as large as its names need."""
     from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
     from misclass.report.picture import Picture, measure
 
@@ -237,7 +234,7 @@ def draw_network(model: str, threshold: float, edges: list[tuple[int, int, float
         heads.append(tuple(map(tuple, head)))
     for x in nodes:
         c = at[x] + shift
-        p.circle(*c, radius[x], fill=_hex(cmap(in_degree[x] / top)), outline="#555555",
+        p.circle(*c, radius[x], fill=to_hex(cmap(in_degree[x] / top)), outline="#555555",
                  outline_width=0.6 * PX)
     for text, tx, ty, anchor, align in names.values():  # on white, over any edge passing by
         left, top_, right, bottom = box(text, tx + shift[0], ty + shift[1], anchor)
@@ -252,7 +249,7 @@ def draw_network(model: str, threshold: float, edges: list[tuple[int, int, float
     x, mid = (width - keys_w) / 2, y + 6 + key_h / 2
     for (t, w), value in zip(keys, list(d_keys) + list(v_keys), strict=True):
         if t.startswith("d"):
-            p.circle(x + w / 2, mid, w / 2, fill=_hex(cmap(value / top)), outline="#555555",
+            p.circle(x + w / 2, mid, w / 2, fill=to_hex(cmap(value / top)), outline="#555555",
                      outline_width=0.6 * PX)
         else:
             p.polyline([(x, mid), (x + w, mid)], width=_edge_width(value), colour=colour)

@@ -187,11 +187,7 @@ class Picture:
         return img
 
     def png(self, path) -> None:
-        from PIL import PngImagePlugin
-
-        info = PngImagePlugin.PngInfo()
-        info.add_text("Software", "misclass")
-        self.image().save(path, format="png", compress_level=3, pnginfo=info, dpi=(self.dpi, self.dpi))
+        save_png(self.image(), path, self.dpi, software="misclass")
 
     def svg(self) -> str:
         """The picture as an SVG document (the same shapes; text set in DejaVu Sans, or the
@@ -247,6 +243,16 @@ class Picture:
                     top += h
         out.append("</svg>")
         return "\n".join(out)
+
+
+def save_png(image, path, dpi: float, *, software: str) -> None:
+    """A PIL image as the report's PNGs are written: zlib level 3 (half the time of level 6,
+    files a few % larger), with its resolution and a software tag."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", software)
+    image.save(path, format="png", compress_level=3, pnginfo=info, dpi=(dpi, dpi))
 
 
 def _points(points) -> str:
